@@ -1,0 +1,61 @@
+"""Errors a user can meet, each rendered as one clear line.
+
+Every failure the tap reports on purpose derives from :class:`TapActivitiesError`. The CLI
+entry point turns these into a single log line and a non-zero exit instead of a traceback,
+because a nightly job's log is read by someone who needs to know *what to do*, not where in
+the code it happened.
+"""
+
+from __future__ import annotations
+
+
+class TapActivitiesError(Exception):
+    """Base for every error the tap reports to the user as a single line."""
+
+    def __str__(self) -> str:
+        """Collapse the message to one line so it survives log shippers intact."""
+        return " ".join(super().__str__().split())
+
+
+class ConfigError(TapActivitiesError):
+    """A setting is missing or invalid; the message names the setting."""
+
+
+class UpstreamError(TapActivitiesError):
+    """The upstream API answered in a way the tap cannot recover from."""
+
+
+class AuthError(UpstreamError):
+    """The upstream refused the credentials (401/403)."""
+
+
+class RateLimitedError(UpstreamError):
+    """The upstream asked us to slow down (429 or a documented use-limit error)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TransientError(UpstreamError):
+    """A failure that may succeed on retry: 5xx, reset connection, timeout."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotFoundError(UpstreamError):
+    """The upstream no longer knows an object (an expired job, a forgotten export)."""
+
+
+class ExportFailedError(UpstreamError):
+    """An export job ended Failed/Canceled upstream or missed its deadline."""
+
+
+class CorruptDownloadError(UpstreamError):
+    """A download was cut short or does not parse; fetching it again may help."""
+
+
+class DataFormatError(UpstreamError):
+    """A record in an export is malformed; the message names stream, window and line."""

@@ -1,0 +1,252 @@
+"""One place where the tap talks HTTP: timeouts, retries, error mapping, no leaked secrets.
+
+Every upstream call goes through :class:`ApiSession`, bound to exactly one API host. The
+session attaches that host's credentials and nothing else, so a URL on another host (a
+pre-signed ChartMogul ``file_url``) is fetched with :func:`fetch_foreign` and never sees an
+Authorization header. Transient failures (429, 5xx, resets, timeouts) are retried with
+exponential backoff and jitter, honouring ``Retry-After``, within a bounded total time.
+Error messages name the method, the path and the status, never headers, bodies or query
+strings, because query strings of pre-signed URLs are credentials too.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Generator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+
+from tap_activities.errors import (
+    AuthError,
+    NotFoundError,
+    RateLimitedError,
+    TransientError,
+    UpstreamError,
+)
+
+LOGGER = logging.getLogger("tap_activities.http")
+USER_AGENT = "tap-activities/0.1 (+singer-sdk)"
+CONNECT_TIMEOUT = 15.0
+RETRY_CAP_SECONDS = 60.0
+
+
+def redact_url(url: str) -> str:
+    """Drop the query string and any user info: both can carry credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """Parse a numeric ``Retry-After`` header; dates and garbage count as absent."""
+    raw = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(raw)) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _wait_gen() -> Generator[float, Any, None]:
+    """Exponential backoff with full jitter, or exactly what ``Retry-After`` asks for."""
+    attempt = 0
+    exc = yield 0.0
+    while True:
+        attempt += 1
+        hinted = getattr(exc, "retry_after", None)
+        if hinted is not None:
+            delay = min(float(hinted), RETRY_CAP_SECONDS) + random.uniform(0, 0.25)
+        else:
+            delay = random.uniform(0, min(RETRY_CAP_SECONDS, 0.5 * 2**attempt))
+        exc = yield delay
+
+
+def _log_backoff(details: Mapping[str, Any]) -> None:
+    LOGGER.warning(
+        "Retrying in %.1fs after attempt %d: %s",
+        details.get("wait", 0.0),
+        details.get("tries", 0),
+        details.get("exception"),
+    )
+
+
+def error_message(response: requests.Response) -> str:
+    """Extract the upstream's own explanation (``message``/``error``) in one short line."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, Mapping):
+        for key in ("message", "error", "detail", "errors"):
+            if body.get(key):
+                return " ".join(str(body[key]).split())[:300]
+    return ""
+
+
+def check_response(response: requests.Response, what: str) -> requests.Response:
+    """Map an HTTP status to the tap's error classes; return the response when it is 2xx."""
+    status = response.status_code
+    if status < 300:
+        return response
+    detail = error_message(response)
+    text = f"{what} answered HTTP {status}" + (f": {detail}" if detail else "")
+    if status == 429:
+        raise RateLimitedError(text, retry_after_seconds(response))
+    if status >= 500:
+        raise TransientError(text, retry_after_seconds(response))
+    if status in {401, 403}:
+        raise AuthError(text)
+    if status == 404:
+        raise NotFoundError(text)
+    raise UpstreamError(text)
+
+
+class ApiSession:
+    """HTTP access to one API host with its own credentials."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        auth: requests.auth.AuthBase | None,
+        timeout: float,
+        max_retry_seconds: float,
+        retry_rate_limits: bool = True,
+    ) -> None:
+        """Bind a session to ``base_url``.
+
+        Args:
+            name: Human name of the API for messages ("People.ai").
+            base_url: Scheme, host and optional path prefix of the API.
+            auth: Credentials attached to every call to this host.
+            timeout: Read timeout of one request, in seconds.
+            max_retry_seconds: Total time spent retrying one call before giving up.
+            retry_rate_limits: Whether 429 is retried here (the job scheduler handles it
+                itself for job creation, so it can go on with other work meanwhile).
+        """
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_retry_seconds = max_retry_seconds
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+        self._session.trust_env = False  # no ~/.netrc credentials sneaking onto requests
+        self._auth = auth
+        self._retryable: tuple[type[Exception], ...] = (
+            (TransientError, RateLimitedError) if retry_rate_limits else (TransientError,)
+        )
+
+    def url(self, path: str) -> str:
+        """Absolute URL for an API path."""
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: float | None = None,
+        stream: bool = False,
+        retry: bool = True,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send a request with retries; raise a tap error for any non-2xx answer.
+
+        Args:
+            method: HTTP method.
+            path: Path below the base URL.
+            timeout: Read timeout override (downloads get the documented allowance).
+            stream: Leave the body unread for the caller to stream.
+            retry: Retry transient failures (False for calls that must not be repeated
+                blindly, such as job creation).
+            **kwargs: Passed to :meth:`requests.Session.request` (``json``, ``params``...).
+
+        Returns:
+            The successful response.
+        """
+        what = f"{self.name} {method} {urlsplit(self.url(path)).path}"
+
+        def once() -> requests.Response:
+            return self._send_once(method, path, what, timeout=timeout, stream=stream, **kwargs)
+
+        if not retry:
+            return once()
+        return self.retrying(once)
+
+    def retrying(self, call: Callable[[], Any]) -> Any:
+        """Run ``call`` under this session's retry policy."""
+        decorated = backoff.on_exception(
+            _wait_gen,
+            self._retryable,
+            max_time=self.max_retry_seconds,
+            jitter=None,
+            on_backoff=_log_backoff,
+            logger=None,
+        )(call)
+        return decorated()
+
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        timeout: float | None,
+        stream: bool,
+        **kwargs: Any,
+    ) -> requests.Response:
+        renewals = 0
+        while True:
+            try:
+                response = self._session.request(
+                    method,
+                    self.url(path),
+                    auth=self._auth,
+                    timeout=(CONNECT_TIMEOUT, timeout or self.timeout),
+                    stream=stream,
+                    allow_redirects=False,
+                    **kwargs,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                msg = f"{what} failed: {type(exc).__name__}"
+                raise TransientError(msg) from None
+            if response.status_code == 401 and renewals == 0 and hasattr(self._auth, "renew"):
+                # A token can be revoked or expire early: renew it once, then give up.
+                response.close()
+                self._auth.renew()
+                renewals += 1
+                continue
+            if response.status_code >= 300:
+                response.close()
+            return check_response(response, what)
+
+
+def fetch_foreign(
+    url: str,
+    *,
+    timeout: float,
+    what: str,
+) -> requests.Response:
+    """GET a URL on a host that must not receive our credentials (a pre-signed file URL).
+
+    A fresh, bare session is used on purpose: no auth object, no default headers that
+    could carry a key, no environment credentials, no redirects followed silently.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["User-Agent"] = USER_AGENT
+    try:
+        response = session.get(
+            url, timeout=(CONNECT_TIMEOUT, timeout), stream=True, allow_redirects=False
+        )
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        msg = f"{what} GET {redact_url(url)} failed: {type(exc).__name__}"
+        raise TransientError(msg) from None
+    if response.status_code >= 300:
+        response.close()
+    return check_response(response, f"{what} GET {redact_url(url)}")

@@ -1,0 +1,340 @@
+"""Asynchronous export jobs: one closed set of states, one scheduler shared by all streams.
+
+Both APIs work the same way: create an export for a date window, poll until it completes,
+download it. The scheduler owns the first two steps for every stream of a source, so that:
+
+- the upstream's use limits hold across the whole run (People.ai: at most 10 jobs queued,
+  running included), not per stream;
+- jobs for later windows and for streams that sync later are created while the current
+  window is being downloaded and emitted, in the order they will be consumed, so the wall
+  time of a sync approaches the upstream's own export time instead of the sum of waits;
+- a 429 on creation means "wait", not "failed"; a Failed or Canceled job is re-created a
+  bounded number of times; a job that never finishes hits its deadline.
+
+Streams only ``submit`` requests and ``wait`` for tickets; everything else happens in one
+background thread per source.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tap_activities.errors import (
+    ExportFailedError,
+    NotFoundError,
+    RateLimitedError,
+    TapActivitiesError,
+    TransientError,
+    UpstreamError,
+)
+from tap_activities.windows import Window
+
+LOGGER = logging.getLogger("tap_activities.jobs")
+
+
+class ExportStatus(enum.Enum):
+    """Where an export job is. The upstream's words map onto these, and only these."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the job will not change any more."""
+        return self in {ExportStatus.COMPLETED, ExportStatus.FAILED, ExportStatus.CANCELED}
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """One window of one stream, to be exported."""
+
+    stream: str
+    activity_type: str
+    window: Window
+    export_type: str | None = None
+    resume_job_id: str | None = None
+
+    def describe(self) -> str:
+        """Short text naming stream, window and export type, for logs and errors."""
+        kind = f" {self.export_type}" if self.export_type else ""
+        return f"{self.stream} window {self.window}{kind}"
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """The upstream's view of a job at one moment."""
+
+    job_id: str
+    status: ExportStatus
+    body: Mapping[str, Any] = field(default_factory=dict)
+    message: str | None = None
+
+
+class ExportSource(Protocol):
+    """What the scheduler needs from an upstream API client."""
+
+    name: str
+    max_outstanding: int
+
+    def create(self, request: ExportRequest) -> JobSnapshot:
+        """Create an export job for the request."""
+        ...
+
+    def status(self, job_id: str) -> JobSnapshot:
+        """Read a job's current state; raise NotFoundError if the upstream forgot it."""
+        ...
+
+
+class ExportTicket:
+    """A request's place in the scheduler, and the consumer's handle to wait on."""
+
+    def __init__(self, request: ExportRequest, deadline_seconds: float) -> None:
+        self.request = request
+        self.job: JobSnapshot | None = None
+        self.failures = 0
+        self.created_at: float | None = None
+        self.not_before = 0.0
+        self.deadline_seconds = deadline_seconds
+        self._done = threading.Event()
+        self._error: TapActivitiesError | None = None
+        self.resume_checked = request.resume_job_id is None
+
+    @property
+    def job_id(self) -> str | None:
+        """The upstream id of the current job, once created."""
+        return self.job.job_id if self.job else None
+
+    @property
+    def done(self) -> bool:
+        """Whether the ticket has a result or an error."""
+        return self._done.is_set()
+
+    def finish(self, job: JobSnapshot) -> None:
+        """Hand a completed job to the consumer."""
+        self.job = job
+        self._done.set()
+
+    def fail(self, error: TapActivitiesError) -> None:
+        """Hand an error to the consumer."""
+        self._error = error
+        self._done.set()
+
+    def wait(self, timeout: float | None = None) -> JobSnapshot:
+        """Block until the job completes; raise the error that ended it otherwise."""
+        if not self._done.wait(timeout):
+            msg = f"{self.request.describe()}: still waiting for export job {self.job_id}"
+            raise ExportFailedError(msg)
+        if self._error is not None:
+            raise self._error
+        assert self.job is not None
+        return self.job
+
+
+class JobScheduler:
+    """Creates and polls export jobs for one source, shared by all its streams."""
+
+    def __init__(
+        self,
+        source: ExportSource,
+        *,
+        poll_interval: float,
+        job_timeout: float,
+        max_failures: int = 3,
+    ) -> None:
+        """Prepare a scheduler; its thread starts with the first submitted request.
+
+        Args:
+            source: The upstream client.
+            poll_interval: Seconds between two status reads of a job.
+            job_timeout: Deadline of one job, from its creation to completion.
+            max_failures: How many Failed/Canceled jobs one window may have before the
+                sync gives up on it.
+        """
+        self.source = source
+        self.poll_interval = poll_interval
+        self.job_timeout = job_timeout
+        self.max_failures = max_failures
+        self._tickets: list[ExportTicket] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._create_not_before = 0.0
+
+    def submit(self, request: ExportRequest) -> ExportTicket:
+        """Queue a request; jobs are created in submission order as limits allow."""
+        ticket = ExportTicket(request, self.job_timeout)
+        with self._lock:
+            self._tickets.append(ticket)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"{self.source.name}-jobs", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+        return ticket
+
+    def release(self, ticket: ExportTicket) -> None:
+        """Forget a ticket the consumer is finished with."""
+        with self._lock:
+            if ticket in self._tickets:
+                self._tickets.remove(ticket)
+
+    def close(self) -> None:
+        """Stop the background thread (jobs already created stay upstream)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # The background loop -------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._step()
+            except Exception as exc:  # noqa: BLE001 - a bug must reach the waiting stream
+                error = ExportFailedError(f"{self.source.name} job scheduler crashed: {exc!r}")
+                with self._lock:
+                    pending = [t for t in self._tickets if not t.done]
+                for ticket in pending:
+                    ticket.fail(error)
+                LOGGER.exception("%s job scheduler crashed", self.source.name)
+                return
+            self._wake.wait(timeout=self._sleep_seconds())
+            self._wake.clear()
+
+    def _sleep_seconds(self) -> float:
+        return max(0.01, self.poll_interval)
+
+    def _step(self) -> None:
+        with self._lock:
+            open_tickets = [t for t in self._tickets if not t.done]
+        self._poll(open_tickets)
+        self._create(open_tickets)
+
+    def _outstanding(self, tickets: list[ExportTicket]) -> int:
+        return sum(1 for t in tickets if t.job is not None and not t.done)
+
+    def _create(self, tickets: list[ExportTicket]) -> None:
+        now = time.monotonic()
+        if now < self._create_not_before:
+            return
+        for ticket in tickets:
+            if ticket.job is not None or ticket.done or now < ticket.not_before:
+                continue
+            if self._outstanding(tickets) >= self.source.max_outstanding:
+                return
+            if not ticket.resume_checked and self._resume(ticket):
+                continue
+            try:
+                job = self.source.create(ticket.request)
+            except RateLimitedError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else self._sleep_seconds()
+                self._create_not_before = time.monotonic() + max(wait, self.poll_interval)
+                LOGGER.info(
+                    "%s: export creation limited by the upstream (%s); waiting %.1fs",
+                    self.source.name,
+                    exc,
+                    wait,
+                )
+                return
+            except TransientError as exc:
+                ticket.not_before = time.monotonic() + max(1.0, self.poll_interval)
+                LOGGER.warning("%s: creating export failed, will retry: %s", ticket.request.describe(), exc)
+                continue
+            except TapActivitiesError as exc:
+                ticket.fail(type(exc)(f"{ticket.request.describe()}: {exc}"))
+                continue
+            ticket.job = job
+            ticket.created_at = time.monotonic()
+            LOGGER.info(
+                "%s: created export job %s (%s)",
+                ticket.request.describe(),
+                job.job_id,
+                job.status.value,
+            )
+            self._settle(ticket, job)
+
+    def _resume(self, ticket: ExportTicket) -> bool:
+        """Adopt the job id kept in state by an interrupted run, if the upstream still has it."""
+        ticket.resume_checked = True
+        job_id = ticket.request.resume_job_id
+        assert job_id is not None
+        try:
+            job = self.source.status(job_id)
+        except NotFoundError:
+            LOGGER.info("%s: job %s from state is gone upstream; creating a new one", ticket.request.describe(), job_id)
+            return False
+        except UpstreamError as exc:
+            LOGGER.warning("%s: cannot read job %s from state (%s); creating a new one", ticket.request.describe(), job_id, exc)
+            return False
+        if job.status in {ExportStatus.FAILED, ExportStatus.CANCELED}:
+            return False
+        ticket.job = job
+        ticket.created_at = time.monotonic()
+        LOGGER.info("%s: resuming export job %s from state (%s)", ticket.request.describe(), job_id, job.status.value)
+        self._settle(ticket, job)
+        return True
+
+    def _poll(self, tickets: list[ExportTicket]) -> None:
+        for ticket in tickets:
+            if ticket.job is None or ticket.done:
+                continue
+            try:
+                job = self.source.status(ticket.job.job_id)
+            except TransientError as exc:
+                LOGGER.warning("%s: status check failed, will retry: %s", ticket.request.describe(), exc)
+                continue
+            except NotFoundError:
+                job = JobSnapshot(ticket.job.job_id, ExportStatus.FAILED, message="job vanished upstream")
+            except TapActivitiesError as exc:
+                ticket.fail(type(exc)(f"{ticket.request.describe()}: {exc}"))
+                continue
+            if job.status != ticket.job.status:
+                LOGGER.info("%s: export job %s is %s", ticket.request.describe(), job.job_id, job.status.value)
+            ticket.job = job
+            self._settle(ticket, job)
+
+    def _settle(self, ticket: ExportTicket, job: JobSnapshot) -> None:
+        if job.status is ExportStatus.COMPLETED:
+            ticket.finish(job)
+            return
+        if job.status in {ExportStatus.FAILED, ExportStatus.CANCELED}:
+            ticket.failures += 1
+            why = f" ({job.message})" if job.message else ""
+            if ticket.failures >= self.max_failures:
+                msg = (
+                    f"{ticket.request.describe()}: export job {job.job_id} ended "
+                    f"{job.status.value}{why}; gave up after {ticket.failures} attempts"
+                )
+                ticket.fail(ExportFailedError(msg))
+                return
+            LOGGER.warning(
+                "%s: export job %s ended %s%s; creating it again (attempt %d of %d)",
+                ticket.request.describe(),
+                job.job_id,
+                job.status.value,
+                why,
+                ticket.failures + 1,
+                self.max_failures,
+            )
+            ticket.job = None
+            ticket.not_before = time.monotonic() + 2 * self.poll_interval
+            return
+        created = ticket.created_at or time.monotonic()
+        if time.monotonic() - created > ticket.deadline_seconds:
+            msg = (
+                f"{ticket.request.describe()}: export job {job.job_id} still "
+                f"{job.status.value} after job_timeout_seconds={ticket.deadline_seconds:g}"
+            )
+            ticket.fail(ExportFailedError(msg))

@@ -1,0 +1,37 @@
+"""Streaming JSON Lines parsing with line numbers in every error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tap_activities.errors import DataFormatError
+
+
+def iter_json_lines(path: Path, *, where: str) -> Iterator[dict[str, Any]]:
+    """Yield one dict per line of a JSONL file, reading it line by line.
+
+    Args:
+        path: The file, as downloaded.
+        where: What the file is (stream, window, part) for error messages.
+
+    Raises:
+        DataFormatError: A line is not a JSON object; the message gives its line number.
+    """
+    loads = orjson.loads
+    with path.open("rb") as lines:
+        for number, line in enumerate(lines, 1):
+            try:
+                record = loads(line)
+            except orjson.JSONDecodeError as exc:
+                if not line.strip():
+                    continue
+                msg = f"{where}: line {number} is not valid JSON ({exc.args[0][:80]})"
+                raise DataFormatError(msg) from None
+            if type(record) is not dict:
+                msg = f"{where}: line {number} is a JSON {type(record).__name__}, not an object"
+                raise DataFormatError(msg)
+            yield record

@@ -1,0 +1,193 @@
+"""People.ai Raw Activity Data API: jobs, their states, and their JSONLines fragments.
+
+The API document leaves a few things open (see ``shared/upstream-notes.md``); the choices
+here are deliberately tolerant:
+
+- ``fragment`` is read as the highest fragment index (0-based), so fragments ``0..fragment``
+  are fetched. If it is really a count, the extra last index answers 404 and is skipped;
+  a field named ``fragments`` is accepted too. Without either, ``/data`` is fetched whole.
+- The job list may come as a JSON array or wrapped in an object (``jobs``/``data``).
+- A use-limit error on job creation (429, or a 4xx whose message mentions a limit) means
+  "wait and create later", never a failed job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator, Mapping
+from functools import partial
+from typing import Any, BinaryIO
+
+from tap_activities.download import PartDownloader, copy_body
+from tap_activities.errors import NotFoundError, RateLimitedError, UpstreamError
+from tap_activities.http import ApiSession
+from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
+from tap_activities.jsonl import iter_json_lines
+from tap_activities.peopleai_auth import PeopleAITokenAuth
+from tap_activities.settings import PeopleAISettings, Settings
+from tap_activities.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
+
+JOBS_PATH = "/pull/v1/export/activities/jobs"
+TOKEN_PATH = "/auth/v1/tokens"
+ACTIVITY_TYPES = ("email", "meeting", "call")
+MAX_QUEUED_JOBS = 10
+DOWNLOAD_SECONDS_PER_20MB = 60.0
+
+_STATES = {
+    "queued": ExportStatus.QUEUED,
+    "running": ExportStatus.RUNNING,
+    "completed": ExportStatus.COMPLETED,
+    "failed": ExportStatus.FAILED,
+    "canceled": ExportStatus.CANCELED,
+    "cancelled": ExportStatus.CANCELED,
+}
+
+
+def plan_peopleai_windows(
+    start: dt.date, end: dt.date, bookmark: dt.date | None
+) -> list[tuple[Window, str]]:
+    """Windows and export types for one stream.
+
+    With no bookmark, history is built with snapshot exports (by activity date) in windows
+    of at most a year. With one, delta exports (by processed date) of at most 14 days run
+    from the bookmark day itself, so activities processed late on that day are not lost.
+    """
+    if bookmark is None:
+        return [(w, "snapshot") for w in snapshot_windows(start, end)]
+    return [(w, "delta") for w in fixed_windows(max(bookmark, start), end, DELTA_MAX_DAYS)]
+
+
+def parse_job(body: Any) -> JobSnapshot:
+    """Turn a job object into a :class:`JobSnapshot`; an unknown state is an error."""
+    if not isinstance(body, Mapping) or not body.get("job_id"):
+        msg = "People.ai answered something that is not a job (no 'job_id'); is 'peopleai_api_url' right?"
+        raise UpstreamError(msg)
+    raw_state = str(body.get("state", ""))
+    status = _STATES.get(raw_state.strip().lower())
+    if status is None:
+        msg = f"People.ai job {body['job_id']} has an unknown state {raw_state!r}"
+        raise UpstreamError(msg)
+    message = body.get("message") or body.get("error")
+    return JobSnapshot(str(body["job_id"]), status, body, str(message) if message else None)
+
+
+class PeopleAIClient:
+    """The People.ai side of the export machinery (an ``ExportSource``)."""
+
+    name = "peopleai"
+
+    def __init__(self, source: PeopleAISettings, settings: Settings) -> None:
+        """Bind the client to the configured API host and credentials."""
+        auth = PeopleAITokenAuth(
+            f"{source.api_url}{TOKEN_PATH}",
+            source.client_id,
+            source.client_secret,
+            settings.request_timeout_seconds,
+        )
+        self.api = ApiSession(
+            name="People.ai",
+            base_url=source.api_url,
+            auth=auth,
+            timeout=settings.request_timeout_seconds,
+            max_retry_seconds=settings.max_retry_seconds,
+        )
+        self.max_outstanding = MAX_QUEUED_JOBS
+        self.downloader = PartDownloader(workers=settings.download_workers)
+
+    def create(self, request: ExportRequest) -> JobSnapshot:
+        """Create a JSONLines export job for one window."""
+        payload = {
+            "start_date": request.window.start.isoformat(),
+            "end_date": request.window.end.isoformat(),
+            "activity_type": request.activity_type,
+            "output_format": "JSONLines",
+            "export_type": request.export_type,
+        }
+        try:
+            # No blind retry: a repeated POST can create a duplicate job. The scheduler
+            # decides when to try again.
+            response = self.api.request("POST", JOBS_PATH, json=payload, retry=False)
+        except UpstreamError as exc:
+            if "limit" in str(exc).lower() and not isinstance(exc, RateLimitedError):
+                raise RateLimitedError(str(exc)) from None
+            raise
+        return parse_job(self._json(response))
+
+    def status(self, job_id: str) -> JobSnapshot:
+        """Read one job."""
+        return parse_job(self._json(self.api.request("GET", f"{JOBS_PATH}/{job_id}")))
+
+    def list_jobs(self) -> list[JobSnapshot]:
+        """All jobs the upstream still knows (the past 10 days)."""
+        body = self._json(self.api.request("GET", JOBS_PATH))
+        if isinstance(body, Mapping):
+            body = body.get("jobs", body.get("data", []))
+        if not isinstance(body, list):
+            msg = "People.ai job list is not a list"
+            raise UpstreamError(msg)
+        return [parse_job(item) for item in body]
+
+    def records(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
+        """Download a completed job's fragments in parallel and yield its records in order."""
+        indices = fragment_indices(job.body)
+        size = job.body.get("results_size")
+        parts = max(1, len(indices or [0]))
+        per_part = float(size) / parts if isinstance(size, (int, float)) and size > 0 else 0.0
+        timeout = max(self.api.timeout, DOWNLOAD_SECONDS_PER_20MB * math.ceil(per_part / 20e6))
+        where = f"{request.describe()} job {job.job_id}"
+        if indices is None:
+            fetchers = [partial(self._fetch_part, job.job_id, None, timeout, where, False)]
+        else:
+            last = indices[-1]
+            fetchers = [
+                partial(self._fetch_part, job.job_id, i, timeout, where, i == last and i > 0)
+                for i in indices
+            ]
+        for number, path in enumerate(self.downloader.files(fetchers, where)):
+            yield from iter_json_lines(path, where=f"{where} fragment {number}")
+
+    def _fetch_part(
+        self,
+        job_id: str,
+        index: int | None,
+        timeout: float,
+        where: str,
+        may_be_missing: bool,
+        out: BinaryIO,
+    ) -> int:
+        params = {} if index is None else {"fragment": index}
+        try:
+            response = self.api.request(
+                "GET", f"{JOBS_PATH}/{job_id}/data", params=params, stream=True, timeout=timeout
+            )
+        except NotFoundError:
+            if may_be_missing:
+                return 0  # 'fragment' was a count, not the last index: nothing is lost
+            raise
+        label = where if index is None else f"{where} fragment {index}"
+        return copy_body(response, out, label)
+
+    @staticmethod
+    def _json(response: Any) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            msg = (
+                "People.ai answered something that is not JSON "
+                f"(Content-Type {response.headers.get('Content-Type', '?')}); "
+                "is 'peopleai_api_url' the People.ai API?"
+            )
+            raise UpstreamError(msg) from None
+
+
+def fragment_indices(body: Mapping[str, Any]) -> list[int] | None:
+    """Fragment indices to fetch, or None to fetch ``/data`` whole."""
+    raw = body.get("fragment", body.get("fragments"))
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        highest = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return list(range(max(0, highest) + 1))

@@ -1,0 +1,40 @@
+"""Per-source machinery shared by the streams of one run: settings, client, scheduler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tap_activities.jobs import JobScheduler
+from tap_activities.settings import Settings
+
+
+@dataclass
+class SourceRuntime:
+    """What every stream of one source shares during a run."""
+
+    settings: Settings
+    client: Any
+    scheduler: JobScheduler
+
+    def close(self) -> None:
+        """Stop background work."""
+        self.scheduler.close()
+
+
+def build_runtime(source_name: str, settings: Settings) -> SourceRuntime:
+    """Create the client and scheduler of a source."""
+    if source_name == "peopleai":
+        from tap_activities.peopleai import PeopleAIClient  # noqa: PLC0415
+
+        assert settings.peopleai is not None
+        client: Any = PeopleAIClient(settings.peopleai, settings)
+    else:
+        msg = f"unknown source {source_name!r}"
+        raise ValueError(msg)
+    scheduler = JobScheduler(
+        client,
+        poll_interval=settings.poll_interval_seconds,
+        job_timeout=settings.job_timeout_seconds,
+    )
+    return SourceRuntime(settings=settings, client=client, scheduler=scheduler)

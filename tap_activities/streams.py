@@ -1,0 +1,218 @@
+"""Singer streams: one per source and activity type, each a sequence of export windows.
+
+A stream plans its windows from its bookmark, submits them to its source's shared job
+scheduler, then, window after window, waits for the job, emits the records and only then
+moves the bookmark and emits a STATE message. State per stream::
+
+    {"bookmark": "2024-05-01",      # last UTC day whose export is fully emitted
+     "mode": "snapshot" | "delta",  # People.ai: which kind of export that day refers to
+     "delta_start": "2024-05-01",   # People.ai, while building history: first delta day
+     "jobs": {"2024-05-02..2024-05-15": {"job_id": "...", "export_type": "delta"}}}
+
+``jobs`` keeps the upstream ids of exports created but not yet emitted, so an interrupted
+run picks them up instead of exporting the same window again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk import Stream
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from tap_activities.jobs import ExportRequest, ExportTicket
+from tap_activities.schemas import schema_path
+from tap_activities.windows import Window
+
+if TYPE_CHECKING:
+    from tap_activities.runtime import SourceRuntime
+
+LOGGER = logging.getLogger("tap_activities.streams")
+
+
+class ExportStream(Stream):
+    """Base class of every activity stream; subclasses say which source and type."""
+
+    source_name: ClassVar[str]
+    activity_type: ClassVar[str]
+    primary_keys: ClassVar[list[str]] = ["uid"]
+    # Records are parsed from JSON and already hold JSON types: conformance would only
+    # cost time and drop fields the schema does not list, which must pass through.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tickets: list[ExportTicket] | None = None
+        self._null_record = dict.fromkeys(self.schema.get("properties", {}))
+
+    @property
+    def schema_filepath(self) -> Any:
+        """The stream's JSON Schema file (shipped in ``schemas/``)."""
+        return schema_path(self.name)
+
+    @property
+    def replication_method(self) -> str:
+        """Always incremental: the bookmark is the last finished window, not a field."""
+        return REPLICATION_INCREMENTAL
+
+    def _increment_stream_state(self, latest_record: Any, *, context: Any = None) -> None:
+        """Do nothing per record: the bookmark moves per finished window instead."""
+
+    # Planning ---------------------------------------------------------------------------
+
+    @property
+    def runtime(self) -> SourceRuntime:
+        """The source's client and scheduler, shared by every stream of the source."""
+        return self._tap.runtime(self.source_name)  # type: ignore[attr-defined]
+
+    def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
+        """Windows to export this run, with their export type, in order."""
+        raise NotImplementedError
+
+    def window_done(self, state: dict, window: Window, export_type: str | None, last: bool) -> None:
+        """Move the bookmark after a window's records are all out."""
+        state["bookmark"] = window.end.isoformat()
+
+    def plan(self) -> list[ExportTicket]:
+        """Submit this run's windows to the scheduler once; later calls return the tickets."""
+        if self._tickets is None:
+            state = self.stream_state
+            settings = self.runtime.settings
+            plan = self.plan_windows(state, settings.end_date)
+            kept_jobs = state.get("jobs") or {}
+            self._tickets = []
+            for window, export_type in plan:
+                kept = kept_jobs.get(window.key) or {}
+                resume = kept.get("job_id") if kept.get("export_type") == export_type else None
+                request = ExportRequest(
+                    stream=self.name,
+                    activity_type=self.activity_type,
+                    window=window,
+                    export_type=export_type,
+                    resume_job_id=resume,
+                )
+                self._tickets.append(self.runtime.scheduler.submit(request))
+            if not plan:
+                self.logger.info("%s: nothing to export (bookmark %s)", self.name, state.get("bookmark"))
+            else:
+                first, last = plan[0][0], plan[-1][0]
+                kinds = sorted({k or "export" for _, k in plan})
+                self.logger.info(
+                    "%s: %d window(s) %s..%s (%s)", self.name, len(plan), first.start, last.end, ", ".join(kinds)
+                )
+        return self._tickets
+
+    # Syncing ----------------------------------------------------------------------------
+
+    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+        """Emit every window in order, moving the bookmark after each one."""
+        tickets = self.plan()
+        nulls = self._null_record
+        for position, ticket in enumerate(tickets):
+            job = ticket.wait()
+            self._remember_jobs(tickets[position:])
+            self._write_state_now()
+            count = 0
+            for record in self.fetch(job, ticket.request):
+                count += 1
+                yield {**nulls, **record}
+            self.logger.info(
+                "%s: window %s emitted %d record(s) from job %s",
+                self.name,
+                ticket.request.window,
+                count,
+                job.job_id,
+            )
+            state = self.stream_state
+            self.window_done(state, ticket.request.window, ticket.request.export_type, position == len(tickets) - 1)
+            self.runtime.scheduler.release(ticket)
+            self._remember_jobs(tickets[position + 1 :])
+            self._write_state_now()
+
+    def fetch(self, job: Any, request: ExportRequest) -> Iterator[dict[str, Any]]:
+        """Records of a completed job, in a stable order."""
+        return self.runtime.client.records(job, request)
+
+    def _remember_jobs(self, tickets: list[ExportTicket]) -> None:
+        jobs = {
+            t.request.window.key: {"job_id": t.job_id, "export_type": t.request.export_type}
+            for t in tickets
+            if t.job_id
+        }
+        state = self.stream_state
+        if jobs:
+            state["jobs"] = jobs
+        else:
+            state.pop("jobs", None)
+
+    def _write_state_now(self) -> None:
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+
+class PeopleAIStream(ExportStream):
+    """People.ai activities of one type: snapshot history, then 14-day deltas."""
+
+    source_name = "peopleai"
+
+    def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
+        """Snapshot windows until history is complete, then delta windows from the bookmark."""
+        from tap_activities.peopleai import plan_peopleai_windows  # noqa: PLC0415
+
+        settings = self.runtime.settings
+        bookmark = _date(state.get("bookmark"))
+        if state.get("mode") == "delta" and bookmark is not None:
+            return list(plan_peopleai_windows(settings.start_date, settings.end_date, bookmark))
+        # Building history (first run, or a run that stopped part-way through it).
+        state.setdefault("delta_start", dt.datetime.now(dt.timezone.utc).date().isoformat())
+        state["mode"] = "snapshot"
+        start = max(bookmark, settings.start_date) if bookmark else settings.start_date
+        plan = list(plan_peopleai_windows(start, settings.end_date, None))
+        if not plan and bookmark is not None:  # history already reaches end_date
+            state["mode"] = "delta"
+            state.pop("delta_start", None)
+        return plan
+
+    def window_done(self, state: dict, window: Window, export_type: str | None, last: bool) -> None:
+        """After the last snapshot window, switch to deltas from the day history began."""
+        state["bookmark"] = window.end.isoformat()
+        if export_type == "snapshot" and last:
+            delta_start = _date(state.pop("delta_start", None)) or window.end
+            state["bookmark"] = min(delta_start, window.end).isoformat()
+            state["mode"] = "delta"
+
+
+class PeopleAIEmailStream(PeopleAIStream):
+    """Emails captured by People.ai."""
+
+    name = "peopleai_email"
+    activity_type = "email"
+
+
+class PeopleAIMeetingStream(PeopleAIStream):
+    """Meetings captured by People.ai."""
+
+    name = "peopleai_meeting"
+    activity_type = "meeting"
+
+
+class PeopleAICallStream(PeopleAIStream):
+    """Calls captured by People.ai."""
+
+    name = "peopleai_call"
+    activity_type = "call"
+
+
+PEOPLEAI_STREAMS: tuple[type[PeopleAIStream], ...] = (
+    PeopleAIEmailStream,
+    PeopleAIMeetingStream,
+    PeopleAICallStream,
+)
+
+
+def _date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(str(value)) if value else None

@@ -1,0 +1,91 @@
+"""The Tap class: settings, stream discovery, and a sync that plans every stream first."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+
+from tap_activities.errors import TapActivitiesError
+from tap_activities.runtime import SourceRuntime, build_runtime
+from tap_activities.settings import (
+    CHARTMOGUL_DEFAULT_URL,
+    PEOPLEAI_DEFAULT_URL,
+    Settings,
+    parse_settings,
+)
+from tap_activities.streams import PEOPLEAI_STREAMS, ExportStream
+
+# Numbers are also accepted as strings: meltano passes environment variables as text.
+NUMBER = th.CustomType({"type": ["number", "string"]})
+INTEGER = th.CustomType({"type": ["integer", "string"]})
+
+
+class TapActivities(Tap):
+    """Bulk activity exports from People.ai and ChartMogul as Singer streams."""
+
+    name = "tap-activities"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property("start_date", th.DateType, required=True, description="First UTC day to export (YYYY-MM-DD)."),
+        th.Property("end_date", th.DateType, description="Last UTC day to export, inclusive. Default: today (UTC)."),
+        th.Property("peopleai_api_url", th.StringType, default=PEOPLEAI_DEFAULT_URL, description="People.ai API base URL."),
+        th.Property("peopleai_client_id", th.StringType, description="People.ai Activity API client id (key)."),
+        th.Property("peopleai_client_secret", th.StringType, secret=True, description="People.ai Activity API client secret."),
+        th.Property("chartmogul_api_url", th.StringType, default=CHARTMOGUL_DEFAULT_URL, description="ChartMogul API base URL."),
+        th.Property("chartmogul_api_key", th.StringType, secret=True, description="ChartMogul API key (HTTP Basic user name)."),
+        th.Property("chartmogul_lookback_days", INTEGER, default=7, description="Days before the bookmark each incremental ChartMogul run exports again, because ChartMogul recomputes activities after the fact."),
+        th.Property("poll_interval_seconds", NUMBER, default=30, description="Seconds between two status checks of an export job (fractions allowed)."),
+        th.Property("job_timeout_seconds", NUMBER, default=21600, description="Deadline of one export job, from creation to completion, in seconds."),
+        th.Property("request_timeout_seconds", NUMBER, default=60, description="Read timeout of one HTTP request, in seconds (downloads get at least 60 s per 20 MB)."),
+        th.Property("max_retry_seconds", NUMBER, default=600, description="Total time spent retrying one failing HTTP call (429, 5xx, resets) before giving up."),
+        th.Property("download_workers", INTEGER, default=4, description="Export parts downloaded in parallel (1-16)."),
+    ).to_dict()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._runtimes: dict[str, SourceRuntime] = {}
+        self._settings: Settings | None = None
+        super().__init__(*args, **kwargs)
+
+    @property
+    def settings(self) -> Settings:
+        """The configuration, converted and validated once."""
+        if self._settings is None:
+            self._settings = parse_settings(self.config)
+        return self._settings
+
+    def runtime(self, source_name: str) -> SourceRuntime:
+        """The shared client and scheduler of a source, created on first use."""
+        if source_name not in self._runtimes:
+            self._runtimes[source_name] = build_runtime(source_name, self.settings)
+        return self._runtimes[source_name]
+
+    def discover_streams(self) -> list[ExportStream]:
+        """One stream per activity type of each configured source."""
+        settings = self.settings
+        streams: list[ExportStream] = []
+        if settings.peopleai is not None:
+            streams.extend(cls(tap=self) for cls in PEOPLEAI_STREAMS)
+        return streams
+
+    def sync_all(self) -> None:
+        """Plan every selected stream before syncing any, so exports overlap."""
+        try:
+            for stream in self.streams.values():
+                if isinstance(stream, ExportStream) and stream.selected:
+                    stream.plan()
+            super().sync_all()
+        finally:
+            for runtime in self._runtimes.values():
+                runtime.close()
+
+
+def cli() -> None:
+    """Console entry point: the SDK's CLI, with the tap's errors as one line and exit 1."""
+    try:
+        TapActivities.cli()
+    except TapActivitiesError as exc:
+        sys.stderr.write(f"tap-activities: error: {exc}\n")
+        sys.exit(1)
