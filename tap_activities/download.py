@@ -9,6 +9,7 @@ stable order. A part cut short is fetched again; each file is deleted once consu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -81,7 +82,9 @@ class PartDownloader:
                 while pending:
                     path = pending.popleft().result()
                     if next_index < len(fetchers):
-                        pending.append(pool.submit(self._fetch, fetchers[next_index], next_index, what))
+                        pending.append(
+                            pool.submit(self._fetch, fetchers[next_index], next_index, what)
+                        )
                         next_index += 1
                     try:
                         yield path
@@ -92,16 +95,17 @@ class PartDownloader:
                     future.cancel()
                 for future in pending:
                     if not future.cancelled():
-                        try:
+                        with contextlib.suppress(Exception):  # cleanup of a failed part
                             future.result().unlink(missing_ok=True)
-                        except Exception:  # noqa: BLE001, S110 - cleanup of a failed part
-                            pass
 
     def _fetch(self, fetcher: PartFetcher, index: int, what: str) -> Path:
-        handle, name = tempfile.mkstemp(prefix="tap-activities-", suffix=".part", dir=self.directory)
+        handle, name = tempfile.mkstemp(
+            prefix="tap-activities-", suffix=".part", dir=self.directory
+        )
+        os.close(handle)
         path = Path(name)
         try:
-            with os.fdopen(handle, "wb") as out:
+            with path.open("wb") as out:
                 for attempt in range(1, self.attempts + 1):
                     try:
                         fetcher(out)

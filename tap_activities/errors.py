@@ -59,3 +59,7 @@ class CorruptDownloadError(UpstreamError):
 
 class DataFormatError(UpstreamError):
     """A record in an export is malformed; the message names stream, window and line."""
+
+
+class ExportExpiredError(UpstreamError):
+    """A finished export's file is gone or its URL expired; the export must be made again."""

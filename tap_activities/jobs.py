@@ -202,7 +202,7 @@ class JobScheduler:
         while not self._stop.is_set():
             try:
                 self._step()
-            except Exception as exc:  # noqa: BLE001 - a bug must reach the waiting stream
+            except Exception as exc:
                 error = ExportFailedError(f"{self.source.name} job scheduler crashed: {exc!r}")
                 with self._lock:
                     pending = [t for t in self._tickets if not t.done]
@@ -250,7 +250,9 @@ class JobScheduler:
                 return
             except TransientError as exc:
                 ticket.not_before = time.monotonic() + max(1.0, self.poll_interval)
-                LOGGER.warning("%s: creating export failed, will retry: %s", ticket.request.describe(), exc)
+                LOGGER.warning(
+                    "%s: creating export failed, will retry: %s", ticket.request.describe(), exc
+                )
                 continue
             except TapActivitiesError as exc:
                 ticket.fail(type(exc)(f"{ticket.request.describe()}: {exc}"))
@@ -273,16 +275,30 @@ class JobScheduler:
         try:
             job = self.source.status(job_id)
         except NotFoundError:
-            LOGGER.info("%s: job %s from state is gone upstream; creating a new one", ticket.request.describe(), job_id)
+            LOGGER.info(
+                "%s: job %s from state is gone upstream; creating a new one",
+                ticket.request.describe(),
+                job_id,
+            )
             return False
         except UpstreamError as exc:
-            LOGGER.warning("%s: cannot read job %s from state (%s); creating a new one", ticket.request.describe(), job_id, exc)
+            LOGGER.warning(
+                "%s: cannot read job %s from state (%s); creating a new one",
+                ticket.request.describe(),
+                job_id,
+                exc,
+            )
             return False
         if job.status in {ExportStatus.FAILED, ExportStatus.CANCELED}:
             return False
         ticket.job = job
         ticket.created_at = time.monotonic()
-        LOGGER.info("%s: resuming export job %s from state (%s)", ticket.request.describe(), job_id, job.status.value)
+        LOGGER.info(
+            "%s: resuming export job %s from state (%s)",
+            ticket.request.describe(),
+            job_id,
+            job.status.value,
+        )
         self._settle(ticket, job)
         return True
 
@@ -293,15 +309,24 @@ class JobScheduler:
             try:
                 job = self.source.status(ticket.job.job_id)
             except TransientError as exc:
-                LOGGER.warning("%s: status check failed, will retry: %s", ticket.request.describe(), exc)
+                LOGGER.warning(
+                    "%s: status check failed, will retry: %s", ticket.request.describe(), exc
+                )
                 continue
             except NotFoundError:
-                job = JobSnapshot(ticket.job.job_id, ExportStatus.FAILED, message="job vanished upstream")
+                job = JobSnapshot(
+                    ticket.job.job_id, ExportStatus.FAILED, message="job vanished upstream"
+                )
             except TapActivitiesError as exc:
                 ticket.fail(type(exc)(f"{ticket.request.describe()}: {exc}"))
                 continue
             if job.status != ticket.job.status:
-                LOGGER.info("%s: export job %s is %s", ticket.request.describe(), job.job_id, job.status.value)
+                LOGGER.info(
+                    "%s: export job %s is %s",
+                    ticket.request.describe(),
+                    job.job_id,
+                    job.status.value,
+                )
             ticket.job = job
             self._settle(ticket, job)
 

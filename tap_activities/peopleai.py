@@ -16,11 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, BinaryIO
 
 from tap_activities.download import PartDownloader, copy_body
-from tap_activities.errors import NotFoundError, RateLimitedError, UpstreamError
+from tap_activities.errors import ExportExpiredError, NotFoundError, RateLimitedError, UpstreamError
 from tap_activities.http import ApiSession
 from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
 from tap_activities.jsonl import iter_json_lines
@@ -29,7 +30,7 @@ from tap_activities.settings import PeopleAISettings, Settings
 from tap_activities.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
 
 JOBS_PATH = "/pull/v1/export/activities/jobs"
-TOKEN_PATH = "/auth/v1/tokens"
+TOKEN_PATH = "/auth/v1/tokens"  # noqa: S105 - a path, not a secret
 ACTIVITY_TYPES = ("email", "meeting", "call")
 MAX_QUEUED_JOBS = 10
 DOWNLOAD_SECONDS_PER_20MB = 60.0
@@ -61,7 +62,10 @@ def plan_peopleai_windows(
 def parse_job(body: Any) -> JobSnapshot:
     """Turn a job object into a :class:`JobSnapshot`; an unknown state is an error."""
     if not isinstance(body, Mapping) or not body.get("job_id"):
-        msg = "People.ai answered something that is not a job (no 'job_id'); is 'peopleai_api_url' right?"
+        msg = (
+            "People.ai answered something that is not a job (no 'job_id'); "
+            "is 'peopleai_api_url' right?"
+        )
         raise UpstreamError(msg)
     raw_state = str(body.get("state", ""))
     status = _STATES.get(raw_state.strip().lower())
@@ -136,36 +140,30 @@ class PeopleAIClient:
         per_part = float(size) / parts if isinstance(size, (int, float)) and size > 0 else 0.0
         timeout = max(self.api.timeout, DOWNLOAD_SECONDS_PER_20MB * math.ceil(per_part / 20e6))
         where = f"{request.describe()} job {job.job_id}"
-        if indices is None:
-            fetchers = [partial(self._fetch_part, job.job_id, None, timeout, where, False)]
-        else:
-            last = indices[-1]
-            fetchers = [
-                partial(self._fetch_part, job.job_id, i, timeout, where, i == last and i > 0)
-                for i in indices
-            ]
+        last = indices[-1] if indices else 0
+        fetchers = [
+            partial(self._fetch_part, _Part(job.job_id, i, timeout, where, bool(i) and i == last))
+            for i in (indices if indices is not None else [None])
+        ]
         for number, path in enumerate(self.downloader.files(fetchers, where)):
             yield from iter_json_lines(path, where=f"{where} fragment {number}")
 
-    def _fetch_part(
-        self,
-        job_id: str,
-        index: int | None,
-        timeout: float,
-        where: str,
-        may_be_missing: bool,
-        out: BinaryIO,
-    ) -> int:
-        params = {} if index is None else {"fragment": index}
+    def _fetch_part(self, part: _Part, out: BinaryIO) -> int:
+        params = {} if part.index is None else {"fragment": part.index}
         try:
             response = self.api.request(
-                "GET", f"{JOBS_PATH}/{job_id}/data", params=params, stream=True, timeout=timeout
+                "GET",
+                f"{JOBS_PATH}/{part.job_id}/data",
+                params=params,
+                stream=True,
+                timeout=part.timeout,
             )
         except NotFoundError:
-            if may_be_missing:
+            if part.may_be_missing:
                 return 0  # 'fragment' was a count, not the last index: nothing is lost
-            raise
-        label = where if index is None else f"{where} fragment {index}"
+            msg = f"{part.where}: data is gone upstream (files are kept 10 days)"
+            raise ExportExpiredError(msg) from None
+        label = part.where if part.index is None else f"{part.where} fragment {part.index}"
         return copy_body(response, out, label)
 
     @staticmethod
@@ -179,6 +177,17 @@ class PeopleAIClient:
                 "is 'peopleai_api_url' the People.ai API?"
             )
             raise UpstreamError(msg) from None
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One fragment to fetch (``index`` None: the whole ``/data``)."""
+
+    job_id: str
+    index: int | None
+    timeout: float
+    where: str
+    may_be_missing: bool  # the last index, which 404s when 'fragment' is a count
 
 
 def fragment_indices(body: Mapping[str, Any]) -> list[int] | None:

@@ -25,10 +25,15 @@ class SourceRuntime:
 def build_runtime(source_name: str, settings: Settings) -> SourceRuntime:
     """Create the client and scheduler of a source."""
     if source_name == "peopleai":
-        from tap_activities.peopleai import PeopleAIClient  # noqa: PLC0415
+        from tap_activities.peopleai import PeopleAIClient
 
         assert settings.peopleai is not None
         client: Any = PeopleAIClient(settings.peopleai, settings)
+    elif source_name == "chartmogul":
+        from tap_activities.chartmogul import ChartMogulClient
+
+        assert settings.chartmogul is not None
+        client = ChartMogulClient(settings.chartmogul, settings)
     else:
         msg = f"unknown source {source_name!r}"
         raise ValueError(msg)

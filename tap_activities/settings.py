@@ -153,7 +153,9 @@ def _date(config: Mapping[str, Any], name: str, *, required: bool = False) -> dt
         return None
     try:
         # Accept a plain date or a date-time (meltano users often paste either).
-        return dt.date.fromisoformat(raw) if len(raw) == 10 else dt.datetime.fromisoformat(raw).date()
+        return (
+            dt.date.fromisoformat(raw) if len(raw) == 10 else dt.datetime.fromisoformat(raw).date()
+        )
     except ValueError:
         msg = f"Setting '{name}' is not a valid date: {raw!r} (expected YYYY-MM-DD)."
         raise ConfigError(msg) from None

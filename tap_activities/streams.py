@@ -18,13 +18,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Stream
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
-from tap_activities.jobs import ExportRequest, ExportTicket
+from tap_activities.errors import ExportExpiredError
+from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
 from tap_activities.schemas import schema_path
 from tap_activities.windows import Window
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from tap_activities.runtime import SourceRuntime
 
 LOGGER = logging.getLogger("tap_activities.streams")
+EXPIRED_EXPORT_ATTEMPTS = 3
 
 
 class ExportStream(Stream):
@@ -97,12 +100,19 @@ class ExportStream(Stream):
                 )
                 self._tickets.append(self.runtime.scheduler.submit(request))
             if not plan:
-                self.logger.info("%s: nothing to export (bookmark %s)", self.name, state.get("bookmark"))
+                self.logger.info(
+                    "%s: nothing to export (bookmark %s)", self.name, state.get("bookmark")
+                )
             else:
                 first, last = plan[0][0], plan[-1][0]
                 kinds = sorted({k or "export" for _, k in plan})
                 self.logger.info(
-                    "%s: %d window(s) %s..%s (%s)", self.name, len(plan), first.start, last.end, ", ".join(kinds)
+                    "%s: %d window(s) %s..%s (%s)",
+                    self.name,
+                    len(plan),
+                    first.start,
+                    last.end,
+                    ", ".join(kinds),
                 )
         return self._tickets
 
@@ -111,27 +121,48 @@ class ExportStream(Stream):
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         """Emit every window in order, moving the bookmark after each one."""
         tickets = self.plan()
-        nulls = self._null_record
-        for position, ticket in enumerate(tickets):
-            job = ticket.wait()
-            self._remember_jobs(tickets[position:])
-            self._write_state_now()
-            count = 0
-            for record in self.fetch(job, ticket.request):
-                count += 1
-                yield {**nulls, **record}
-            self.logger.info(
-                "%s: window %s emitted %d record(s) from job %s",
-                self.name,
-                ticket.request.window,
-                count,
-                job.job_id,
-            )
+        for position in range(len(tickets)):
+            ticket = tickets[position]
+            for attempt in range(1, EXPIRED_EXPORT_ATTEMPTS + 1):
+                job = ticket.wait()
+                self._remember_jobs(tickets[position:])
+                self._write_state_now()
+                try:
+                    yield from self._emit_window(job, ticket.request)
+                    break
+                except ExportExpiredError as exc:
+                    if attempt == EXPIRED_EXPORT_ATTEMPTS:
+                        raise
+                    self.logger.warning("%s; exporting the window again", exc)
+                    self.runtime.scheduler.release(ticket)
+                    ticket = self.runtime.scheduler.submit(
+                        replace(ticket.request, resume_job_id=None)
+                    )
+                    tickets[position] = ticket
             state = self.stream_state
-            self.window_done(state, ticket.request.window, ticket.request.export_type, position == len(tickets) - 1)
+            self.window_done(
+                state,
+                ticket.request.window,
+                ticket.request.export_type,
+                position == len(tickets) - 1,
+            )
             self.runtime.scheduler.release(ticket)
             self._remember_jobs(tickets[position + 1 :])
             self._write_state_now()
+
+    def _emit_window(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
+        nulls = self._null_record
+        count = 0
+        for record in self.fetch(job, request):
+            count += 1
+            yield {**nulls, **record}
+        self.logger.info(
+            "%s: window %s emitted %d record(s) from job %s",
+            self.name,
+            request.window,
+            count,
+            job.job_id,
+        )
 
     def fetch(self, job: Any, request: ExportRequest) -> Iterator[dict[str, Any]]:
         """Records of a completed job, in a stable order."""
@@ -161,7 +192,7 @@ class PeopleAIStream(ExportStream):
 
     def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
         """Snapshot windows until history is complete, then delta windows from the bookmark."""
-        from tap_activities.peopleai import plan_peopleai_windows  # noqa: PLC0415
+        from tap_activities.peopleai import plan_peopleai_windows
 
         settings = self.runtime.settings
         bookmark = _date(state.get("bookmark"))
@@ -216,3 +247,43 @@ PEOPLEAI_STREAMS: tuple[type[PeopleAIStream], ...] = (
 
 def _date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(value)) if value else None
+
+
+class ChartMogulStream(ExportStream):
+    """ChartMogul activities of one type: windows of at most a year, with a look-back."""
+
+    source_name = "chartmogul"
+    primary_keys: ClassVar[list[str]] = ["uuid"]
+
+    def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
+        """From ``start_date``, or from the bookmark minus the look-back, to ``end_date``."""
+        from tap_activities.chartmogul import plan_chartmogul_windows
+
+        settings = self.runtime.settings
+        assert settings.chartmogul is not None
+        windows = plan_chartmogul_windows(
+            settings.start_date,
+            settings.end_date,
+            _date(state.get("bookmark")),
+            settings.chartmogul.lookback_days,
+        )
+        return [(window, None) for window in windows]
+
+
+def _chartmogul_stream(activity_type: str) -> type[ChartMogulStream]:
+    """Declare the stream class of one ChartMogul activity type."""
+    return type(
+        f"ChartMogul{activity_type.title().replace('_', '')}Stream",
+        (ChartMogulStream,),
+        {
+            "name": f"chartmogul_{activity_type}",
+            "activity_type": activity_type,
+            "__doc__": f"ChartMogul {activity_type} activities.",
+        },
+    )
+
+
+CHARTMOGUL_STREAMS: tuple[type[ChartMogulStream], ...] = tuple(
+    _chartmogul_stream(kind)
+    for kind in ("new_biz", "expansion", "contraction", "churn", "reactivation")
+)

@@ -16,7 +16,7 @@ from tap_activities.settings import (
     Settings,
     parse_settings,
 )
-from tap_activities.streams import PEOPLEAI_STREAMS, ExportStream
+from tap_activities.streams import CHARTMOGUL_STREAMS, PEOPLEAI_STREAMS, ExportStream
 
 # Numbers are also accepted as strings: meltano passes environment variables as text.
 NUMBER = th.CustomType({"type": ["number", "string"]})
@@ -29,19 +29,91 @@ class TapActivities(Tap):
     name = "tap-activities"
 
     config_jsonschema = th.PropertiesList(
-        th.Property("start_date", th.DateType, required=True, description="First UTC day to export (YYYY-MM-DD)."),
-        th.Property("end_date", th.DateType, description="Last UTC day to export, inclusive. Default: today (UTC)."),
-        th.Property("peopleai_api_url", th.StringType, default=PEOPLEAI_DEFAULT_URL, description="People.ai API base URL."),
-        th.Property("peopleai_client_id", th.StringType, description="People.ai Activity API client id (key)."),
-        th.Property("peopleai_client_secret", th.StringType, secret=True, description="People.ai Activity API client secret."),
-        th.Property("chartmogul_api_url", th.StringType, default=CHARTMOGUL_DEFAULT_URL, description="ChartMogul API base URL."),
-        th.Property("chartmogul_api_key", th.StringType, secret=True, description="ChartMogul API key (HTTP Basic user name)."),
-        th.Property("chartmogul_lookback_days", INTEGER, default=7, description="Days before the bookmark each incremental ChartMogul run exports again, because ChartMogul recomputes activities after the fact."),
-        th.Property("poll_interval_seconds", NUMBER, default=30, description="Seconds between two status checks of an export job (fractions allowed)."),
-        th.Property("job_timeout_seconds", NUMBER, default=21600, description="Deadline of one export job, from creation to completion, in seconds."),
-        th.Property("request_timeout_seconds", NUMBER, default=60, description="Read timeout of one HTTP request, in seconds (downloads get at least 60 s per 20 MB)."),
-        th.Property("max_retry_seconds", NUMBER, default=600, description="Total time spent retrying one failing HTTP call (429, 5xx, resets) before giving up."),
-        th.Property("download_workers", INTEGER, default=4, description="Export parts downloaded in parallel (1-16)."),
+        th.Property(
+            "start_date",
+            th.DateType,
+            required=True,
+            description="First UTC day to export (YYYY-MM-DD).",
+        ),
+        th.Property(
+            "end_date",
+            th.DateType,
+            description="Last UTC day to export, inclusive. Default: today (UTC).",
+        ),
+        th.Property(
+            "peopleai_api_url",
+            th.StringType,
+            default=PEOPLEAI_DEFAULT_URL,
+            description="People.ai API base URL.",
+        ),
+        th.Property(
+            "peopleai_client_id",
+            th.StringType,
+            description="People.ai Activity API client id (key).",
+        ),
+        th.Property(
+            "peopleai_client_secret",
+            th.StringType,
+            secret=True,
+            description="People.ai Activity API client secret.",
+        ),
+        th.Property(
+            "chartmogul_api_url",
+            th.StringType,
+            default=CHARTMOGUL_DEFAULT_URL,
+            description="ChartMogul API base URL.",
+        ),
+        th.Property(
+            "chartmogul_api_key",
+            th.StringType,
+            secret=True,
+            description="ChartMogul API key (HTTP Basic user name).",
+        ),
+        th.Property(
+            "chartmogul_lookback_days",
+            INTEGER,
+            default=7,
+            description=(
+                "Days before the bookmark each incremental ChartMogul run exports again, "
+                "because ChartMogul recomputes activities after the fact."
+            ),
+        ),
+        th.Property(
+            "poll_interval_seconds",
+            NUMBER,
+            default=30,
+            description="Seconds between two status checks of an export job (fractions allowed).",
+        ),
+        th.Property(
+            "job_timeout_seconds",
+            NUMBER,
+            default=21600,
+            description="Deadline of one export job, from creation to completion, in seconds.",
+        ),
+        th.Property(
+            "request_timeout_seconds",
+            NUMBER,
+            default=60,
+            description=(
+                "Read timeout of one HTTP request, in seconds "
+                "(downloads get at least 60 s per 20 MB)."
+            ),
+        ),
+        th.Property(
+            "max_retry_seconds",
+            NUMBER,
+            default=600,
+            description=(
+                "Total time spent retrying one failing HTTP call "
+                "(429, 5xx, resets) before giving up."
+            ),
+        ),
+        th.Property(
+            "download_workers",
+            INTEGER,
+            default=4,
+            description="Export parts downloaded in parallel (1-16).",
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -68,6 +140,8 @@ class TapActivities(Tap):
         streams: list[ExportStream] = []
         if settings.peopleai is not None:
             streams.extend(cls(tap=self) for cls in PEOPLEAI_STREAMS)
+        if settings.chartmogul is not None:
+            streams.extend(cls(tap=self) for cls in CHARTMOGUL_STREAMS)
         return streams
 
     def sync_all(self) -> None:

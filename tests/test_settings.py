@@ -51,7 +51,9 @@ def test_bad_settings_give_one_line_naming_the_setting(overrides, needle):
 
 
 def test_loopback_http_is_allowed():
-    assert parse(peopleai_api_url="http://127.0.0.1:8080/").peopleai.api_url == "http://127.0.0.1:8080"
+    assert (
+        parse(peopleai_api_url="http://127.0.0.1:8080/").peopleai.api_url == "http://127.0.0.1:8080"
+    )
     assert parse(peopleai_api_url="http://localhost:1").peopleai.api_url == "http://localhost:1"
 
 

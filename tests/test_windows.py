@@ -1,4 +1,5 @@
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -12,7 +13,7 @@ def test_snapshot_windows_never_exceed_one_year_and_cover_the_range():
     windows = list(snapshot_windows(D(2023, 3, 15), D(2026, 1, 2)))
     assert windows[0] == Window(D(2023, 3, 15), D(2024, 3, 14))
     assert windows[-1].end == D(2026, 1, 2)
-    for before, after in zip(windows, windows[1:]):
+    for before, after in itertools.pairwise(windows):
         assert after.start == before.end + dt.timedelta(days=1)
     assert all(w.end < D(w.start.year + 1, w.start.month, w.start.day) for w in windows)
 
@@ -29,7 +30,9 @@ def test_delta_windows_are_at_most_14_days_inclusive():
 
 
 def test_single_day_range():
-    assert list(fixed_windows(D(2024, 1, 1), D(2024, 1, 1), 14)) == [Window(D(2024, 1, 1), D(2024, 1, 1))]
+    assert list(fixed_windows(D(2024, 1, 1), D(2024, 1, 1), 14)) == [
+        Window(D(2024, 1, 1), D(2024, 1, 1))
+    ]
 
 
 def test_peopleai_plan_snapshot_then_delta_from_bookmark_day():

@@ -1,0 +1,85 @@
+"""Run the tap as a real process and collect what it writes, message by message."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TAP = str(Path(sys.executable).with_name("tap-activities"))
+
+
+@dataclass
+class TapRun:
+    returncode: int
+    stderr: str
+    records: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    states: list[dict] = field(default_factory=list)
+    schemas: dict[str, dict] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)  # message types in output order
+
+    @property
+    def state(self) -> dict:
+        return self.states[-1] if self.states else {}
+
+    def bookmarks(self, stream: str) -> dict:
+        return self.state.get("bookmarks", {}).get(stream, {})
+
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if "error" in line.lower()]
+
+
+def run_tap(
+    config: dict,
+    workdir: Path,
+    *,
+    state: dict | None = None,
+    catalog: dict | None = None,
+    args: tuple[str, ...] = (),
+    env: dict | None = None,
+    timeout: float = 300,
+) -> TapRun:
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "config.json"
+    config_path.write_text(json.dumps(config))
+    command = [TAP, "--config", str(config_path), *args]
+    if state is not None:
+        (workdir / "state.json").write_text(json.dumps(state))
+        command += ["--state", str(workdir / "state.json")]
+    if catalog is not None:
+        (workdir / "catalog.json").write_text(json.dumps(catalog))
+        command += ["--catalog", str(workdir / "catalog.json")]
+    proc = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    run = TapRun(returncode=proc.returncode, stderr=proc.stderr)
+    for line in proc.stdout.splitlines():
+        message = json.loads(line)
+        kind = message["type"]
+        run.order.append(kind)
+        if kind == "RECORD":
+            run.records[message["stream"]].append(message["record"])
+        elif kind == "STATE":
+            run.states.append(message["value"])
+        elif kind == "SCHEMA":
+            run.schemas[message["stream"]] = message
+    return run
+
+
+def assert_unchanged(emitted: dict, upstream: dict) -> None:
+    """The emitted record holds every upstream field with its value; extra fields are null."""
+    for key, value in upstream.items():
+        assert emitted.get(key, object()) == value, (
+            f"field {key!r} of {upstream.get('uid')} changed"
+        )
+    for key in emitted.keys() - upstream.keys():
+        assert emitted[key] is None, f"field {key!r} invented for {upstream.get('uid')}"
