@@ -9,6 +9,7 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 
 from tap_activities.errors import TapActivitiesError
+from tap_activities.output import BufferedSingerWriter
 from tap_activities.runtime import SourceRuntime, build_runtime
 from tap_activities.settings import (
     CHARTMOGUL_DEFAULT_URL,
@@ -27,6 +28,7 @@ class TapActivities(Tap):
     """Bulk activity exports from People.ai and ChartMogul as Singer streams."""
 
     name = "tap-activities"
+    message_writer_class = BufferedSingerWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -154,6 +156,7 @@ class TapActivities(Tap):
         finally:
             for runtime in self._runtimes.values():
                 runtime.close()
+            self.message_writer.flush()
 
 
 def cli() -> None:
