@@ -64,6 +64,8 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
     def flush(self) -> None:
         """Write out whatever is buffered."""
         if self._buffer:
+            if self._out is None:
+                sys.stdout.flush()  # keep order with anything written through the text layer
             out = self.out
             out.write(self._buffer)
             self._buffer.clear()
