@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from singer_sdk import Stream
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
+from tap_activities.batch import BatchFileWriter
 from tap_activities.errors import ExportExpiredError
 from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
 from tap_activities.output import BufferedSingerWriter, record_envelope
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger("tap_activities.streams")
 EXPIRED_EXPORT_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 class ExportStream(Stream):
@@ -124,7 +127,26 @@ class ExportStream(Stream):
     # Syncing ----------------------------------------------------------------------------
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        """Emit every window in order, moving the bookmark after each one."""
+        """Emit every window's records in order, moving the bookmark after each window."""
+        return self._each_window(self._window_records)
+
+    def get_batches(
+        self, batch_config: BatchConfig, context: dict | None = None
+    ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
+        """BATCH mode: one or more files per window, so state still follows its records.
+
+        The SDK writes the BATCH message and then a STATE message for every manifest
+        yielded here; the bookmark moves only after a window's last manifest is out.
+        """
+        writer = BatchFileWriter(batch_config, self.tap_name, self.name)
+        return self._each_window(
+            lambda job, request: writer.manifests(self._window_records(job, request))
+        )
+
+    def _each_window(
+        self, emit: Callable[[JobSnapshot, ExportRequest], Iterator[T]]
+    ) -> Iterator[T]:
+        """Run ``emit`` for every planned window; advance and write state after each."""
         tickets = self.plan()
         for position in range(len(tickets)):
             ticket = tickets[position]
@@ -133,7 +155,7 @@ class ExportStream(Stream):
                 self._remember_jobs(tickets[position:])
                 self._write_state_now()
                 try:
-                    yield from self._emit_window(job, ticket.request)
+                    yield from emit(job, ticket.request)
                     break
                 except ExportExpiredError as exc:
                     if attempt == EXPIRED_EXPORT_ATTEMPTS:
@@ -144,9 +166,8 @@ class ExportStream(Stream):
                         replace(ticket.request, resume_job_id=None)
                     )
                     tickets[position] = ticket
-            state = self.stream_state
             self.window_done(
-                state,
+                self.stream_state,
                 ticket.request.window,
                 ticket.request.export_type,
                 position == len(tickets) - 1,
@@ -155,7 +176,7 @@ class ExportStream(Stream):
             self._remember_jobs(tickets[position + 1 :])
             self._write_state_now()
 
-    def _emit_window(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
+    def _window_records(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
         nulls = self._null_record
         self._envelope = record_envelope(self.name, utc_now())
         count = 0
