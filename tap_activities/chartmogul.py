@@ -21,7 +21,6 @@ from tap_activities import chartmogul_csv
 from tap_activities.download import PartDownloader, copy_body
 from tap_activities.errors import (
     AuthError,
-    CorruptDownloadError,
     ExportExpiredError,
     NotFoundError,
     UpstreamError,
@@ -124,10 +123,7 @@ class ChartMogulClient:
                 raise ExportExpiredError(msg) from None
             written = copy_body(response, out, f"{where} file {name}")
             out.flush()
-            try:
-                chartmogul_csv.verify_zip(out.name)
-            except chartmogul_csv.CorruptDownloadError as exc:
-                raise CorruptDownloadError(f"{where}: {exc}") from None
+            chartmogul_csv.verify_zip(out.name, f"{where} file {name}")
             return written
 
         for path in self.downloader.files([fetch], where):

@@ -10,14 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-_CANDIDATES = (_HERE / "schemas", _HERE.parent / "schemas")
 
 
-def schema_path(stream_name: str) -> Path:
-    """Return the schema file of a stream."""
-    for folder in _CANDIDATES:
-        path = folder / f"{stream_name}.json"
-        if path.is_file():
-            return path
-    msg = f"schema file for stream {stream_name!r} is missing from the installation"
+def schema_directory() -> Path:
+    """The folder holding one ``<stream>.json`` schema per stream."""
+    for folder in (_HERE / "schemas", _HERE.parent / "schemas"):
+        if (folder / "peopleai_email.json").is_file():
+            return folder
+    msg = "the tap's schemas/ folder is missing from the installation"
     raise FileNotFoundError(msg)

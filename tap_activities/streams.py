@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from singer_sdk import Stream
+from singer_sdk import SchemaDirectory, Stream, StreamSchema
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -32,7 +32,7 @@ from tap_activities.batch import BatchFileWriter
 from tap_activities.errors import ExportExpiredError
 from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
 from tap_activities.output import BufferedSingerWriter, record_envelope
-from tap_activities.schemas import schema_path
+from tap_activities.schemas import schema_directory
 from tap_activities.windows import Window
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class ExportStream(Stream):
     # Records are parsed from JSON and already hold JSON types: conformance would only
     # cost time and drop fields the schema does not list, which must pass through.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    schema = StreamSchema(SchemaDirectory(schema_directory()))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,11 +60,6 @@ class ExportStream(Stream):
         self._null_record = dict.fromkeys(self.schema.get("properties", {}))
         self._fast_output: bool | None = None
         self._envelope = record_envelope(self.name, utc_now())
-
-    @property
-    def schema_filepath(self) -> Any:
-        """The stream's JSON Schema file (shipped in ``schemas/``)."""
-        return schema_path(self.name)
 
     @property
     def replication_method(self) -> str:
@@ -217,6 +213,15 @@ class ExportStream(Stream):
             and maps[0].stream_alias == self.name
             and all(self.mask.values())
         )
+
+    def _abort_sync(self, abort_reason: Exception) -> None:
+        """Flush buffered messages when a sync stops early (record limit, signal)."""
+        try:
+            super()._abort_sync(abort_reason)
+        finally:
+            flush = getattr(self._tap.message_writer, "flush", None)
+            if flush is not None:
+                flush()
 
     def _remember_jobs(self, tickets: list[ExportTicket]) -> None:
         jobs = {

@@ -1,0 +1,39 @@
+"""Knobs of the local upstream: data volume, timings, limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass
+class UpstreamConfig:
+    """Everything that shapes the local upstream's data and behaviour."""
+
+    seed: int = 42
+    start: dt.date = dt.date(2024, 1, 1)
+    end: dt.date = dt.date(2024, 3, 31)
+    peopleai_per_day: int = 5
+    """Activities per type and per activity day."""
+    chartmogul_per_day: int = 3
+    """Rows per activity type and per day."""
+    queue_seconds: float = 0.5
+    """How long a job stays Queued (pending) at least."""
+    run_seconds: float = 1.0
+    """How long a job runs (processing) at least."""
+    run_seconds_per_1000_records: float = 0.0
+    fragment_records: int = 20000
+    token_ttl_seconds: float = 7200.0
+    retention_seconds: float = 10 * 86400.0
+    max_running_jobs: int = 2
+    max_queued_jobs: int = 10
+    chartmogul_success_word: str = "succeeded"
+    unknown_fields: bool = True
+    """People.ai records sometimes carry a field no schema lists (it must pass through)."""
+    chartmogul_extra_column: str | None = "custom-note"
+    chartmogul_bom: bool = False
+    file_ttl_seconds: float = 7 * 86400.0
+    peopleai_client_id: str = "local-client-id"
+    peopleai_client_secret: str = "local-client-secret-0123456789"  # noqa: S105 - fake
+    chartmogul_api_key: str = "local-chartmogul-key-0123456789"
+    chartmogul_account: str = "acc_local"
