@@ -1,6 +1,6 @@
 """The floor: parse JSON lines with orjson and write Singer RECORD lines, nothing else.
 
-    python bench/raw_loop.py records.jsonl > /dev/null
+python bench/raw_loop.py records.jsonl > /dev/null
 """
 
 from __future__ import annotations

@@ -37,7 +37,9 @@ class StockTap(Tap):
     """Baseline tap."""
 
     name = "tap-stock"
-    config_jsonschema = th.PropertiesList(th.Property("path", th.StringType, required=True)).to_dict()
+    config_jsonschema = th.PropertiesList(
+        th.Property("path", th.StringType, required=True)
+    ).to_dict()
 
     def discover_streams(self) -> list[Stream]:
         """One stream."""

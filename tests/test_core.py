@@ -6,10 +6,9 @@ import atexit
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from activities_upstream import LocalUpstream
 from tap_activities.tap import TapActivities
 from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
-
-from activities_upstream import LocalUpstream
 
 # The SDK builds the test class at import time from a fixed config, so the upstream it
 # points at starts here and lives for the whole test session.

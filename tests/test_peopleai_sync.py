@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from activities_upstream import LocalUpstream
 from tests.conftest import END, START, fast_upstream_config, peopleai_config
 from tests.tap_process import assert_unchanged, run_tap
-
-from activities_upstream import LocalUpstream
 
 TYPES = {"peopleai_email": "email", "peopleai_meeting": "meeting", "peopleai_call": "call"}
 
