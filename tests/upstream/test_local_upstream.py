@@ -1,0 +1,198 @@
+"""The local upstream itself behaves as the API documents say (it is what every test trusts)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import orjson
+import pytest
+import requests
+
+from activities_upstream import LocalUpstream
+from tests.conftest import fast_upstream_config
+
+JOBS = "/pull/v1/export/activities/jobs"
+
+
+@pytest.fixture
+def up():
+    with LocalUpstream(fast_upstream_config(fragment_records=10)) as upstream:
+        yield upstream
+
+
+def token(up) -> dict:
+    r = requests.post(
+        up.peopleai_url + "/auth/v1/tokens",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": up.peopleai_client_id,
+            "client_secret": up.peopleai_client_secret,
+        },
+        timeout=5,
+    )
+    assert r.status_code == 200
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def create(up, headers, **body):
+    payload = {
+        "start_date": "2024-01-01",
+        "end_date": "2024-01-14",
+        "activity_type": "email",
+        "output_format": "JSONLines",
+        "export_type": "delta",
+    }
+    payload.update(body)
+    return requests.post(up.peopleai_url + JOBS, json=payload, headers=headers, timeout=5)
+
+
+def wait_completed(up, headers, job_id):
+    for _ in range(200):
+        job = requests.get(f"{up.peopleai_url}{JOBS}/{job_id}", headers=headers, timeout=5).json()
+        if job["state"] == "Completed":
+            return job
+        time.sleep(0.02)
+    raise AssertionError("job never completed")
+
+
+def test_token_required_and_wrong_credentials_refused(up):
+    assert requests.get(up.peopleai_url + JOBS, timeout=5).status_code == 401
+    r = requests.post(
+        up.peopleai_url + "/auth/v1/tokens",
+        data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"},
+        timeout=5,
+    )
+    assert r.status_code == 401
+
+
+def test_token_expires(tmp_path):
+    with LocalUpstream(fast_upstream_config(token_ttl_seconds=0.2)) as up:
+        headers = token(up)
+        assert requests.get(up.peopleai_url + JOBS, headers=headers, timeout=5).status_code == 200
+        time.sleep(0.3)
+        assert requests.get(up.peopleai_url + JOBS, headers=headers, timeout=5).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"export_type": "delta", "end_date": "2024-01-15"}, "14 days"),
+        ({"export_type": "snapshot", "end_date": "2025-01-01"}, "1 year"),
+        ({"end_date": "2023-12-31"}, "before"),
+        ({"activity_type": "sms"}, "activityType"),
+        ({"export_type": "full"}, "exportType"),
+        ({"start_date": "01/01/2024"}, "yyyy-MM-dd"),
+    ],
+)
+def test_range_and_parameter_validation(up, body, message):
+    r = create(up, token(up), **body)
+    assert r.status_code == 400
+    assert message in r.json()["message"]
+
+
+def test_limits_two_running_ten_queued(up):
+    headers = token(up)
+    up.faults.stall_jobs(10)
+    ids = [create(up, headers).json()["job_id"] for _ in range(10)]
+    assert create(up, headers).status_code == 429
+    time.sleep(0.2)
+    states = [
+        requests.get(f"{up.peopleai_url}{JOBS}/{i}", headers=headers, timeout=5).json()["state"]
+        for i in ids
+    ]
+    assert states.count("Running") == 2
+    assert states.count("Queued") == 8
+
+
+def test_fragments_concatenate_to_the_whole_export(up):
+    headers = token(up)
+    job = wait_completed(up, headers, create(up, headers).json()["job_id"])
+    assert job["fragment"] >= 2
+    base = f"{up.peopleai_url}{JOBS}/{job['job_id']}"
+    whole = requests.get(base + "/data", headers=headers, timeout=5).content
+    parts = [
+        requests.get(base + "/data", params={"fragment": i}, headers=headers, timeout=5).content
+        for i in range(job["fragment"] + 1)
+    ]
+    assert b"".join(parts) == whole
+    assert len(whole) == job["results_size"]
+    assert (
+        requests.get(
+            base + "/data", params={"fragment": job["fragment"] + 1}, headers=headers, timeout=5
+        ).status_code
+        == 404
+    )
+    records = [orjson.loads(line) for line in whole.splitlines()]
+    expected = up.peopleai.records(
+        "email", dt.date(2024, 1, 1), dt.date(2024, 1, 14), by="processed"
+    )
+    assert sorted(r["uid"] for r in records) == sorted(r["uid"] for r in expected)
+
+
+def test_snapshot_selects_by_activity_date_delta_by_processed_date(up):
+    start, end = dt.date(2024, 1, 10), dt.date(2024, 1, 20)
+    snapshot = up.peopleai.records("call", start, end, by="activity")
+    delta = up.peopleai.records("call", start, end, by="processed")
+    assert all(start.isoformat() <= r["timestamp"][:10] <= end.isoformat() for r in snapshot)
+    assert all(start.isoformat() <= r["ingest_timestamp"][:10] <= end.isoformat() for r in delta)
+    assert {r["uid"] for r in snapshot} != {r["uid"] for r in delta}  # late processing exists
+
+
+def test_same_seed_same_bytes():
+    with LocalUpstream(fast_upstream_config()) as a, LocalUpstream(fast_upstream_config()) as b:
+        args = ("meeting", dt.date(2024, 1, 1), dt.date(2024, 2, 1))
+        assert orjson.dumps(a.peopleai.records(*args)) == orjson.dumps(b.peopleai.records(*args))
+
+
+def test_chartmogul_export_file_host_refuses_credentials_and_expires(up):
+    auth = (up.chartmogul_api_key, "")
+    created = requests.post(
+        up.chartmogul_url + "/v1/activities_export",
+        data={"type": "churn", "start-date": "2024-01-01", "end-date": "2024-01-31"},
+        auth=auth,
+        timeout=5,
+    )
+    assert created.status_code == 201
+    assert created.json()["status"] == "pending"
+    assert (
+        requests.post(
+            up.chartmogul_url + "/v1/activities_export", data={"type": "churn"}, timeout=5
+        ).status_code
+        == 401
+    )
+    for _ in range(100):
+        export = requests.get(
+            f"{up.chartmogul_url}/v1/activities_export/{created.json()['id']}", auth=auth, timeout=5
+        ).json()
+        if export["status"] == "succeeded":
+            break
+        time.sleep(0.02)
+    assert export["file_url"].startswith(up.files_url)
+    assert export["expires_at"]
+    assert requests.get(export["file_url"], auth=auth, timeout=5).status_code == 400
+    assert up.violations
+    up.violations.clear()
+    assert requests.get(export["file_url"], timeout=5).status_code == 200
+    up.faults.expire_files_early = True
+    assert requests.get(export["file_url"], timeout=5).status_code == 403
+
+
+def test_injected_http_faults_count_down(up):
+    headers = token(up)
+    up.faults.http_error("peopleai.list", 503, times=2, retry_after=1)
+    first = requests.get(up.peopleai_url + JOBS, headers=headers, timeout=5)
+    assert first.status_code == 503
+    assert first.headers["Retry-After"] == "1"
+    assert requests.get(up.peopleai_url + JOBS, headers=headers, timeout=5).status_code == 503
+    assert requests.get(up.peopleai_url + JOBS, headers=headers, timeout=5).status_code == 200
+
+
+def test_truncated_download_is_a_short_read(up):
+    headers = token(up)
+    job = wait_completed(up, headers, create(up, headers).json()["job_id"])
+    up.faults.truncate_download()
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(
+            f"{up.peopleai_url}{JOBS}/{job['job_id']}/data", headers=headers, timeout=5
+        ).content  # noqa: B018
