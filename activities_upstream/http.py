@@ -100,7 +100,10 @@ class ServerThread:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self._thread = threading.Thread(
-            target=self.server.serve_forever, name=f"upstream-{name}", daemon=True
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"upstream-{name}",
+            daemon=True,
         )
 
     def _logging_app(self, environ: dict, start_response: Callable) -> Any:

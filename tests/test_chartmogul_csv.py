@@ -154,7 +154,7 @@ def test_bad_crc_is_a_corrupt_download(tmp_path):
 
 def test_large_export_streams_with_flat_memory(tmp_path):
     rows = (
-        ["ac_%d" % i, "2024-01-02T00:00:00Z", "new_biz", "x" * 100, "100", "100", "1200"]
+        [f"ac_{i}", "2024-01-02T00:00:00Z", "new_biz", "x" * 100, "100", "100", "1200"]
         for i in range(200_000)
     )
     path = make_zip(tmp_path, rows)

@@ -1,4 +1,4 @@
-"""The tap as a process against the local ChartMogul upstream: typed rows, look-back, no key leak."""
+"""The tap as a process against the local ChartMogul upstream: typed rows, look-back, no leak."""
 
 from __future__ import annotations
 

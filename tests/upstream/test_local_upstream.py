@@ -193,6 +193,6 @@ def test_truncated_download_is_a_short_read(up):
     job = wait_completed(up, headers, create(up, headers).json()["job_id"])
     up.faults.truncate_download()
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        requests.get(
+        _ = requests.get(
             f"{up.peopleai_url}{JOBS}/{job['job_id']}/data", headers=headers, timeout=5
-        ).content  # noqa: B018
+        ).content
