@@ -64,13 +64,17 @@ class PeopleAIData:
         self._overrides: dict[str, dict[str, Any]] = {}
         self._extra: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._days: dict[tuple[str, dt.date], list[dict[str, Any]]] = {}
 
     def day_records(self, kind: str, day: dt.date) -> list[dict[str, Any]]:
-        """Base records of one type and activity day, before mutations."""
+        """Base records of one type and activity day, before mutations (generated once)."""
         if not (self.start <= day <= self.end):
             return []
-        rng = random.Random(f"{self.seed}/peopleai/{kind}/{day.isoformat()}")
-        return [self._record(rng, kind, day) for _ in range(self.per_day)]
+        key = (kind, day)
+        if key not in self._days:
+            rng = random.Random(f"{self.seed}/peopleai/{kind}/{day.isoformat()}")
+            self._days[key] = [self._record(rng, kind, day) for _ in range(self.per_day)]
+        return self._days[key]
 
     def _record(self, rng: random.Random, kind: str, day: dt.date) -> dict[str, Any]:
         seconds = rng.randrange(86400)
@@ -231,6 +235,7 @@ class ChartMogulData:
         self.extra_column = extra_column
         self._overrides: dict[str, dict[str, str]] = {}
         self._extra: list[dict[str, str]] = []
+        self._days: dict[tuple[str, dt.date], list[dict[str, str]]] = {}
 
     @property
     def columns(self) -> list[str]:
@@ -246,8 +251,11 @@ class ChartMogulData:
         """Base rows of one type and day."""
         if not (self.start <= day <= self.end):
             return []
-        rng = random.Random(f"{self.seed}/chartmogul/{kind}/{day.isoformat()}")
-        return [self._row(rng, kind, day) for _ in range(self.per_day)]
+        key = (kind, day)
+        if key not in self._days:
+            rng = random.Random(f"{self.seed}/chartmogul/{kind}/{day.isoformat()}")
+            self._days[key] = [self._row(rng, kind, day) for _ in range(self.per_day)]
+        return self._days[key]
 
     def _row(self, rng: random.Random, kind: str, day: dt.date) -> dict[str, str]:
         movement = rng.randint(100, 500_000)

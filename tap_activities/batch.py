@@ -45,21 +45,34 @@ class BatchFileWriter:
                 yield encoding, manifest
             return
         size = max(1, self.config.batch_size or 10000)
+        compressed = encoding.compression == "gzip"
+        dumps = orjson.dumps
         iterator = iter(records)
-        while chunk := list(islice(iterator, size)):
-            yield encoding, [self._write(chunk, compressed=encoding.compression == "gzip")]
+        while True:
+            first = next(iterator, None)
+            if first is None:
+                return
+            # Records are serialised as they arrive, never held: a list of parsed records
+            # makes the cyclic GC rescan an ever larger heap.
+            filename, url = self._next_file(compressed)
+            with self.config.storage.open(filename, "wb") as raw:
+                out = (
+                    gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL)
+                    if compressed
+                    else raw
+                )
+                try:
+                    out.write(dumps(first, option=orjson.OPT_APPEND_NEWLINE))
+                    for record in islice(iterator, size - 1):
+                        out.write(dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+                finally:
+                    if compressed:
+                        out.close()
+            yield encoding, [url]
 
-    def _write(self, chunk: list[dict[str, Any]], *, compressed: bool) -> str:
+    def _next_file(self, compressed: bool) -> tuple[str, str]:
         self._sequence += 1
         storage = self.config.storage
         suffix = ".json.gz" if compressed else ".json"
         filename = f"{storage.prefix or ''}{self._sync_id}-{self._sequence}{suffix}"
-        dumps = orjson.dumps
-        body = b"\n".join(dumps(record) for record in chunk) + b"\n"
-        with storage.open(filename, "wb") as out:
-            if compressed:
-                with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=GZIP_LEVEL) as gz:
-                    gz.write(body)
-            else:
-                out.write(body)
-        return storage.get_url(filename)
+        return filename, storage.get_url(filename)

@@ -191,11 +191,37 @@ class ExportStream(Stream):
         """Records of a completed job, in a stable order."""
         return self.runtime.client.records(job, request)
 
-    def _write_record_message(self, record: dict[str, Any]) -> None:
-        """Write a RECORD, straight to the buffered writer when the SDK has nothing to do."""
+    def _sync_records(
+        self, context: dict | None = None, *, write_messages: bool = True
+    ) -> Iterator[dict[str, Any]]:
+        """The SDK's record loop, or a lean one when records need no SDK processing.
+
+        The SDK's loop spends more time per record on bookkeeping this stream does not use
+        (child contexts, partition copies, per-record state) than on the record itself.
+        When no stream map, flattening, deselected field or dry-run limit applies, records
+        go straight to the buffered writer; metrics and state finalisation stay the SDK's.
+        """
+        if not (write_messages and self.ABORT_AT_RECORD_COUNT is None and self._fast_path()):
+            yield from super()._sync_records(context, write_messages=write_messages)
+            return
+        writer = self._tap.message_writer
+        with self.get_record_counter() as counter, self.get_sync_timer():
+            for record in self.get_records(context):
+                prefix, suffix = self._envelope
+                writer.write_record(prefix, record, suffix)
+                self.state_manager.is_flushed = False
+                counter.increment()
+        self._finalize_state(self.stream_state)
+        self._write_state_message()
+
+    def _fast_path(self) -> bool:
         if self._fast_output is None:
             self._fast_output = self._can_write_directly()
-        if not self._fast_output:
+        return self._fast_output
+
+    def _write_record_message(self, record: dict[str, Any]) -> None:
+        """Write a RECORD, straight to the buffered writer when the SDK has nothing to do."""
+        if not self._fast_path():
             super()._write_record_message(record)
             return
         prefix, suffix = self._envelope
