@@ -1,0 +1,229 @@
+"""Benchmark: tap-activities end to end against the local upstream, next to a stock SDK tap.
+
+For each case the program under test runs as its own process with stdout read by a
+counting sink; wall time runs from process start to exit, peak RSS is the
+child's VmHWM, sampled while it runs. In the same run:
+
+- ``tap-activities`` RECORD output, People.ai (one window of N records) and ChartMogul;
+- ``tap-activities`` BATCH output (jsonl.gz files), People.ai;
+- a stock singer-sdk tap reading the same People.ai records from a local JSONL file;
+- the raw floor: orjson parse + write RECORD lines from that file.
+
+    python bench/run_bench.py --records 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import orjson
+
+from activities_upstream import LocalUpstream, UpstreamConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DAY = dt.date(2024, 1, 1)
+
+
+def run_counted(command: list[str], env: dict | None = None) -> dict:
+    """Run a command, count its stdout lines by message type, measure time and peak RSS."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    assert proc.stdout is not None
+    records = batches = 0
+    pending = b""
+    manifests: list[str] = []
+    sampler = PeakSampler(proc.pid)
+    sampler.start()
+    while chunk := proc.stdout.read(1 << 20):
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            if line.startswith(b'{"type":"RECORD"') or line.startswith(b'{"type": "RECORD"'):
+                records += 1
+            elif b'"BATCH"' in line[:40]:
+                batches += 1
+                manifests.extend(orjson.loads(line)["manifest"])
+    sampler.sample()
+    sampler.stop()
+    _, status, _usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{command[0]} exited with status {status}")
+    if manifests:
+        records = sum(count_lines(m) for m in manifests)
+    return {
+        "records": records,
+        "seconds": elapsed,
+        "peak_rss_mb": sampler.peak_kb / 1024,
+        "batches": batches,
+    }
+
+
+class PeakSampler(threading.Thread):
+    """Polls the child's VmHWM every 20 ms: a BATCH run writes nothing to stdout until late."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_kb = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.02):
+            self.sample()
+
+    def sample(self) -> None:
+        self.peak_kb = max(self.peak_kb, high_water_kb(self.pid))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def high_water_kb(pid: int) -> int:
+    """The process's peak RSS so far (VmHWM; unlike ru_maxrss it restarts at exec)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def count_lines(url: str) -> int:
+    path = url.removeprefix("file://")
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as lines:
+        return sum(1 for _ in lines)
+
+
+def catalog_for(config: dict, stream: str) -> dict:
+    from tap_activities.tap import TapActivities
+
+    catalog = TapActivities(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if not meta["breadcrumb"]:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] == stream
+    return catalog
+
+
+def tap_case(workdir: Path, config: dict, stream: str, name: str) -> dict:
+    (workdir / f"{name}.json").write_text(json.dumps(config))
+    (workdir / f"{name}-catalog.json").write_text(json.dumps(catalog_for(config, stream)))
+    command = [
+        str(BIN / "tap-activities"),
+        "--config", str(workdir / f"{name}.json"),
+        "--catalog", str(workdir / f"{name}-catalog.json"),
+    ]  # fmt: skip
+    return run_counted(command)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--chartmogul-records", type=int, default=None)
+    parser.add_argument(
+        "--skip-stock", action="store_true", help="skip the slow stock SDK baseline"
+    )
+    args = parser.parse_args()
+    n = args.records
+    n_cm = args.chartmogul_records or n
+    upstream_config = UpstreamConfig(
+        seed=1, start=DAY, end=DAY, peopleai_per_day=n, chartmogul_per_day=n_cm,
+        queue_seconds=0.05, run_seconds=0.1, fragment_records=20_000,
+        unknown_fields=False, chartmogul_extra_column=None,
+    )  # fmt: skip
+    results: dict[str, dict] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="tap-activities-bench-") as tmp,
+        LocalUpstream(upstream_config) as up,
+    ):
+        work = Path(tmp)
+        print(f"generating {n} People.ai and {n_cm} ChartMogul records ...", file=sys.stderr)
+        records = up.peopleai.records("email", DAY, DAY)
+        source = work / "records.jsonl"
+        source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+        up.chartmogul.rows("new_biz", DAY, DAY)  # warm the generator cache path
+        base = {
+            "start_date": DAY.isoformat(),
+            "end_date": DAY.isoformat(),
+            "poll_interval_seconds": 0.05,
+        }
+        peopleai = {
+            **base,
+            "peopleai_api_url": up.peopleai_url,
+            "peopleai_client_id": up.peopleai_client_id,
+            "peopleai_client_secret": up.peopleai_client_secret,
+        }
+        chartmogul = {
+            **base,
+            "chartmogul_api_url": up.chartmogul_url,
+            "chartmogul_api_key": up.chartmogul_api_key,
+        }
+        batch_root = work / "batches"
+        batch_root.mkdir()
+        batched = {
+            **peopleai,
+            "batch_config": {
+                "encoding": {"format": "jsonl", "compression": "gzip"},
+                "storage": {"root": f"file://{batch_root}", "prefix": "b-"},
+                "batch_size": 100_000,
+            },
+        }
+        print("running cases ...", file=sys.stderr)
+        results["raw orjson loop (file)"] = run_counted(
+            [sys.executable, str(ROOT / "bench/raw_loop.py"), str(source)]
+        )
+        results["tap-activities RECORD, People.ai"] = tap_case(
+            work, peopleai, "peopleai_email", "p"
+        )
+        results["tap-activities BATCH, People.ai"] = tap_case(work, batched, "peopleai_email", "b")
+        results["tap-activities RECORD, ChartMogul"] = tap_case(
+            work, chartmogul, "chartmogul_new_biz", "c"
+        )
+        if not args.skip_stock:
+            (work / "stock.json").write_text(json.dumps({"path": str(source)}))
+            results["stock singer-sdk tap (file)"] = run_counted(
+                [
+                    sys.executable,
+                    str(ROOT / "bench/stock_tap.py"),
+                    "--config",
+                    str(work / "stock.json"),
+                ]
+            )
+    machine = f"{platform.node()} | {os.cpu_count()} cores | Python {platform.python_version()}"
+    print(f"\n{machine} | {dt.date.today()}")
+    print(f"{'case':38} {'records':>9} {'seconds':>8} {'rec/s':>9} {'peak RSS MB':>12}")
+    for name, r in results.items():
+        rate = r["records"] / r["seconds"]
+        r["rate"] = rate
+        mb = r["peak_rss_mb"]
+        print(f"{name:38} {r['records']:>9} {r['seconds']:>8.2f} {rate:>9.0f} {mb:>12.1f}")
+    stock = results.get("stock singer-sdk tap (file)")
+    if stock:
+        for name in ("tap-activities RECORD, People.ai", "tap-activities BATCH, People.ai"):
+            print(f"{name} / stock SDK tap: {results[name]['rate'] / stock['rate']:.1f}x")
+    print(
+        json.dumps({k: {kk: round(vv, 2) for kk, vv in v.items()} for k, v in results.items()}),
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    main()
