@@ -4,8 +4,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+MELTANO_VENV  ?= .venv-meltano
+MELTANO_STAMP := $(MELTANO_VENV)/.installed
+MELTANO_VERSION ?= 4.4.1
 
-.PHONY: test lint demo bench clean
+.PHONY: test lint demo demo-clean bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,12 +16,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# meltano lives in its own virtualenv: its pins must not decide the tap's.
+$(MELTANO_STAMP):
+	$(PYTHON) -m venv $(MELTANO_VENV)
+	$(MELTANO_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MELTANO_VENV)/bin/python -m pip install --quiet 'meltano==$(MELTANO_VERSION)'
+	touch $(MELTANO_STAMP)
+
+test: $(STAMP) $(MELTANO_STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+demo: $(STAMP) $(MELTANO_STAMP)
+	$(BIN)/python demo/run_demo.py
+
+demo-clean:
+	rm -rf demo-output
+	-$(MELTANO_VENV)/bin/meltano --environment=local state clear --force local:tap-activities-to-target-duckdb
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(MELTANO_VENV) .meltano .pytest_cache .ruff_cache demo-output

@@ -109,6 +109,9 @@ class PartDownloader:
                 for attempt in range(1, self.attempts + 1):
                     try:
                         fetcher(out)
+                        LOGGER.info(
+                            "%s: part %d downloaded (%.1f MB)", what, index + 1, out.tell() / 1e6
+                        )
                         return path
                     except (CorruptDownloadError, TransientError) as exc:
                         if attempt == self.attempts:
