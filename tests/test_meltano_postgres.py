@@ -1,0 +1,197 @@
+"""`meltano run tap-activities target-postgres` into a real PostgreSQL, twice.
+
+The first run loads the history into a fresh schema; the upstream then gains new activities
+and changes some old ones; the second run (from meltano's saved state) must add the new rows,
+update the changed ones in place (no duplicate keys) and leave every other row as it was.
+It runs in RECORD mode and in BATCH mode (jsonl.gz files handed to the target).
+
+PostgreSQL is expected at 127.0.0.1:5432 (user postgres, trust, database test). Under
+``CI=true`` an unreachable server fails the test; elsewhere it is skipped with the reason.
+Plugins are installed by meltano into the project's ``.meltano/`` and reused between runs;
+the meltano system database (state) is a temporary file per test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from activities_upstream import LocalUpstream
+from activities_upstream.data import CHARTMOGUL_TYPES, PEOPLEAI_TYPES
+from tests.conftest import fast_upstream_config
+
+psycopg = pytest.importorskip("psycopg")
+
+ROOT = Path(__file__).resolve().parent.parent
+MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=5"
+START = dt.date(2024, 1, 1)
+END = dt.date(2024, 1, 20)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str) -> None:
+    """Fail under CI (the round trip is part of the contract), skip elsewhere."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the PostgreSQL round trip must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def pg_ready() -> None:
+    try:
+        with psycopg.connect(PG_DSN) as conn:
+            conn.execute("select 1")
+    except psycopg.OperationalError as exc:
+        unavailable(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}".splitlines()[0])
+    if not MELTANO.exists():
+        unavailable(f"{MELTANO} is missing; `make test` installs it")
+
+
+@pytest.fixture(scope="module")
+def meltano_env(pg_ready, tmp_path_factory) -> dict[str, str]:
+    """Environment for meltano: plugins installed once per session, state per test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_"))}
+    env["MELTANO_DATABASE_URI"] = (
+        f"sqlite:///{tmp_path_factory.mktemp('meltano-install')}/meltano.db"
+    )
+    run_meltano(["install", "tap-activities", "target-postgres"], env)
+    return env
+
+
+@pytest.fixture
+def schema():
+    name = f"tap_activities_test_{uuid.uuid4().hex[:10]}"
+    yield name
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'drop schema if exists "{name}" cascade')
+
+
+def run_meltano(args: list[str], env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [str(MELTANO), "--environment=local", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"meltano {' '.join(args)} failed:\n{output[-6000:]}"
+    return output
+
+
+def table_rows(schema: str, table: str, key: str) -> dict[str, dict]:
+    """Every row of a table by key; fails if a key appears twice."""
+    with psycopg.connect(PG_DSN) as conn:
+        cursor = conn.execute(f'select * from "{schema}"."{table}"')
+        names = [c.name for c in cursor.description]
+        # _sdc_* columns (load time, sequence) change on every upsert; the data must not.
+        rows = [
+            {n: v for n, v in zip(names, row, strict=True) if not n.startswith("_sdc_")}
+            for row in cursor.fetchall()
+        ]
+    by_key = {row[key]: row for row in rows}
+    assert len(by_key) == len(rows), f"{table}: duplicate {key} values"
+    return by_key
+
+
+def snapshot(schema: str) -> dict[str, dict[str, dict]]:
+    tables = {f"peopleai_{kind}": "uid" for kind in PEOPLEAI_TYPES}
+    tables.update({f"chartmogul_{kind}": "uuid" for kind in CHARTMOGUL_TYPES})
+    return {table: table_rows(schema, table, key) for table, key in tables.items()}
+
+
+@pytest.mark.parametrize("mode", ["record", "batch"])
+def test_two_runs_into_postgres_add_new_and_update_changed_rows(
+    meltano_env, schema, mode, tmp_path
+):
+    upstream_config = fast_upstream_config(start=START, end=END, peopleai_per_day=4)
+    with LocalUpstream(upstream_config) as up:
+        env = {
+            **meltano_env,
+            "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
+            "TAP_ACTIVITIES_START_DATE": START.isoformat(),
+            "TAP_ACTIVITIES_END_DATE": END.isoformat(),
+            "TAP_ACTIVITIES_PEOPLEAI_API_URL": up.peopleai_url,
+            "TAP_ACTIVITIES_PEOPLEAI_CLIENT_ID": up.peopleai_client_id,
+            "TAP_ACTIVITIES_PEOPLEAI_CLIENT_SECRET": up.peopleai_client_secret,
+            "TAP_ACTIVITIES_CHARTMOGUL_API_URL": up.chartmogul_url,
+            "TAP_ACTIVITIES_CHARTMOGUL_API_KEY": up.chartmogul_api_key,
+            # Fractional numbers through environment variables: the path users take.
+            "TAP_ACTIVITIES_POLL_INTERVAL_SECONDS": "0.05",
+            "TAP_ACTIVITIES_CHARTMOGUL_LOOKBACK_DAYS": "3",
+            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+        }
+        if mode == "batch":
+            batches = tmp_path / "batches"
+            batches.mkdir()
+            env["TAP_ACTIVITIES_BATCH_CONFIG"] = json.dumps(
+                {
+                    "encoding": {"format": "jsonl", "compression": "gzip"},
+                    "storage": {"root": f"file://{batches}", "prefix": "activities-"},
+                }
+            )
+
+        run_meltano(["run", "tap-activities", "target-postgres"], env)
+        if mode == "batch":
+            files = sorted(p.name for p in batches.iterdir())
+            assert files, "BATCH mode wrote no batch files"
+            assert all(n.startswith("activities-") and n.endswith(".json.gz") for n in files)
+        first = snapshot(schema)
+        for kind in PEOPLEAI_TYPES:
+            want = {r["uid"]: r for r in up.peopleai.records(kind, START, END)}
+            got = first[f"peopleai_{kind}"]
+            assert set(got) == set(want), kind
+            for uid, record in want.items():
+                assert got[uid]["subject"] == record["subject"]
+                assert got[uid]["source_id"] == record["source_id"]
+        for kind in CHARTMOGUL_TYPES:
+            want = {r["uuid"]: r for r in up.chartmogul.rows(kind, START, END)}
+            got = first[f"chartmogul_{kind}"]
+            assert set(got) == set(want), kind
+            for key, row in want.items():
+                assert got[key]["activity_mrr"] == int(row["activity-mrr"])
+                assert got[key]["description"] == (row["description"] or None)  # "" is null
+
+        touched = set(up.peopleai.mutate(END, new=9, changed=6))
+        touched |= set(up.chartmogul.mutate(END, new=5, changed=5))
+        run_meltano(["run", "tap-activities", "target-postgres"], env)
+        second = snapshot(schema)
+
+        for kind in PEOPLEAI_TYPES:
+            table = f"peopleai_{kind}"
+            want = {r["uid"]: r for r in up.peopleai.records(kind, START, END)}
+            assert set(second[table]) == set(first[table]) | set(want), table
+            for uid, row in second[table].items():
+                if uid in touched:
+                    assert row["subject"] == want[uid]["subject"]
+                else:
+                    assert row == first[table][uid], f"{table} {uid} moved"
+        for kind in CHARTMOGUL_TYPES:
+            table = f"chartmogul_{kind}"
+            want = {r["uuid"]: r for r in up.chartmogul.rows(kind, START, END)}
+            assert set(second[table]) == set(want), table
+            for key, row in second[table].items():
+                if key in touched:
+                    assert row["activity_mrr"] == int(want[key]["activity-mrr"])
+                    assert row["description"] == (want[key]["description"] or None)
+                else:
+                    assert row == first[table][key], f"{table} {key} moved"
+        changed = [
+            uid
+            for uid in touched
+            for table in second
+            if uid in first[table] and second[table].get(uid) != first[table][uid]
+        ]
+        new = [uid for uid in touched if not any(uid in first[t] for t in first)]
+        assert changed, "no changed row was updated in place"
+        assert new, "no new activity arrived"
+        assert not up.violations
