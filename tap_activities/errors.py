@@ -63,3 +63,12 @@ class DataFormatError(UpstreamError):
 
 class ExportExpiredError(UpstreamError):
     """A finished export's file is gone or its URL expired; the export must be made again."""
+
+
+class MalformedPartError(CorruptDownloadError, DataFormatError):
+    """A downloaded part has a line that does not parse: fetch it again, then give up.
+
+    It is a :class:`CorruptDownloadError` so the downloader fetches the part again (a
+    damaged transfer is the likely cause), and a :class:`DataFormatError` once the
+    attempts are used up (the data itself is malformed).
+    """
