@@ -15,6 +15,7 @@ import requests
 
 from tap_activities.errors import AuthError, UpstreamError
 from tap_activities.http import CONNECT_TIMEOUT, USER_AGENT, error_message, redact_url
+from tap_activities.redact import REDACTOR
 
 RENEW_MARGIN_SECONDS = 120.0
 
@@ -90,6 +91,7 @@ class PeopleAITokenAuth(requests.auth.AuthBase):
         except (ValueError, KeyError, TypeError):
             msg = f"{what} did not answer a token (is 'peopleai_api_url' the People.ai API?)"
             raise UpstreamError(msg) from None
+        REDACTOR.add(token)
         self._token = token
         margin = min(RENEW_MARGIN_SECONDS, lifetime / 4)
         self._expires_at = time.monotonic() + lifetime - margin

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -10,6 +11,7 @@ from singer_sdk import typing as th
 
 from tap_activities.errors import TapActivitiesError
 from tap_activities.output import BufferedSingerWriter
+from tap_activities.redact import REDACTOR, install
 from tap_activities.runtime import SourceRuntime, build_runtime
 from tap_activities.settings import (
     CHARTMOGUL_DEFAULT_URL,
@@ -119,9 +121,16 @@ class TapActivities(Tap):
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        install()
         self._runtimes: dict[str, SourceRuntime] = {}
         self._settings: Settings | None = None
         super().__init__(*args, **kwargs)
+        REDACTOR.add(
+            *(
+                str(self.config.get(name) or "")
+                for name in ("peopleai_client_id", "peopleai_client_secret", "chartmogul_api_key")
+            )
+        )
 
     @property
     def settings(self) -> Settings:
@@ -160,9 +169,22 @@ class TapActivities(Tap):
 
 
 def cli() -> None:
-    """Console entry point: the SDK's CLI, with the tap's errors as one line and exit 1."""
+    """Console entry point: the SDK's CLI, with any error as one redacted line and exit 1.
+
+    The tap's own errors say what to do. Anything else is a bug or an environment
+    problem; its traceback goes to the log at debug level only (also redacted).
+    """
+    install()
     try:
         TapActivities.cli()
     except TapActivitiesError as exc:
-        sys.stderr.write(f"tap-activities: error: {exc}\n")
+        sys.stderr.write(f"tap-activities: error: {REDACTOR.redact(str(exc))}\n")
+        sys.exit(1)
+    except Exception as exc:
+        logging.getLogger("tap_activities").debug("unexpected error", exc_info=True)
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())
+        sys.stderr.write(
+            f"tap-activities: error: unexpected {REDACTOR.redact(text)} "
+            "(set TAP_ACTIVITIES_LOGLEVEL=DEBUG for details)\n"
+        )
         sys.exit(1)
