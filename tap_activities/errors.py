@@ -61,6 +61,10 @@ class DataFormatError(UpstreamError):
     """A record in an export is malformed; the message names stream, window and line."""
 
 
+class UnsafeArchiveError(DataFormatError):
+    """A zip entry has an unsafe path or an absurd compression ratio: refused, not retried."""
+
+
 class ExportExpiredError(UpstreamError):
     """A finished export's file is gone or its URL expired; the export must be made again."""
 
