@@ -10,7 +10,7 @@ window while earlier ones succeed.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -21,6 +21,15 @@ class HttpFault:
     retry_after: float | None = None
 
 
+@dataclass
+class Hold:
+    """A call held at the door until the test releases it (to kill a client mid-call)."""
+
+    skip: int
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
 class Faults:
     """The switchboard."""
 
@@ -29,6 +38,7 @@ class Faults:
         self._http: dict[str, list[HttpFault]] = {}
         self._counters: dict[str, int] = {}
         self._slow: dict[str, tuple[float, int]] = {}
+        self._holds: dict[str, Hold] = {}
         self.expire_files_early = False
         """Every file download answers 403 while set (see :meth:`expire_files`)."""
 
@@ -53,6 +63,13 @@ class Faults:
         """Sleep before answering the next calls of ``endpoint``."""
         with self._lock:
             self._slow[endpoint] = (seconds, times)
+
+    def hold(self, endpoint: str, skip: int = 0) -> Hold:
+        """Let ``skip`` calls of ``endpoint`` through, then hold the next one until released."""
+        hold = Hold(skip)
+        with self._lock:
+            self._holds[endpoint] = hold
+        return hold
 
     def truncate_download(self, times: int = 1) -> None:
         """Next People.ai fragments / ChartMogul files send fewer bytes than Content-Length."""
@@ -114,6 +131,18 @@ class Faults:
         with self._lock:
             queue = self._http.get(endpoint)
             return queue.pop(0) if queue else None
+
+    def take_hold(self, endpoint: str) -> Hold | None:
+        """The hold that applies to this call of ``endpoint``, if any (consumed)."""
+        with self._lock:
+            hold = self._holds.get(endpoint)
+            if hold is None:
+                return None
+            if hold.skip > 0:
+                hold.skip -= 1
+                return None
+            del self._holds[endpoint]
+            return hold
 
     def take_slow(self, endpoint: str) -> float:
         """Seconds to sleep before answering, 0 if none."""
