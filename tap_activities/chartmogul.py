@@ -87,6 +87,7 @@ class ChartMogulClient:
             auth=requests.auth.HTTPBasicAuth(source.api_key, ""),
             timeout=settings.request_timeout_seconds,
             max_retry_seconds=settings.max_retry_seconds,
+            auth_hint="'chartmogul_api_key'",
         )
         self.max_outstanding = MAX_OPEN_EXPORTS
         self.downloader = PartDownloader(workers=1)

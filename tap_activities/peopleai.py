@@ -105,6 +105,7 @@ class PeopleAIClient:
             auth=auth,
             timeout=settings.request_timeout_seconds,
             max_retry_seconds=settings.max_retry_seconds,
+            auth_hint="'peopleai_client_id' and 'peopleai_client_secret' (an Activity API key)",
         )
         self.max_outstanding = MAX_QUEUED_JOBS
         self.downloader = PartDownloader(workers=settings.download_workers)

@@ -8,8 +8,9 @@ from typing import Any
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
-from tap_activities.errors import TapActivitiesError
+from tap_activities.errors import ConfigError, TapActivitiesError
 from tap_activities.output import BufferedSingerWriter
 from tap_activities.redact import REDACTOR, install
 from tap_activities.runtime import SourceRuntime, build_runtime
@@ -20,6 +21,10 @@ from tap_activities.settings import (
     parse_settings,
 )
 from tap_activities.streams import CHARTMOGUL_STREAMS, PEOPLEAI_STREAMS, ExportStream
+
+SECRET_SETTINGS = ("peopleai_client_id", "peopleai_client_secret", "chartmogul_api_key")
+"""Settings whose values never appear in a log line or an error (the client id is the
+People.ai "API key")."""
 
 # Numbers are also accepted as strings: meltano passes environment variables as text.
 NUMBER = th.CustomType({"type": ["number", "string"]})
@@ -125,12 +130,25 @@ class TapActivities(Tap):
         self._runtimes: dict[str, SourceRuntime] = {}
         self._settings: Settings | None = None
         super().__init__(*args, **kwargs)
-        REDACTOR.add(
-            *(
-                str(self.config.get(name) or "")
-                for name in ("peopleai_client_id", "peopleai_client_secret", "chartmogul_api_key")
-            )
-        )
+        self._register_secrets()
+
+    def _register_secrets(self) -> None:
+        """Tell the log redactor this run's credential values."""
+        REDACTOR.add(*(str(self.config.get(name) or "") for name in SECRET_SETTINGS))
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's schema check, its findings as one :class:`ConfigError` line.
+
+        The SDK logs each finding as an ERROR line and exits; a user gets one line that
+        names the setting instead, with any credential value in it redacted.
+        """
+        self._register_secrets()
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            found = "; ".join(exc.errors) or str(exc)
+            msg = f"Invalid settings: {found}"
+            raise ConfigError(msg) from None
 
     @property
     def settings(self) -> Settings:
