@@ -7,7 +7,9 @@ local upstream generated for the same windows, so a lost or doubled record fails
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from tests.conftest import END, START
 
@@ -18,6 +20,7 @@ PEOPLEAI_STREAMS = {
 }
 CHARTMOGUL_TYPES = ("new_biz", "expansion", "contraction", "churn", "reactivation")
 CHARTMOGUL_STREAMS = {f"chartmogul_{kind}": kind for kind in CHARTMOGUL_TYPES}
+T = TypeVar("T")
 
 
 def peopleai_ids(
@@ -61,3 +64,24 @@ def assert_all_windows_done(state: dict, streams: Iterable[str], end: dt.date = 
         bookmark = state.get("bookmarks", {}).get(stream, {})
         assert bookmark.get("bookmark") == end.isoformat(), (stream, bookmark)
         assert "jobs" not in bookmark, (stream, bookmark)
+
+
+def run_side_by_side(
+    request, test_name: str, param: str, runner: Callable[[str], T], workers: int = 6
+) -> dict[str, T]:
+    """Run ``runner(value)`` for every selected ``param`` value of ``test_name`` concurrently.
+
+    Each tap run spends most of its time starting up or waiting on the upstream, so
+    running the selected cases of a table side by side keeps the suite fast; each case
+    still gets its own upstream, process and test report.
+    """
+    wanted = sorted(
+        {
+            item.callspec.params[param]
+            for item in request.session.items
+            if item.originalname == test_name
+        }
+    )
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {value: pool.submit(runner, value) for value in wanted}
+        return {value: future.result() for value, future in futures.items()}

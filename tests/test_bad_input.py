@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -17,7 +18,8 @@ from werkzeug.wrappers import Request, Response
 
 from activities_upstream import LocalUpstream
 from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
-from tests.tap_process import run_tap
+from tests.faultkit import run_side_by_side
+from tests.tap_process import TapRun, run_tap
 
 
 class Impostor:
@@ -138,22 +140,36 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_bad_input_gives_one_clear_line_and_a_non_zero_exit(name, tmp_path):
+def _run_case(name: str, workdir: Path) -> TapRun:
     case = CASES[name]
     with LocalUpstream(fast_upstream_config()) as up:
         case.arm(up.faults)
         make = peopleai_config if case.source == "peopleai" else chartmogul_config
         config = {k: v for k, v in {**make(up), **case.config(up)}.items() if v is not None}
-        if case.impostor is not None:
-            with Impostor(*case.impostor) as impostor:
-                config[f"{case.source}_api_url"] = impostor.url
-                run = run_tap(config, tmp_path, timeout=120)
-        else:
-            run = run_tap(config, tmp_path, timeout=120)
+        if case.impostor is None:
+            return run_tap(config, workdir, timeout=120)
+        with Impostor(*case.impostor) as impostor:
+            config[f"{case.source}_api_url"] = impostor.url
+            return run_tap(config, workdir, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def runs(request, tmp_path_factory) -> dict[str, TapRun]:
+    """The selected cases, run side by side (each with its own upstream and process)."""
+    return run_side_by_side(
+        request,
+        "test_bad_input_gives_one_clear_line_and_a_non_zero_exit",
+        "name",
+        lambda name: _run_case(name, tmp_path_factory.mktemp(name)),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_gives_one_clear_line_and_a_non_zero_exit(name, runs):
+    run = runs[name]
     assert run.returncode != 0
     assert "Traceback" not in run.stderr
     errors = [line for line in run.stderr.splitlines() if line.startswith("tap-activities: error:")]
     assert len(errors) == 1, run.stderr[-3000:]
-    for needle in case.needles:
+    for needle in CASES[name].needles:
         assert needle in errors[0], errors[0]

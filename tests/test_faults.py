@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from tests.faultkit import (
     assert_exactly,
     chartmogul_ids,
     peopleai_ids,
+    run_side_by_side,
 )
 from tests.tap_process import TapRun, run_tap
 
@@ -134,29 +134,31 @@ def _run_case(source: str, name: str, workdir: Path) -> Outcome:
 
 
 @pytest.fixture(scope="module")
-def outcomes(request, tmp_path_factory) -> dict[tuple[str, str], Outcome]:
-    """Run the selected fault cases side by side: each has its own upstream and process.
+def peopleai_outcomes(request, tmp_path_factory) -> dict[str, Outcome]:
+    """The selected People.ai cases, run side by side (each with its own upstream)."""
+    return run_side_by_side(
+        request,
+        "test_peopleai_fault",
+        "name",
+        lambda name: _run_case("peopleai", name, tmp_path_factory.mktemp(f"peopleai-{name}")),
+    )
 
-    The runs spend most of their time waiting on jobs and back-off, so running them
-    concurrently keeps the suite fast without making any of them shorter.
-    """
-    wanted = {
-        (item.originalname.split("_")[1], item.callspec.params["name"])
-        for item in request.session.items
-        if item.originalname in {"test_peopleai_fault", "test_chartmogul_fault"}
-    }
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        futures = {
-            key: pool.submit(_run_case, *key, tmp_path_factory.mktemp(f"{key[0]}-{key[1]}"))
-            for key in sorted(wanted)
-        }
-        return {key: future.result() for key, future in futures.items()}
+
+@pytest.fixture(scope="module")
+def chartmogul_outcomes(request, tmp_path_factory) -> dict[str, Outcome]:
+    """The selected ChartMogul cases, run side by side (each with its own upstream)."""
+    return run_side_by_side(
+        request,
+        "test_chartmogul_fault",
+        "name",
+        lambda name: _run_case("chartmogul", name, tmp_path_factory.mktemp(f"cm-{name}")),
+    )
 
 
 @pytest.mark.parametrize("name", sorted(PEOPLEAI_CASES))
-def test_peopleai_fault(name, outcomes):
+def test_peopleai_fault(name, peopleai_outcomes):
     """The fault is survived: every record exactly once, every window finished."""
-    case, outcome = PEOPLEAI_CASES[name], outcomes["peopleai", name]
+    case, outcome = PEOPLEAI_CASES[name], peopleai_outcomes[name]
     run = outcome.run
     assert run.returncode == 0, run.stderr[-3000:]
     assert_exactly(run.records, outcome.expected)
@@ -169,9 +171,9 @@ def test_peopleai_fault(name, outcomes):
 
 
 @pytest.mark.parametrize("name", sorted(CHARTMOGUL_CASES))
-def test_chartmogul_fault(name, outcomes):
+def test_chartmogul_fault(name, chartmogul_outcomes):
     """The fault is survived: every record exactly once, every window finished."""
-    case, outcome = CHARTMOGUL_CASES[name], outcomes["chartmogul", name]
+    case, outcome = CHARTMOGUL_CASES[name], chartmogul_outcomes[name]
     run = outcome.run
     assert run.returncode == 0, run.stderr[-3000:]
     assert_exactly(run.records, outcome.expected)
@@ -191,8 +193,9 @@ def _delta_state(day: dt.date) -> dict:
 
 
 def test_peopleai_jobs_stay_within_the_queue_limit_across_streams(tmp_path):
-    # 3 streams x 4 delta windows = 12 jobs, more than the 10 People.ai lets queue.
-    with LocalUpstream(fast_upstream_config(max_queued_jobs=100)) as up:
+    # 3 streams x 4 delta windows = 12 jobs, more than the 10 People.ai lets queue; this
+    # upstream would accept them all, and its jobs run long enough for a queue to build.
+    with LocalUpstream(fast_upstream_config(max_queued_jobs=100, run_seconds=0.5)) as up:
         run = run_tap(peopleai_config(up), tmp_path, state=_delta_state(START))
         assert run.returncode == 0, run.stderr[-3000:]
         assert len(up.peopleai.jobs()) == 12
