@@ -9,7 +9,11 @@ download it. The scheduler owns the first two steps for every stream of a source
   window is being downloaded and emitted, in the order they will be consumed, so the wall
   time of a sync approaches the upstream's own export time instead of the sum of waits;
 - a 429 on creation means "wait", not "failed"; a Failed or Canceled job is re-created a
-  bounded number of times; a job that never finishes hits its deadline.
+  bounded number of times; a job that never finishes hits its deadline;
+- a creation that fails without a clear answer (reset, 5xx, timeout: the job may exist)
+  is retried with backoff for at most ``max_retry_seconds``, and a source that can list
+  its jobs (a :class:`ReconcilingSource`) is asked first for the job the lost call made,
+  so no duplicate is created.
 
 Streams only ``submit`` requests and ``wait`` for tickets; everything else happens in one
 background thread per source.
@@ -24,7 +28,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from tap_activities.errors import (
     ExportFailedError,
@@ -95,6 +99,7 @@ class ExportSource(Protocol):
         ...
 
 
+@runtime_checkable
 class ReconcilingSource(ExportSource, Protocol):
     """A source that can list its jobs, so an unclear creation can be checked."""
 
@@ -326,9 +331,9 @@ class JobScheduler:
 
     def _reconcile(self, ticket: ExportTicket) -> bool:
         """After a create call without an answer, adopt the job it may have made."""
-        find = getattr(self.source, "find_created", None)
-        if find is None:
+        if not isinstance(self.source, ReconcilingSource):
             return False
+        find = self.source.find_created
         assert ticket.unclear_since is not None
         try:
             job = find(ticket.request, ticket.unclear_since, set(self._known_jobs))
