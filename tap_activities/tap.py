@@ -6,6 +6,7 @@ import logging
 import sys
 from typing import Any
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -22,6 +23,7 @@ from tap_activities.settings import (
 )
 from tap_activities.streams import CHARTMOGUL_STREAMS, PEOPLEAI_STREAMS, ExportStream
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SECRET_SETTINGS = ("peopleai_client_id", "peopleai_client_secret", "chartmogul_api_key")
 """Settings whose values never appear in a log line or an error (the client id is the
 People.ai "API key")."""
@@ -157,6 +159,23 @@ class TapActivities(Tap):
             self._settings = parse_settings(self.config)
         return self._settings
 
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command plus ``--log-level`` (same as ``TAP_ACTIVITIES_LOGLEVEL``)."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--log-level"],
+                type=click.Choice(LOG_LEVELS, case_sensitive=False),
+                expose_value=False,
+                is_eager=True,
+                callback=_set_log_level,
+                help="Log level (default INFO, or TAP_ACTIVITIES_LOGLEVEL). Secrets are "
+                "redacted at every level.",
+            )
+        )
+        return command
+
     def runtime(self, source_name: str) -> SourceRuntime:
         """The shared client and scheduler of a source, created on first use."""
         if source_name not in self._runtimes:
@@ -184,6 +203,11 @@ class TapActivities(Tap):
             for runtime in self._runtimes.values():
                 runtime.close()
             self.message_writer.flush()
+
+
+def _set_log_level(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        logging.getLogger().setLevel(value.upper())
 
 
 def cli() -> None:

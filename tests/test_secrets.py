@@ -2,7 +2,8 @@
 
 The upstream is configured with unmistakable canary credentials; every bearer token it
 issues and every file signature it signs are secrets too. The tap runs at debug level
-(``TAP_ACTIVITIES_LOGLEVEL=DEBUG``: urllib3 then logs every request line) through faults
+(``--log-level debug`` or ``TAP_ACTIVITIES_LOGLEVEL=DEBUG``: urllib3 then logs every
+request line) through faults
 that make it log warnings and errors, and nothing secret may show up anywhere it writes.
 Credentials must only travel to their own host.
 """
@@ -63,7 +64,7 @@ def test_debug_logs_state_and_records_hold_no_secret(canary_upstream, tmp_path):
     up.faults.http_error("peopleai.data", 500)
     up.faults.expire_files(times=1)
     up.faults.reset_connection("files.get")
-    run = run_tap(both_sources(up), tmp_path, env=DEBUG)
+    run = run_tap(both_sources(up), tmp_path, args=("--log-level", "debug"))
     assert run.returncode == 0, run.stderr[-3000:]
     assert "| DEBUG" in run.stderr  # debug logging was on
     assert "urllib3.connectionpool" in run.stderr
