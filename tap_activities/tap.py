@@ -222,7 +222,16 @@ def cli() -> None:
     except TapActivitiesError as exc:
         sys.stderr.write(f"tap-activities: error: {REDACTOR.redact(str(exc))}\n")
         sys.exit(1)
+    except FileNotFoundError as exc:
+        sys.stderr.write(f"tap-activities: error: {REDACTOR.redact(str(exc))}\n")
+        sys.exit(1)
     except Exception as exc:
+        if type(exc).__name__ == "JSONDecodeError":  # json's, simplejson's or orjson's
+            sys.stderr.write(
+                "tap-activities: error: a --config, --state or --catalog file is not valid "
+                f"JSON (line {getattr(exc, 'lineno', '?')} column {getattr(exc, 'colno', '?')})\n"
+            )
+            sys.exit(1)
         logging.getLogger("tap_activities").debug("unexpected error", exc_info=True)
         text = " ".join(f"{type(exc).__name__}: {exc}".split())
         sys.stderr.write(

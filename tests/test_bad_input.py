@@ -58,6 +58,7 @@ class Bad:
     needles: tuple[str, ...] = ()
     arm: Callable = lambda faults: None
     impostor: tuple[bytes, str] | None = None
+    state_file: str | None = None  # raw text of a --state file
     extra: dict = field(default_factory=dict)
 
 
@@ -126,6 +127,9 @@ CASES = {
     "chartmogul-url-answers-other-json": Bad(
         "chartmogul", needles=("not an export", "'chartmogul_api_url'"), impostor=OTHER_JSON
     ),
+    "state-file-not-json": Bad(
+        "chartmogul", needles=("not valid JSON", "line 1 column 2"), state_file="{not json"
+    ),
     "malformed-json-line": Bad(
         "peopleai",
         lambda up: {"download_workers": 1},
@@ -146,6 +150,10 @@ def _run_case(name: str, workdir: Path) -> TapRun:
         case.arm(up.faults)
         make = peopleai_config if case.source == "peopleai" else chartmogul_config
         config = {k: v for k, v in {**make(up), **case.config(up)}.items() if v is not None}
+        if case.state_file is not None:
+            workdir.joinpath("bad-state.json").write_text(case.state_file)
+            args = ("--state", str(workdir / "bad-state.json"))
+            return run_tap(config, workdir, args=args, timeout=120)
         if case.impostor is None:
             return run_tap(config, workdir, timeout=120)
         with Impostor(*case.impostor) as impostor:
