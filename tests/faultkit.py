@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tests.conftest import END, START
 
@@ -67,21 +67,30 @@ def assert_all_windows_done(state: dict, streams: Iterable[str], end: dt.date = 
 
 
 def run_side_by_side(
-    request, test_name: str, param: str, runner: Callable[[str], T], workers: int = 6
+    request,
+    key: Callable[[Any], str | None],
+    runner: Callable[[str], T],
+    workers: int = 6,
 ) -> dict[str, T]:
-    """Run ``runner(value)`` for every selected ``param`` value of ``test_name`` concurrently.
+    """Run ``runner(k)`` concurrently for the key ``k`` of every selected test item.
 
-    Each tap run spends most of its time starting up or waiting on the upstream, so
-    running the selected cases of a table side by side keeps the suite fast; each case
-    still gets its own upstream, process and test report.
+    ``key`` maps a collected test item to the run it needs (None: none). Each tap run
+    spends most of its time starting up or waiting on the upstream, so running the
+    selected cases side by side keeps the suite fast; each case still gets its own
+    upstream, process and test report.
     """
-    wanted = sorted(
-        {
-            item.callspec.params[param]
-            for item in request.session.items
-            if item.originalname == test_name
-        }
-    )
+    wanted = sorted({k for item in request.session.items if (k := key(item)) is not None})
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {value: pool.submit(runner, value) for value in wanted}
-        return {value: future.result() for value, future in futures.items()}
+        futures = {k: pool.submit(runner, k) for k in wanted}
+        return {k: future.result() for k, future in futures.items()}
+
+
+def param_of(test_name: str, param: str) -> Callable[[Any], str | None]:
+    """A ``key`` for :func:`run_side_by_side`: the ``param`` value of ``test_name``'s items."""
+
+    def key(item: Any) -> str | None:
+        if getattr(item, "originalname", None) != test_name:
+            return None
+        return item.callspec.params[param]
+
+    return key

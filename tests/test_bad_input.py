@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from activities_upstream import LocalUpstream
 from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
-from tests.faultkit import run_side_by_side
+from tests.faultkit import param_of, run_side_by_side
 from tests.tap_process import TapRun, run_tap
 
 
@@ -151,6 +151,7 @@ def _run_case(name: str, workdir: Path) -> TapRun:
         make = peopleai_config if case.source == "peopleai" else chartmogul_config
         config = {k: v for k, v in {**make(up), **case.config(up)}.items() if v is not None}
         if case.state_file is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
             workdir.joinpath("bad-state.json").write_text(case.state_file)
             args = ("--state", str(workdir / "bad-state.json"))
             return run_tap(config, workdir, args=args, timeout=120)
@@ -164,11 +165,11 @@ def _run_case(name: str, workdir: Path) -> TapRun:
 @pytest.fixture(scope="module")
 def runs(request, tmp_path_factory) -> dict[str, TapRun]:
     """The selected cases, run side by side (each with its own upstream and process)."""
+    base = tmp_path_factory.mktemp("bad-input")  # here: mktemp is not thread-safe
     return run_side_by_side(
         request,
-        "test_bad_input_gives_one_clear_line_and_a_non_zero_exit",
-        "name",
-        lambda name: _run_case(name, tmp_path_factory.mktemp(name)),
+        param_of("test_bad_input_gives_one_clear_line_and_a_non_zero_exit", "name"),
+        lambda name: _run_case(name, base / name),
     )
 
 

@@ -38,6 +38,8 @@ class Case:
     config: dict = field(default_factory=dict)
     extra_jobs: int = 0  # jobs beyond one per window that the fault legitimately causes
     log: str = ""  # what the tap must say about it
+    upstream: dict = field(default_factory=dict)  # UpstreamConfig overrides
+    state: dict | None = None
 
 
 PEOPLEAI_CASES = {
@@ -109,56 +111,113 @@ CHARTMOGUL_CASES = {
 }
 
 
+def _delta_state(day: dt.date) -> dict:
+    """State of streams whose history is built: delta windows from ``day``."""
+    return {
+        "bookmarks": {
+            stream: {"bookmark": day.isoformat(), "mode": "delta"} for stream in PEOPLEAI_STREAMS
+        }
+    }
+
+
+# Runs that end in an error, or need a particular upstream: checked by the tests below.
+SCENARIOS = {
+    # 3 streams x 4 delta windows = 12 jobs, more than the 10 People.ai lets queue; this
+    # upstream would accept them all, and its jobs run long enough for a queue to build.
+    "peopleai/queue-limit": Case(
+        lambda f: None,
+        upstream={"max_queued_jobs": 100, "run_seconds": 0.5},
+        state=_delta_state(START),
+    ),
+    "peopleai/queue-full": Case(
+        lambda f: None, upstream={"max_queued_jobs": 3}, state=_delta_state(START)
+    ),
+    # Three snapshot windows; only the last one's jobs fail (or never finish).
+    "peopleai/window-Failed": Case(
+        lambda f: f.fail_jobs(times=20, state="Failed", start_date="2024-01-01"),
+        {"start_date": "2022-01-01", "job_timeout_seconds": 1.5},
+    ),
+    "peopleai/window-Canceled": Case(
+        lambda f: f.fail_jobs(times=20, state="Canceled", start_date="2024-01-01"),
+        {"start_date": "2022-01-01", "job_timeout_seconds": 1.5},
+    ),
+    "peopleai/window-stall": Case(
+        lambda f: f.stall_jobs(times=20, start_date="2024-01-01"),
+        {"start_date": "2022-01-01", "job_timeout_seconds": 1.5},
+    ),
+    "chartmogul/window-failed": Case(
+        lambda f: f.fail_exports(times=100, start_date="2024-01-01"),
+        {"start_date": "2023-01-01", "job_timeout_seconds": 1.5},
+    ),
+    "chartmogul/window-stall": Case(
+        lambda f: f.stall_exports(times=100),
+        {"start_date": "2023-01-01", "job_timeout_seconds": 1.5},
+    ),
+    "chartmogul/create-keeps-failing": Case(
+        lambda f: f.http_error("chartmogul.create", 500, times=10_000), {"max_retry_seconds": 1}
+    ),
+    "peopleai/fragment-stays-malformed": Case(
+        lambda f: f.corrupt_json_line(times=100), {"download_workers": 1}
+    ),
+}
+
+
+def case_of(key: str) -> Case:
+    """The case behind a key ``source/name``."""
+    source, name = key.split("/", 1)
+    table = PEOPLEAI_CASES if source == "peopleai" else CHARTMOGUL_CASES
+    return SCENARIOS.get(key) or table[name]
+
+
 @dataclass
 class Outcome:
-    """What one fault case's run produced, and what the upstream saw meanwhile."""
+    """What one run produced, and what the upstream saw meanwhile."""
 
     run: TapRun
     expected: dict[str, set[str]]
     jobs: list[dict]
     peak_open_jobs: int
     violations: list[str]
+    data_calls: int
 
 
-def _run_case(source: str, name: str, workdir: Path) -> Outcome:
-    case = (PEOPLEAI_CASES if source == "peopleai" else CHARTMOGUL_CASES)[name]
-    with LocalUpstream(fast_upstream_config()) as up:
+def _run(key: str, workdir: Path) -> Outcome:
+    source, case = key.split("/", 1)[0], case_of(key)
+    with LocalUpstream(fast_upstream_config(**case.upstream)) as up:
         case.arm(up.faults)
+        make = peopleai_config if source == "peopleai" else chartmogul_config
+        run = run_tap(make(up, **case.config), workdir, state=case.state)
+        data_calls = sum(1 for r in up.requests_log if r.path.endswith("/data"))
         if source == "peopleai":
-            run = run_tap(peopleai_config(up, **case.config), workdir)
-            return Outcome(
-                run, peopleai_ids(up), up.peopleai.jobs(), up.peopleai.peak_open_jobs, []
-            )
-        run = run_tap(chartmogul_config(up, **case.config), workdir)
-        return Outcome(run, chartmogul_ids(up), up.chartmogul.exports(), 0, up.violations)
+            by = "processed" if case.state else "activity"
+            expected = peopleai_ids(up, START, END, by=by)
+            jobs, peak = up.peopleai.jobs(), up.peopleai.peak_open_jobs
+        else:
+            expected, jobs, peak = chartmogul_ids(up), up.chartmogul.exports(), 0
+        return Outcome(run, expected, jobs, peak, list(up.violations), data_calls)
+
+
+def _key(item: pytest.Item) -> str | None:
+    params = getattr(item, "callspec", None)
+    params = params.params if params else {}
+    if item.originalname == "test_peopleai_fault":
+        return f"peopleai/{params['name']}"
+    if item.originalname == "test_chartmogul_fault":
+        return f"chartmogul/{params['name']}"
+    return params.get("scenario")
 
 
 @pytest.fixture(scope="module")
-def peopleai_outcomes(request, tmp_path_factory) -> dict[str, Outcome]:
-    """The selected People.ai cases, run side by side (each with its own upstream)."""
-    return run_side_by_side(
-        request,
-        "test_peopleai_fault",
-        "name",
-        lambda name: _run_case("peopleai", name, tmp_path_factory.mktemp(f"peopleai-{name}")),
-    )
-
-
-@pytest.fixture(scope="module")
-def chartmogul_outcomes(request, tmp_path_factory) -> dict[str, Outcome]:
-    """The selected ChartMogul cases, run side by side (each with its own upstream)."""
-    return run_side_by_side(
-        request,
-        "test_chartmogul_fault",
-        "name",
-        lambda name: _run_case("chartmogul", name, tmp_path_factory.mktemp(f"cm-{name}")),
-    )
+def outcomes(request, tmp_path_factory) -> dict[str, Outcome]:
+    """Every selected run of this module, side by side (each with its own upstream)."""
+    base = tmp_path_factory.mktemp("faults")  # here: mktemp is not thread-safe
+    return run_side_by_side(request, _key, lambda key: _run(key, base / key.replace("/", "-")))
 
 
 @pytest.mark.parametrize("name", sorted(PEOPLEAI_CASES))
-def test_peopleai_fault(name, peopleai_outcomes):
+def test_peopleai_fault(name, outcomes):
     """The fault is survived: every record exactly once, every window finished."""
-    case, outcome = PEOPLEAI_CASES[name], peopleai_outcomes[name]
+    case, outcome = PEOPLEAI_CASES[name], outcomes[f"peopleai/{name}"]
     run = outcome.run
     assert run.returncode == 0, run.stderr[-3000:]
     assert_exactly(run.records, outcome.expected)
@@ -171,9 +230,9 @@ def test_peopleai_fault(name, peopleai_outcomes):
 
 
 @pytest.mark.parametrize("name", sorted(CHARTMOGUL_CASES))
-def test_chartmogul_fault(name, chartmogul_outcomes):
+def test_chartmogul_fault(name, outcomes):
     """The fault is survived: every record exactly once, every window finished."""
-    case, outcome = CHARTMOGUL_CASES[name], chartmogul_outcomes[name]
+    case, outcome = CHARTMOGUL_CASES[name], outcomes[f"chartmogul/{name}"]
     run = outcome.run
     assert run.returncode == 0, run.stderr[-3000:]
     assert_exactly(run.records, outcome.expected)
@@ -183,37 +242,27 @@ def test_chartmogul_fault(name, chartmogul_outcomes):
     assert case.log in run.stderr
 
 
-def _delta_state(day: dt.date) -> dict:
-    """State of streams whose history is built: delta windows from ``day``."""
-    return {
-        "bookmarks": {
-            stream: {"bookmark": day.isoformat(), "mode": "delta"} for stream in PEOPLEAI_STREAMS
-        }
-    }
+@pytest.mark.parametrize("scenario", ["peopleai/queue-limit"])
+def test_peopleai_jobs_stay_within_the_queue_limit_across_streams(scenario, outcomes):
+    outcome = outcomes[scenario]
+    assert outcome.run.returncode == 0, outcome.run.stderr[-3000:]
+    assert len(outcome.jobs) == 12
+    assert 2 < outcome.peak_open_jobs <= 10
+    assert_exactly(outcome.run.records, outcome.expected)
 
 
-def test_peopleai_jobs_stay_within_the_queue_limit_across_streams(tmp_path):
-    # 3 streams x 4 delta windows = 12 jobs, more than the 10 People.ai lets queue; this
-    # upstream would accept them all, and its jobs run long enough for a queue to build.
-    with LocalUpstream(fast_upstream_config(max_queued_jobs=100, run_seconds=0.5)) as up:
-        run = run_tap(peopleai_config(up), tmp_path, state=_delta_state(START))
-        assert run.returncode == 0, run.stderr[-3000:]
-        assert len(up.peopleai.jobs()) == 12
-        assert 2 < up.peopleai.peak_open_jobs <= 10
-        assert_exactly(run.records, peopleai_ids(up, START, END, by="processed"))
-
-
-def test_peopleai_queue_full_answers_429_and_the_tap_waits(tmp_path):
-    with LocalUpstream(fast_upstream_config(max_queued_jobs=3)) as up:
-        run = run_tap(peopleai_config(up), tmp_path, state=_delta_state(START))
-        assert run.returncode == 0, run.stderr[-3000:]
-        assert "limited by the upstream" in run.stderr
-        assert len(up.peopleai.jobs()) == 12  # a 429 is not a failed job: nothing re-created
-        assert {j["state"] for j in up.peopleai.jobs()} == {"Completed"}
-        assert_exactly(run.records, peopleai_ids(up, START, END, by="processed"))
+@pytest.mark.parametrize("scenario", ["peopleai/queue-full"])
+def test_peopleai_queue_full_answers_429_and_the_tap_waits(scenario, outcomes):
+    outcome = outcomes[scenario]
+    assert outcome.run.returncode == 0, outcome.run.stderr[-3000:]
+    assert "limited by the upstream" in outcome.run.stderr
+    assert len(outcome.jobs) == 12  # a 429 is not a failed job: nothing re-created
+    assert {j["state"] for j in outcome.jobs} == {"Completed"}
+    assert_exactly(outcome.run.records, outcome.expected)
 
 
 def _error_line(run) -> str:
+    assert run.returncode != 0
     errors = [line for line in run.stderr.splitlines() if line.startswith("tap-activities: error:")]
     assert len(errors) == 1, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
@@ -229,19 +278,16 @@ def _failed_stream(line: str) -> str:
     return line.split("error: ", 1)[1].split(maxsplit=1)[0]
 
 
-@pytest.mark.parametrize("fault", ["Failed", "Canceled", "stall"])
-def test_peopleai_window_that_keeps_failing_ends_the_sync_and_keeps_earlier_state(fault, tmp_path):
-    # Three snapshot windows; only the last one's jobs fail (or never finish).
-    with LocalUpstream(fast_upstream_config()) as up:
-        if fault == "stall":
-            up.faults.stall_jobs(times=20, start_date="2024-01-01")
-        else:
-            up.faults.fail_jobs(times=20, state=fault, start_date="2024-01-01")
-        config = peopleai_config(up, start_date="2022-01-01", job_timeout_seconds=1.5)
-        run = run_tap(config, tmp_path)
-        assert run.returncode != 0
-        line = _error_line(run)
-        last = [j for j in up.peopleai.jobs() if j["start_date"] == "2024-01-01"]
+@pytest.mark.parametrize(
+    "scenario", ["peopleai/window-Failed", "peopleai/window-Canceled", "peopleai/window-stall"]
+)
+def test_peopleai_window_that_keeps_failing_ends_the_sync_and_keeps_earlier_state(
+    scenario, outcomes
+):
+    outcome, fault = outcomes[scenario], scenario.rsplit("-", 1)[1]
+    run = outcome.run
+    line = _error_line(run)
+    last = [j for j in outcome.jobs if j["start_date"] == "2024-01-01"]
     assert "window 2024-01-01..2024-02-20" in line
     assert any(job["job_id"] in line for job in last), line
     if fault == "stall":
@@ -257,24 +303,17 @@ def test_peopleai_window_that_keeps_failing_ends_the_sync_and_keeps_earlier_stat
     assert run.bookmarks(stream)["mode"] == "snapshot"
 
 
-@pytest.mark.parametrize("fault", ["failed", "stall"])
+@pytest.mark.parametrize("scenario", ["chartmogul/window-failed", "chartmogul/window-stall"])
 def test_chartmogul_window_that_keeps_failing_ends_the_sync_and_keeps_earlier_state(
-    fault, tmp_path
+    scenario, outcomes
 ):
-    with LocalUpstream(fast_upstream_config()) as up:
-        if fault == "stall":
-            up.faults.stall_exports(times=100)
-        else:
-            up.faults.fail_exports(times=100, start_date="2024-01-01")
-        config = chartmogul_config(up, start_date="2023-01-01", job_timeout_seconds=1.5)
-        run = run_tap(config, tmp_path)
-        assert run.returncode != 0
-        line = _error_line(run)
-        exports = up.chartmogul.exports()
-    assert any(e["id"] in line for e in exports), line
+    outcome = outcomes[scenario]
+    run = outcome.run
+    line = _error_line(run)
+    assert any(e["id"] in line for e in outcome.jobs), line
     stream = _failed_stream(line)
     assert stream in CHARTMOGUL_STREAMS
-    if fault == "stall":
+    if scenario.endswith("stall"):
         assert "job_timeout_seconds=1.5" in line
         assert "window 2023-01-01..2023-12-31" in line
         assert _bookmark(run, stream) is None
@@ -284,28 +323,23 @@ def test_chartmogul_window_that_keeps_failing_ends_the_sync_and_keeps_earlier_st
         assert _bookmark(run, stream) == "2023-12-31"
 
 
-def test_creation_that_keeps_failing_gives_up_after_max_retry_seconds(tmp_path):
-    with LocalUpstream(fast_upstream_config()) as up:
-        up.faults.http_error("chartmogul.create", 500, times=10_000)
-        run = run_tap(chartmogul_config(up, max_retry_seconds=1), tmp_path)
-        line = _error_line(run)
-        assert up.chartmogul.exports() == []
-    assert run.returncode != 0
+@pytest.mark.parametrize("scenario", ["chartmogul/create-keeps-failing"])
+def test_creation_that_keeps_failing_gives_up_after_max_retry_seconds(scenario, outcomes):
+    outcome = outcomes[scenario]
+    line = _error_line(outcome.run)
+    assert outcome.jobs == []
     assert "kept failing for max_retry_seconds=1" in line
     assert "HTTP 500" in line
 
 
-def test_fragment_that_stays_malformed_names_stream_window_fragment_and_line(tmp_path):
-    with LocalUpstream(fast_upstream_config()) as up:
-        up.faults.corrupt_json_line(times=100)
-        run = run_tap(peopleai_config(up, download_workers=1), tmp_path)
-        data_calls = [r for r in up.requests_log if r.path.endswith("/data")]
-    assert run.returncode != 0
-    line = _error_line(run)
+@pytest.mark.parametrize("scenario", ["peopleai/fragment-stays-malformed"])
+def test_fragment_that_stays_malformed_names_stream_window_fragment_and_line(scenario, outcomes):
+    outcome = outcomes[scenario]
+    line = _error_line(outcome.run)
     stream = _failed_stream(line)
     assert stream in PEOPLEAI_STREAMS
     assert f"{stream} window 2024-01-01..2024-02-20 snapshot job" in line
     assert "fragment 0: line 1 is not valid JSON" in line
     assert "fetched 3 times" in line
-    assert len(data_calls) >= 3
-    assert run.records.get(stream, []) == []  # nothing of a broken part emitted
+    assert outcome.data_calls >= 3
+    assert outcome.run.records.get(stream, []) == []  # nothing of a broken part emitted
