@@ -30,7 +30,7 @@ from werkzeug.wrappers import Request, Response
 from activities_upstream.config import UpstreamConfig
 from activities_upstream.data import CHARTMOGUL_TYPES, ChartMogulData
 from activities_upstream.faults import Faults
-from activities_upstream.http import FaultGate, json_response, send_truncated
+from activities_upstream.http import FaultGate, drop_connection, json_response, send_truncated
 
 EXPORTS = "/v1/activities_export"
 
@@ -61,6 +61,7 @@ class Export:
     end: dt.datetime
     created: float
     fails: bool
+    stalls: bool = False
     file_name: str | None = None
     signature: str | None = None
     expires: float | None = None
@@ -146,10 +147,18 @@ class ChartMogulApp:
                 {"code": 422, "message": "end-date is before start-date", "param": "end-date"}, 422
             )
         export = Export(
-            str(uuid.uuid4()), kind, start, end, time.time(), self.faults.take("export_fail")
+            str(uuid.uuid4()),
+            kind,
+            start,
+            end,
+            time.time(),
+            self.faults.take_for("export_fail", start.date().isoformat()),
+            self.faults.take("export_stall"),
         )
         with self._lock:
             self.exports[export.export_id] = export
+        if self.faults.take("lose:chartmogul.create"):
+            return drop_connection(request)
         return json_response(self._view(export), 201)
 
     def on_status(self, request: Request, export_id: str) -> Response:
@@ -167,7 +176,7 @@ class ChartMogulApp:
             return
         if elapsed < self.config.queue_seconds:
             return
-        if elapsed < self.config.queue_seconds + self.config.run_seconds:
+        if export.stalls or elapsed < self.config.queue_seconds + self.config.run_seconds:
             export.status = "processing"
             return
         if export.fails:
@@ -181,6 +190,9 @@ class ChartMogulApp:
             self.config.file_ttl_seconds,
         )
         export.expires = time.time() + self.config.file_ttl_seconds
+        if self.faults.take("expired_url"):
+            export.expires = time.time() - 1
+            self.files.expire(export.file_name)
         export.status = self.config.chartmogul_success_word
 
     def _view(self, export: Export) -> dict[str, Any]:
@@ -242,8 +254,10 @@ class FileHost:
             text.write("\ufeff")
         writer = csv.writer(text, lineterminator="\r\n")
         writer.writerow(columns)
-        for row in rows:
-            writer.writerow([row.get(c, "") for c in columns])
+        bad_row = bool(rows) and self.faults.take("bad_csv_row")
+        for number, row in enumerate(rows):
+            cells = [row.get(c, "") for c in columns]
+            writer.writerow([*cells, "stray"] if bad_row and number == len(rows) // 2 else cells)
         path = Path(self._dir.name) / name
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(name.replace(".zip", ".csv"), text.getvalue().encode("utf-8"))
@@ -253,6 +267,12 @@ class FileHost:
         with self._lock:
             self._files[name] = (path, signature, time.time() + ttl)
         return name, signature
+
+    def expire(self, name: str) -> None:
+        """Make a published file's URL expired now (its downloads answer 403)."""
+        with self._lock:
+            path, signature, _ = self._files[name]
+            self._files[name] = (path, signature, time.time() - 1)
 
     def url(self, name: str | None, signature: str | None, expires: float | None) -> str:
         """The pre-signed URL of a file."""
@@ -281,7 +301,8 @@ class FileHost:
         path, signature, expires = entry
         if request.args.get("X-Amz-Signature") != signature:
             return _s3_error("SignatureDoesNotMatch", "Signature does not match", 403)
-        if self.faults.expire_files_early or time.time() > expires:
+        expired = self.faults.expire_files_early or time.time() > expires
+        if expired or self.faults.take("expire_file"):
             return _s3_error("AccessDenied", "Request has expired", 403)
         body = path.read_bytes()
         if self.faults.take("truncate"):

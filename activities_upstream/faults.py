@@ -2,13 +2,15 @@
 
 Each fault counts down and is thread-safe. Endpoint names: ``peopleai.token``,
 ``peopleai.create``, ``peopleai.status``, ``peopleai.list``, ``peopleai.data``,
-``chartmogul.create``, ``chartmogul.status``, ``files.get``.
+``chartmogul.create``, ``chartmogul.status``, ``files.get``. Faults that decide how a job
+ends can be limited to jobs of one window (``start_date``), so a test can fail a later
+window while earlier ones succeed.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -19,6 +21,15 @@ class HttpFault:
     retry_after: float | None = None
 
 
+@dataclass
+class Hold:
+    """A call held at the door until the test releases it (to kill a client mid-call)."""
+
+    skip: int
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
 class Faults:
     """The switchboard."""
 
@@ -27,7 +38,9 @@ class Faults:
         self._http: dict[str, list[HttpFault]] = {}
         self._counters: dict[str, int] = {}
         self._slow: dict[str, tuple[float, int]] = {}
+        self._holds: dict[str, Hold] = {}
         self.expire_files_early = False
+        """Every file download answers 403 while set (see :meth:`expire_files`)."""
 
     # Switching on -------------------------------------------------------------------------
 
@@ -51,6 +64,13 @@ class Faults:
         with self._lock:
             self._slow[endpoint] = (seconds, times)
 
+    def hold(self, endpoint: str, skip: int = 0) -> Hold:
+        """Let ``skip`` calls of ``endpoint`` through, then hold the next one until released."""
+        hold = Hold(skip)
+        with self._lock:
+            self._holds[endpoint] = hold
+        return hold
+
     def truncate_download(self, times: int = 1) -> None:
         """Next People.ai fragments / ChartMogul files send fewer bytes than Content-Length."""
         self._add("truncate", times)
@@ -63,20 +83,36 @@ class Faults:
         """Next ChartMogul zips have a flipped byte in the compressed data."""
         self._add("bad_crc", times)
 
-    def fail_jobs(self, times: int = 1, state: str = "Failed") -> None:
-        """Next People.ai jobs end ``Failed`` (or ``Canceled``)."""
-        self._add(f"job_end:{state}", times)
+    def fail_jobs(self, times: int = 1, state: str = "Failed", start_date: str = "") -> None:
+        """Next People.ai jobs (of the window starting ``start_date``) end ``state``."""
+        self._add(f"job_end:{state}:{start_date}", times)
 
-    def stall_jobs(self, times: int = 1) -> None:
-        """Next People.ai jobs never complete."""
-        self._add("job_stall", times)
+    def stall_jobs(self, times: int = 1, start_date: str = "") -> None:
+        """Next People.ai jobs (of the window starting ``start_date``) never complete."""
+        self._add(f"job_stall:{start_date}", times)
 
-    def fail_exports(self, times: int = 1) -> None:
-        """Next ChartMogul exports end ``failed``."""
-        self._add("export_fail", times)
+    def fail_exports(self, times: int = 1, start_date: str = "") -> None:
+        """Next ChartMogul exports (of the window starting ``start_date``) end ``failed``."""
+        self._add(f"export_fail:{start_date}", times)
+
+    def stall_exports(self, times: int = 1) -> None:
+        """Next ChartMogul exports stay ``processing`` for ever."""
+        self._add("export_stall", times)
+
+    def expire_files(self, times: int = 1) -> None:
+        """Next file downloads answer 403 "Request has expired" (a URL expiring early)."""
+        self._add("expire_file", times)
+
+    def expired_urls(self, times: int = 1) -> None:
+        """Next succeeded ChartMogul exports carry an ``expires_at`` already past."""
+        self._add("expired_url", times)
+
+    def bad_csv_row(self, times: int = 1) -> None:
+        """Next ChartMogul zips hold a CSV row with one field too many."""
+        self._add("bad_csv_row", times)
 
     def lose_create_response(self, endpoint: str = "peopleai.create", times: int = 1) -> None:
-        """Create the job, then drop the connection before answering."""
+        """Create the job (``peopleai.create``/``chartmogul.create``), then drop the connection."""
         self._add(f"lose:{endpoint}", times)
 
     # Consuming -----------------------------------------------------------------------------
@@ -96,6 +132,18 @@ class Faults:
             queue = self._http.get(endpoint)
             return queue.pop(0) if queue else None
 
+    def take_hold(self, endpoint: str) -> Hold | None:
+        """The hold that applies to this call of ``endpoint``, if any (consumed)."""
+        with self._lock:
+            hold = self._holds.get(endpoint)
+            if hold is None:
+                return None
+            if hold.skip > 0:
+                hold.skip -= 1
+                return None
+            del self._holds[endpoint]
+            return hold
+
     def take_slow(self, endpoint: str) -> float:
         """Seconds to sleep before answering, 0 if none."""
         with self._lock:
@@ -105,11 +153,15 @@ class Faults:
             self._slow[endpoint] = (seconds, times - 1)
             return seconds
 
-    def job_end_state(self) -> str | None:
+    def take_for(self, name: str, start_date: str) -> bool:
+        """Consume a fault limited to ``start_date``'s window, or else an unlimited one."""
+        return self.take(f"{name}:{start_date}") or self.take(f"{name}:")
+
+    def job_end_state(self, start_date: str = "") -> str | None:
         """How the next job ends, if a fault says so (None: normally)."""
         for state in ("Failed", "Canceled"):
-            if self.take(f"job_end:{state}"):
+            if self.take_for(f"job_end:{state}", start_date):
                 return state
-        if self.take("job_stall"):
+        if self.take_for("job_stall", start_date):
             return "stall"
         return None

@@ -61,13 +61,17 @@ def send_truncated(request: Request, body: bytes, content_type: str) -> Response
 
 
 class FaultGate:
-    """Applies the generic faults (status, reset, slowness) before an endpoint runs."""
+    """Applies the generic faults (hold, slowness, reset, status) before an endpoint runs."""
 
     def __init__(self, faults: Faults) -> None:
         self.faults = faults
 
     def check(self, endpoint: str, request: Request) -> Response | None:
         """A fault response for this call, or None to proceed."""
+        hold = self.faults.take_hold(endpoint)
+        if hold is not None:
+            hold.reached.set()
+            hold.release.wait(timeout=120)
         delay = self.faults.take_slow(endpoint)
         if delay:
             time.sleep(delay)

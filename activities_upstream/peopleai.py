@@ -86,6 +86,8 @@ class PeopleAIApp:
         self.gate = FaultGate(faults)
         self.jobs: dict[str, Job] = {}
         self.tokens: dict[str, float] = {}
+        self.peak_open_jobs = 0
+        """Most jobs ever Queued or Running at once (an observation for tests)."""
         self._lock = threading.RLock()
         self.routes = Map(
             [
@@ -195,9 +197,10 @@ class PeopleAIApp:
                 },
                 created=now,
                 eligible=now + self.config.queue_seconds,
-                end_state=self.faults.job_end_state(),
+                end_state=self.faults.job_end_state(body["start_date"]),
             )
             self.jobs[job.job_id] = job
+            self.peak_open_jobs = max(self.peak_open_jobs, open_jobs + 1)
         if self.faults.take("lose:peopleai.create"):
             return drop_connection(request)
         return json_response(job.view(), 201)

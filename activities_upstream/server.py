@@ -38,6 +38,21 @@ class PeopleAIView:
         """Add new activities and reprocess old ones on ``day``; returns their uids."""
         return self._app.data.mutate(day, new, changed)
 
+    def issued_tokens(self) -> list[str]:
+        """Every bearer token handed out so far (secrets a test must never see in output)."""
+        with self._app._lock:
+            return list(self._app.tokens)
+
+    @property
+    def peak_open_jobs(self) -> int:
+        """Most jobs that were Queued or Running at the same time."""
+        return self._app.peak_open_jobs
+
+    def forget_jobs(self) -> None:
+        """Drop every job, as the retention period eventually does."""
+        with self._app._lock:
+            self._app.jobs.clear()
+
 
 class ChartMogulView:
     """What a test may ask of the ChartMogul side."""

@@ -3,7 +3,8 @@
 The export's ``file_url`` is a pre-signed URL on another host (S3). It is fetched with a
 bare session that carries no Authorization header and no API key: S3 rejects such requests,
 and the key must never leave ChartMogul's host. The zip goes to a temporary file, its CRCs
-are checked, then the CSV streams out of it row by row, and the file is deleted.
+are checked, then the CSV streams out of it row by row, and the file is deleted. A zip that
+stays corrupt over several downloads is damaged at rest: the window is exported again.
 
 Status words: ``pending`` → ``processing`` → ``succeeded`` | ``failed``. The API document
 writes ``successful``; the official clients see ``succeeded``: both mean success.
@@ -21,6 +22,7 @@ from tap_activities import chartmogul_csv
 from tap_activities.download import PartDownloader, copy_body
 from tap_activities.errors import (
     AuthError,
+    CorruptDownloadError,
     ExportExpiredError,
     NotFoundError,
     UpstreamError,
@@ -85,6 +87,7 @@ class ChartMogulClient:
             auth=requests.auth.HTTPBasicAuth(source.api_key, ""),
             timeout=settings.request_timeout_seconds,
             max_retry_seconds=settings.max_retry_seconds,
+            auth_hint="'chartmogul_api_key'",
         )
         self.max_outstanding = MAX_OPEN_EXPORTS
         self.downloader = PartDownloader(workers=1)
@@ -116,7 +119,9 @@ class ChartMogulClient:
 
         def fetch(out: BinaryIO) -> int:
             try:
-                response = fetch_foreign(str(file_url), timeout=timeout, what=where)
+                response = self.api.retrying(
+                    lambda: fetch_foreign(str(file_url), timeout=timeout, what=where)
+                )
             except (AuthError, NotFoundError) as exc:
                 # S3 answers 403 once a pre-signed URL has expired (sometimes early).
                 msg = f"{where}: file {name} can no longer be downloaded ({exc})"
@@ -126,7 +131,17 @@ class ChartMogulClient:
             chartmogul_csv.verify_zip(out.name, f"{where} file {name}")
             return written
 
-        for path in self.downloader.files([fetch], where):
+        files = self.downloader.files([fetch], where)
+        while True:
+            try:
+                path = next(files)
+            except StopIteration:
+                return
+            except CorruptDownloadError as exc:
+                # The stored file itself is damaged (every download got the same bad
+                # bytes): only a new export of the window can help.
+                msg = f"{exc}; the file stays corrupt"
+                raise ExportExpiredError(msg) from None
             yield from chartmogul_csv.iter_activity_rows(path, display_name=f"{where} file {name}")
 
     @staticmethod

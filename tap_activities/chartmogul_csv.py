@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tap_activities.errors import CorruptDownloadError, DataFormatError
+from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
 
 MONEY_COLUMNS = ("activity_mrr_movement", "activity_mrr", "activity_arr")
 KNOWN_COLUMNS: dict[str, dict[str, Any]] = {
@@ -85,7 +85,7 @@ def _csv_member(archive: zipfile.ZipFile, display_name: str) -> zipfile.ZipInfo:
         path = PurePosixPath(member.filename)
         if path.is_absolute() or ".." in path.parts or "\\" in member.filename:
             msg = f"{display_name}: refusing zip entry with an unsafe path {member.filename!r}"
-            raise CorruptDownloadError(msg)
+            raise UnsafeArchiveError(msg)
     csvs = [m for m in members if m.filename.lower().endswith(".csv")] or members
     if len(csvs) != 1:
         msg = f"{display_name}: expected one CSV file in the zip, found {len(csvs)}"
@@ -97,7 +97,7 @@ def _csv_member(archive: zipfile.ZipFile, display_name: str) -> zipfile.ZipInfo:
             f"{display_name}: refusing {member.filename!r}: {member.file_size} bytes from "
             f"{member.compress_size} compressed (ratio {ratio:.0f}) looks like a zip bomb"
         )
-        raise CorruptDownloadError(msg)
+        raise UnsafeArchiveError(msg)
     return member
 
 

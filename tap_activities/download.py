@@ -4,7 +4,9 @@ An export arrives in parts (People.ai fragments). Parts are fetched by a small t
 a few ahead of the part being parsed, each straight to a temporary file on disk, so memory
 does not grow with the export and the parser never waits for the network when the network
 is faster than parsing. Parts come back in their upstream order, so records leave in a
-stable order. A part cut short is fetched again; each file is deleted once consumed.
+stable order. A part cut short, or one its fetcher finds broken (a bad JSON line, a bad
+zip CRC), is fetched again a bounded number of times, never emitted half; each file is
+deleted once consumed.
 """
 
 from __future__ import annotations
@@ -115,7 +117,8 @@ class PartDownloader:
                         return path
                     except (CorruptDownloadError, TransientError) as exc:
                         if attempt == self.attempts:
-                            raise
+                            msg = f"{exc} (fetched {attempt} times)"
+                            raise type(exc)(msg) from None
                         LOGGER.warning("%s part %d: %s; fetching it again", what, index, exc)
                         out.seek(0)
                         out.truncate()

@@ -61,5 +61,18 @@ class DataFormatError(UpstreamError):
     """A record in an export is malformed; the message names stream, window and line."""
 
 
+class UnsafeArchiveError(DataFormatError):
+    """A zip entry has an unsafe path or an absurd compression ratio: refused, not retried."""
+
+
 class ExportExpiredError(UpstreamError):
     """A finished export's file is gone or its URL expired; the export must be made again."""
+
+
+class MalformedPartError(CorruptDownloadError, DataFormatError):
+    """A downloaded part has a line that does not parse: fetch it again, then give up.
+
+    It is a :class:`CorruptDownloadError` so the downloader fetches the part again (a
+    damaged transfer is the likely cause), and a :class:`DataFormatError` once the
+    attempts are used up (the data itself is malformed).
+    """

@@ -117,6 +117,7 @@ class ApiSession:
         timeout: float,
         max_retry_seconds: float,
         retry_rate_limits: bool = True,
+        auth_hint: str = "",
     ) -> None:
         """Bind a session to ``base_url``.
 
@@ -128,7 +129,9 @@ class ApiSession:
             max_retry_seconds: Total time spent retrying one call before giving up.
             retry_rate_limits: Whether 429 is retried here (the job scheduler handles it
                 itself for job creation, so it can go on with other work meanwhile).
+            auth_hint: The settings to check when the API refuses the credentials.
         """
+        self.auth_hint = auth_hint
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -223,7 +226,13 @@ class ApiSession:
                 continue
             if response.status_code >= 300:
                 response.close()
-            return check_response(response, what)
+            try:
+                return check_response(response, what)
+            except AuthError as exc:
+                if not self.auth_hint:
+                    raise
+                msg = f"{exc}; the API refused the credentials: check {self.auth_hint}"
+                raise AuthError(msg) from None
 
 
 def fetch_foreign(

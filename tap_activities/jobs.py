@@ -9,7 +9,11 @@ download it. The scheduler owns the first two steps for every stream of a source
   window is being downloaded and emitted, in the order they will be consumed, so the wall
   time of a sync approaches the upstream's own export time instead of the sum of waits;
 - a 429 on creation means "wait", not "failed"; a Failed or Canceled job is re-created a
-  bounded number of times; a job that never finishes hits its deadline.
+  bounded number of times; a job that never finishes hits its deadline;
+- a creation that fails without a clear answer (reset, 5xx, timeout: the job may exist)
+  is retried with backoff for at most ``max_retry_seconds``, and a source that can list
+  its jobs (a :class:`ReconcilingSource`) is asked first for the job the lost call made,
+  so no duplicate is created.
 
 Streams only ``submit`` requests and ``wait`` for tickets; everything else happens in one
 background thread per source.
@@ -19,11 +23,12 @@ from __future__ import annotations
 
 import enum
 import logging
+import random
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from tap_activities.errors import (
     ExportFailedError,
@@ -94,6 +99,17 @@ class ExportSource(Protocol):
         ...
 
 
+@runtime_checkable
+class ReconcilingSource(ExportSource, Protocol):
+    """A source that can list its jobs, so an unclear creation can be checked."""
+
+    def find_created(
+        self, request: ExportRequest, since: float, exclude: set[str]
+    ) -> JobSnapshot | None:
+        """The job an unanswered ``create(request)`` may have made after ``since`` (epoch s)."""
+        ...
+
+
 class ExportTicket:
     """A request's place in the scheduler, and the consumer's handle to wait on."""
 
@@ -107,6 +123,9 @@ class ExportTicket:
         self._done = threading.Event()
         self._error: TapActivitiesError | None = None
         self.resume_checked = request.resume_job_id is None
+        self.create_errors = 0
+        self.first_create_error: float | None = None
+        self.unclear_since: float | None = None  # wall clock of an unanswered create
 
     @property
     def job_id(self) -> str | None:
@@ -149,6 +168,7 @@ class JobScheduler:
         poll_interval: float,
         job_timeout: float,
         max_failures: int = 3,
+        max_retry_seconds: float = 600.0,
     ) -> None:
         """Prepare a scheduler; its thread starts with the first submitted request.
 
@@ -158,11 +178,15 @@ class JobScheduler:
             job_timeout: Deadline of one job, from its creation to completion.
             max_failures: How many Failed/Canceled jobs one window may have before the
                 sync gives up on it.
+            max_retry_seconds: How long creation of one job may keep failing (5xx, resets,
+                timeouts) before the sync gives up; use-limit answers (429) do not count.
         """
         self.source = source
         self.poll_interval = poll_interval
         self.job_timeout = job_timeout
         self.max_failures = max_failures
+        self.max_retry_seconds = max_retry_seconds
+        self._known_jobs: set[str] = set()
         self._tickets: list[ExportTicket] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -236,6 +260,9 @@ class JobScheduler:
                 return
             if not ticket.resume_checked and self._resume(ticket):
                 continue
+            if ticket.unclear_since is not None and self._reconcile(ticket):
+                continue
+            attempt_started = time.time()
             try:
                 job = self.source.create(ticket.request)
             except RateLimitedError as exc:
@@ -249,23 +276,82 @@ class JobScheduler:
                 )
                 return
             except TransientError as exc:
-                ticket.not_before = time.monotonic() + max(1.0, self.poll_interval)
-                LOGGER.warning(
-                    "%s: creating export failed, will retry: %s", ticket.request.describe(), exc
-                )
+                # The request may have reached the upstream and created a job whose answer
+                # was lost: remember when, so the next attempt looks for it first.
+                if ticket.unclear_since is None:
+                    ticket.unclear_since = attempt_started
+                self._create_failed(ticket, exc)
                 continue
             except TapActivitiesError as exc:
                 ticket.fail(type(exc)(f"{ticket.request.describe()}: {exc}"))
                 continue
-            ticket.job = job
-            ticket.created_at = time.monotonic()
-            LOGGER.info(
-                "%s: created export job %s (%s)",
-                ticket.request.describe(),
-                job.job_id,
-                job.status.value,
+            self._adopt(ticket, job, "created")
+
+    def _adopt(self, ticket: ExportTicket, job: JobSnapshot, how: str) -> None:
+        ticket.job = job
+        ticket.created_at = time.monotonic()
+        ticket.unclear_since = None
+        ticket.create_errors = 0
+        ticket.first_create_error = None
+        self._known_jobs.add(job.job_id)
+        LOGGER.info(
+            "%s: %s export job %s (%s)",
+            ticket.request.describe(),
+            how,
+            job.job_id,
+            job.status.value,
+        )
+        self._settle(ticket, job)
+
+    def _create_failed(self, ticket: ExportTicket, exc: TapActivitiesError) -> None:
+        """Back off exponentially with jitter; give up after ``max_retry_seconds``."""
+        now = time.monotonic()
+        ticket.create_errors += 1
+        if ticket.first_create_error is None:
+            ticket.first_create_error = now
+        if now - ticket.first_create_error >= self.max_retry_seconds:
+            msg = (
+                f"{ticket.request.describe()}: creating the export kept failing for "
+                f"max_retry_seconds={self.max_retry_seconds:g}: {exc}"
             )
-            self._settle(ticket, job)
+            ticket.fail(ExportFailedError(msg))
+            return
+        hinted = getattr(exc, "retry_after", None)
+        if hinted is not None:
+            delay = float(hinted)
+        else:
+            delay = random.uniform(0.5, 1.0) * min(60.0, 0.5 * 2**ticket.create_errors)
+        ticket.not_before = now + max(delay, self.poll_interval)
+        LOGGER.warning(
+            "%s: creating export failed, will retry in %.1fs: %s",
+            ticket.request.describe(),
+            ticket.not_before - now,
+            exc,
+        )
+
+    def _reconcile(self, ticket: ExportTicket) -> bool:
+        """After a create call without an answer, adopt the job it may have made."""
+        if not isinstance(self.source, ReconcilingSource):
+            return False
+        find = self.source.find_created
+        assert ticket.unclear_since is not None
+        try:
+            job = find(ticket.request, ticket.unclear_since, set(self._known_jobs))
+        except TransientError as exc:
+            self._create_failed(ticket, exc)
+            return True  # neither adopt nor create blindly: look again later
+        except TapActivitiesError as exc:
+            ticket.fail(type(exc)(f"{ticket.request.describe()}: {exc}"))
+            return True
+        if job is None:
+            LOGGER.info(
+                "%s: no job from the unanswered creation upstream; creating one",
+                ticket.request.describe(),
+            )
+            ticket.unclear_since = None
+            return False
+        self._adopt(ticket, job, "adopted unanswered")
+        return True
 
     def _resume(self, ticket: ExportTicket) -> bool:
         """Adopt the job id kept in state by an interrupted run, if the upstream still has it."""
@@ -289,17 +375,10 @@ class JobScheduler:
                 exc,
             )
             return False
+        self._known_jobs.add(job_id)
         if job.status in {ExportStatus.FAILED, ExportStatus.CANCELED}:
             return False
-        ticket.job = job
-        ticket.created_at = time.monotonic()
-        LOGGER.info(
-            "%s: resuming export job %s from state (%s)",
-            ticket.request.describe(),
-            job_id,
-            job.status.value,
-        )
-        self._settle(ticket, job)
+        self._adopt(ticket, job, "resuming from state")
         return True
 
     def _poll(self, tickets: list[ExportTicket]) -> None:
@@ -312,6 +391,7 @@ class JobScheduler:
                 LOGGER.warning(
                     "%s: status check failed, will retry: %s", ticket.request.describe(), exc
                 )
+                self._check_deadline(ticket, ticket.job)
                 continue
             except NotFoundError:
                 job = JobSnapshot(
@@ -356,6 +436,9 @@ class JobScheduler:
             ticket.job = None
             ticket.not_before = time.monotonic() + 2 * self.poll_interval
             return
+        self._check_deadline(ticket, job)
+
+    def _check_deadline(self, ticket: ExportTicket, job: JobSnapshot) -> None:
         created = ticket.created_at or time.monotonic()
         if time.monotonic() - created > ticket.deadline_seconds:
             msg = (

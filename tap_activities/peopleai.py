@@ -18,13 +18,21 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from tap_activities.download import PartDownloader, copy_body
-from tap_activities.errors import ExportExpiredError, NotFoundError, RateLimitedError, UpstreamError
+from tap_activities.errors import (
+    AuthError,
+    ExportExpiredError,
+    NotFoundError,
+    RateLimitedError,
+    TransientError,
+    UpstreamError,
+)
 from tap_activities.http import ApiSession
 from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
-from tap_activities.jsonl import iter_json_lines
+from tap_activities.jsonl import check_json_lines, iter_json_lines
 from tap_activities.peopleai_auth import PeopleAITokenAuth
 from tap_activities.settings import PeopleAISettings, Settings
 from tap_activities.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
@@ -34,6 +42,8 @@ TOKEN_PATH = "/auth/v1/tokens"  # noqa: S105 - a path, not a secret
 ACTIVITY_TYPES = ("email", "meeting", "call")
 MAX_QUEUED_JOBS = 10
 DOWNLOAD_SECONDS_PER_20MB = 60.0
+RECONCILE_SLACK_SECONDS = 120.0
+"""Clock difference tolerated when matching a job to an unanswered creation."""
 
 _STATES = {
     "queued": ExportStatus.QUEUED,
@@ -95,6 +105,7 @@ class PeopleAIClient:
             auth=auth,
             timeout=settings.request_timeout_seconds,
             max_retry_seconds=settings.max_retry_seconds,
+            auth_hint="'peopleai_client_id' and 'peopleai_client_secret' (an Activity API key)",
         )
         self.max_outstanding = MAX_QUEUED_JOBS
         self.downloader = PartDownloader(workers=settings.download_workers)
@@ -145,8 +156,9 @@ class PeopleAIClient:
             partial(self._fetch_part, _Part(job.job_id, i, timeout, where, bool(i) and i == last))
             for i in (indices if indices is not None else [None])
         ]
-        for number, path in enumerate(self.downloader.files(fetchers, where)):
-            yield from iter_json_lines(path, where=f"{where} fragment {number}")
+        labels = [_label(where, i) for i in (indices if indices is not None else [None])]
+        for label, path in zip(labels, self.downloader.files(fetchers, where), strict=False):
+            yield from iter_json_lines(path, where=label)
 
     def _fetch_part(self, part: _Part, out: BinaryIO) -> int:
         params = {} if part.index is None else {"fragment": part.index}
@@ -163,8 +175,47 @@ class PeopleAIClient:
                 return 0  # 'fragment' was a count, not the last index: nothing is lost
             msg = f"{part.where}: data is gone upstream (files are kept 10 days)"
             raise ExportExpiredError(msg) from None
-        label = part.where if part.index is None else f"{part.where} fragment {part.index}"
-        return copy_body(response, out, label)
+        label = _label(part.where, part.index)
+        written = copy_body(response, out, label)
+        out.flush()
+        # Checked here, in the download worker, so a broken line means "fetch again"
+        # before a single record of the part has been emitted.
+        check_json_lines(Path(out.name), where=label)
+        return written
+
+    def find_created(
+        self, request: ExportRequest, since: float, exclude: set[str]
+    ) -> JobSnapshot | None:
+        """The job an unanswered creation made, found in the job list (None: there is none).
+
+        A job matches when it was created after ``since`` (less a clock slack), asks for
+        the same window, activity type, export type and format, is not Failed/Canceled,
+        and is not a job this run already knows.
+        """
+        wanted = {
+            "start_date": request.window.start.isoformat(),
+            "end_date": request.window.end.isoformat(),
+            "activity_type": request.activity_type,
+            "output_format": "JSONLines",
+            "export_type": request.export_type,
+        }
+        try:
+            jobs = self.list_jobs()
+        except UpstreamError as exc:
+            if isinstance(exc, (TransientError, AuthError)):
+                raise
+            return None  # no usable job list: creating again is all that is left
+        earliest = since - RECONCILE_SLACK_SECONDS
+        matches = [
+            (created, job)
+            for job in jobs
+            if job.job_id not in exclude
+            and job.status not in {ExportStatus.FAILED, ExportStatus.CANCELED}
+            and all(job.body.get(key) == value for key, value in wanted.items())
+            and (created := _epoch(job.body.get("job_created_time"))) is not None
+            and created >= earliest
+        ]
+        return max(matches, key=lambda pair: pair[0])[1] if matches else None
 
     @staticmethod
     def _json(response: Any) -> Any:
@@ -177,6 +228,23 @@ class PeopleAIClient:
                 "is 'peopleai_api_url' the People.ai API?"
             )
             raise UpstreamError(msg) from None
+
+
+def _label(where: str, index: int | None) -> str:
+    return where if index is None else f"{where} fragment {index}"
+
+
+def _epoch(stamp: Any) -> float | None:
+    """``yyyy-MM-ddTHH:mm:ssZ`` as seconds since the epoch (None if absent or odd)."""
+    if not stamp:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.timestamp()
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,15 @@ import time
 
 import requests
 
-from tap_activities.errors import AuthError, UpstreamError
-from tap_activities.http import CONNECT_TIMEOUT, USER_AGENT, error_message, redact_url
+from tap_activities.errors import AuthError, TransientError, UpstreamError
+from tap_activities.http import (
+    CONNECT_TIMEOUT,
+    USER_AGENT,
+    check_response,
+    error_message,
+    redact_url,
+)
+from tap_activities.redact import REDACTOR
 
 RENEW_MARGIN_SECONDS = 120.0
 
@@ -70,8 +77,9 @@ class PeopleAITokenAuth(requests.auth.AuthBase):
                 allow_redirects=False,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
+            # Retried like any other call (bounded by max_retry_seconds).
             msg = f"{what} unreachable: {type(exc).__name__}; check 'peopleai_api_url'"
-            raise UpstreamError(msg) from None
+            raise TransientError(msg) from None
         if response.status_code in {400, 401, 403}:
             detail = error_message(response)
             msg = (
@@ -80,6 +88,9 @@ class PeopleAITokenAuth(requests.auth.AuthBase):
                 "'peopleai_client_secret' (an Activity API key pair)"
             )
             raise AuthError(msg)
+        if response.status_code == 429 or response.status_code >= 500:
+            # A busy or failing token endpoint is as transient as any other call.
+            check_response(response, what)
         if response.status_code >= 300:
             msg = f"{what} answered HTTP {response.status_code}"
             raise UpstreamError(msg)
@@ -90,6 +101,7 @@ class PeopleAITokenAuth(requests.auth.AuthBase):
         except (ValueError, KeyError, TypeError):
             msg = f"{what} did not answer a token (is 'peopleai_api_url' the People.ai API?)"
             raise UpstreamError(msg) from None
+        REDACTOR.add(token)
         self._token = token
         margin = min(RENEW_MARGIN_SECONDS, lifetime / 4)
         self._expires_at = time.monotonic() + lifetime - margin

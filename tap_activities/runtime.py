@@ -41,5 +41,6 @@ def build_runtime(source_name: str, settings: Settings) -> SourceRuntime:
         client,
         poll_interval=settings.poll_interval_seconds,
         job_timeout=settings.job_timeout_seconds,
+        max_retry_seconds=settings.max_retry_seconds,
     )
     return SourceRuntime(settings=settings, client=client, scheduler=scheduler)

@@ -9,8 +9,9 @@ moves the bookmark and emits a STATE message. State per stream::
      "delta_start": "2024-05-01",   # People.ai, while building history: first delta day
      "jobs": {"2024-05-02..2024-05-15": {"job_id": "...", "export_type": "delta"}}}
 
-``jobs`` keeps the upstream ids of exports created but not yet emitted, so an interrupted
-run picks them up instead of exporting the same window again.
+``jobs`` keeps the upstream ids of exports created but not yet emitted (of every stream,
+since jobs are created ahead for streams that sync later), so an interrupted run picks
+them up instead of exporting the same window again.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class ExportStream(Stream):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._tickets: list[ExportTicket] | None = None
+        self._next_window = 0  # index of the first ticket not yet emitted
         self._null_record = dict.fromkeys(self.schema.get("properties", {}))
         self._fast_output: bool | None = None
         self._envelope = record_envelope(self.name, utc_now())
@@ -145,10 +147,11 @@ class ExportStream(Stream):
         """Run ``emit`` for every planned window; advance and write state after each."""
         tickets = self.plan()
         for position in range(len(tickets)):
+            self._next_window = position
             ticket = tickets[position]
             for attempt in range(1, EXPIRED_EXPORT_ATTEMPTS + 1):
                 job = ticket.wait()
-                self._remember_jobs(tickets[position:])
+                self._remember_all_jobs()
                 self._write_state_now()
                 try:
                     yield from emit(job, ticket.request)
@@ -169,7 +172,8 @@ class ExportStream(Stream):
                 position == len(tickets) - 1,
             )
             self.runtime.scheduler.release(ticket)
-            self._remember_jobs(tickets[position + 1 :])
+            self._next_window = position + 1
+            self._remember_all_jobs()
             self._write_state_now()
 
     def _window_records(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
@@ -249,6 +253,16 @@ class ExportStream(Stream):
             if flush is not None:
                 flush()
 
+    def _remember_all_jobs(self) -> None:
+        """Put the job ids of every stream's unfinished windows into state.
+
+        Jobs are created ahead, for later windows and for streams that sync later; a run
+        killed now must find all of them in its last STATE, not only this stream's.
+        """
+        for stream in self._tap.streams.values():
+            if isinstance(stream, ExportStream) and stream._tickets is not None:
+                stream._remember_jobs(stream._tickets[stream._next_window :])
+
     def _remember_jobs(self, tickets: list[ExportTicket]) -> None:
         jobs = {
             t.request.window.key: {"job_id": t.job_id, "export_type": t.request.export_type}
@@ -282,7 +296,14 @@ class PeopleAIStream(ExportStream):
         # Building history (first run, or a run that stopped part-way through it).
         state.setdefault("delta_start", dt.datetime.now(dt.timezone.utc).date().isoformat())
         state["mode"] = "snapshot"
-        start = max(bookmark, settings.start_date) if bookmark else settings.start_date
+        # A finished snapshot window holds every activity of its days (late ones come with
+        # the deltas from delta_start), so history goes on the day after the bookmark:
+        # the windows then match those of the interrupted run and its kept jobs resume.
+        start = (
+            max(bookmark + dt.timedelta(days=1), settings.start_date)
+            if bookmark
+            else settings.start_date
+        )
         plan = list(plan_peopleai_windows(start, settings.end_date, None))
         if not plan and bookmark is not None:  # history already reaches end_date
             state["mode"] = "delta"

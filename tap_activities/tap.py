@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
-from tap_activities.errors import TapActivitiesError
+from tap_activities.errors import ConfigError, TapActivitiesError
 from tap_activities.output import BufferedSingerWriter
+from tap_activities.redact import REDACTOR, install
 from tap_activities.runtime import SourceRuntime, build_runtime
 from tap_activities.settings import (
     CHARTMOGUL_DEFAULT_URL,
@@ -18,6 +22,11 @@ from tap_activities.settings import (
     parse_settings,
 )
 from tap_activities.streams import CHARTMOGUL_STREAMS, PEOPLEAI_STREAMS, ExportStream
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+SECRET_SETTINGS = ("peopleai_client_id", "peopleai_client_secret", "chartmogul_api_key")
+"""Settings whose values never appear in a log line or an error (the client id is the
+People.ai "API key")."""
 
 # Numbers are also accepted as strings: meltano passes environment variables as text.
 NUMBER = th.CustomType({"type": ["number", "string"]})
@@ -119,9 +128,29 @@ class TapActivities(Tap):
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        install()
         self._runtimes: dict[str, SourceRuntime] = {}
         self._settings: Settings | None = None
         super().__init__(*args, **kwargs)
+        self._register_secrets()
+
+    def _register_secrets(self) -> None:
+        """Tell the log redactor this run's credential values."""
+        REDACTOR.add(*(str(self.config.get(name) or "") for name in SECRET_SETTINGS))
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's schema check, its findings as one :class:`ConfigError` line.
+
+        The SDK logs each finding as an ERROR line and exits; a user gets one line that
+        names the setting instead, with any credential value in it redacted.
+        """
+        self._register_secrets()
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            found = "; ".join(exc.errors) or str(exc)
+            msg = f"Invalid settings: {found}"
+            raise ConfigError(msg) from None
 
     @property
     def settings(self) -> Settings:
@@ -129,6 +158,23 @@ class TapActivities(Tap):
         if self._settings is None:
             self._settings = parse_settings(self.config)
         return self._settings
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command plus ``--log-level`` (same as ``TAP_ACTIVITIES_LOGLEVEL``)."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--log-level"],
+                type=click.Choice(LOG_LEVELS, case_sensitive=False),
+                expose_value=False,
+                is_eager=True,
+                callback=_set_log_level,
+                help="Log level (default INFO, or TAP_ACTIVITIES_LOGLEVEL). Secrets are "
+                "redacted at every level.",
+            )
+        )
+        return command
 
     def runtime(self, source_name: str) -> SourceRuntime:
         """The shared client and scheduler of a source, created on first use."""
@@ -159,10 +205,37 @@ class TapActivities(Tap):
             self.message_writer.flush()
 
 
+def _set_log_level(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        logging.getLogger().setLevel(value.upper())
+
+
 def cli() -> None:
-    """Console entry point: the SDK's CLI, with the tap's errors as one line and exit 1."""
+    """Console entry point: the SDK's CLI, with any error as one redacted line and exit 1.
+
+    The tap's own errors say what to do. Anything else is a bug or an environment
+    problem; its traceback goes to the log at debug level only (also redacted).
+    """
+    install()
     try:
         TapActivities.cli()
     except TapActivitiesError as exc:
-        sys.stderr.write(f"tap-activities: error: {exc}\n")
+        sys.stderr.write(f"tap-activities: error: {REDACTOR.redact(str(exc))}\n")
+        sys.exit(1)
+    except FileNotFoundError as exc:
+        sys.stderr.write(f"tap-activities: error: {REDACTOR.redact(str(exc))}\n")
+        sys.exit(1)
+    except Exception as exc:
+        if type(exc).__name__ == "JSONDecodeError":  # json's, simplejson's or orjson's
+            sys.stderr.write(
+                "tap-activities: error: a --config, --state or --catalog file is not valid "
+                f"JSON (line {getattr(exc, 'lineno', '?')} column {getattr(exc, 'colno', '?')})\n"
+            )
+            sys.exit(1)
+        logging.getLogger("tap_activities").debug("unexpected error", exc_info=True)
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())
+        sys.stderr.write(
+            f"tap-activities: error: unexpected {REDACTOR.redact(text)} "
+            "(set TAP_ACTIVITIES_LOGLEVEL=DEBUG for details)\n"
+        )
         sys.exit(1)

@@ -15,7 +15,7 @@ from tap_activities.chartmogul_csv import (
     normalise_column,
     verify_zip,
 )
-from tap_activities.errors import CorruptDownloadError, DataFormatError
+from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
 
 HEADER = [
     "uuid",
@@ -121,13 +121,13 @@ def test_malformed_rows_name_row_line_and_file(tmp_path, row, needle):
 
 
 def test_unsafe_members_are_refused(tmp_path):
-    with pytest.raises(CorruptDownloadError, match="unsafe path"):
+    with pytest.raises(UnsafeArchiveError, match="unsafe path"):
         rows_of(make_zip(tmp_path, [], name="../../etc/evil.csv"))
 
 
 def test_zip_bomb_ratio_is_refused(tmp_path):
     path = make_zip(tmp_path, [], raw=b"uuid\r\n" + b"a" * 5_000_000)
-    with pytest.raises(CorruptDownloadError, match="zip bomb"):
+    with pytest.raises(UnsafeArchiveError, match="zip bomb"):
         verify_zip(path)
 
 

@@ -6,7 +6,12 @@ import threading
 
 import pytest
 
-from tap_activities.errors import ExportFailedError, NotFoundError, RateLimitedError
+from tap_activities.errors import (
+    ExportFailedError,
+    NotFoundError,
+    RateLimitedError,
+    TransientError,
+)
 from tap_activities.jobs import ExportRequest, ExportStatus, JobScheduler, JobSnapshot
 from tap_activities.windows import Window
 
@@ -136,3 +141,62 @@ def test_resume_adopts_a_known_job_and_replaces_a_forgotten_one():
     assert adopted.job_id == "job-old"
     assert replaced.job_id == "job-1"
     assert [job_id for job_id, _ in source.created] == ["job-1"]
+
+
+class LosingSource(FakeSource):
+    """Creates the job, then 'loses' the answer the first ``lose`` times; can list jobs."""
+
+    def __init__(self, lose=1, listable=True, **kw):
+        super().__init__(**kw)
+        self.lose = lose
+        self.listable = listable
+        self.lookups = 0
+
+    def create(self, request):
+        job = super().create(request)
+        if self.lose:
+            self.lose -= 1
+            raise TransientError("POST jobs failed: ConnectionError")
+        return job
+
+    def find_created(self, request, since, exclude):
+        self.lookups += 1
+        if not self.listable:
+            return None
+        for job_id, made in reversed(self.created):
+            if made == request and job_id not in exclude:
+                return JobSnapshot(job_id, ExportStatus.QUEUED)
+        return None
+
+
+def test_unanswered_creation_adopts_the_job_it_made_instead_of_a_duplicate():
+    source = LosingSource(lose=1)
+    sched = scheduler(source)
+    try:
+        job = sched.submit(request(0)).wait(10)
+    finally:
+        sched.close()
+    assert source.lookups == 1
+    assert [job_id for job_id, _ in source.created] == ["job-1"]
+    assert job.job_id == "job-1"
+
+
+def test_unanswered_creation_without_a_match_creates_again():
+    source = LosingSource(lose=1, listable=False)
+    sched = scheduler(source)
+    try:
+        job = sched.submit(request(0)).wait(10)
+    finally:
+        sched.close()
+    assert source.lookups == 1
+    assert job.job_id == "job-2"
+
+
+def test_creation_failing_for_max_retry_seconds_gives_up_with_the_window():
+    source = LosingSource(lose=10**6, listable=False)
+    sched = scheduler(source, max_retry_seconds=0.05)
+    try:
+        with pytest.raises(ExportFailedError, match=r"kept failing for max_retry_seconds=0\.05"):
+            sched.submit(request(0)).wait(30)
+    finally:
+        sched.close()

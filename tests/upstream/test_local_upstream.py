@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import time
+import zipfile
 
 import orjson
 import pytest
@@ -196,3 +199,83 @@ def test_truncated_download_is_a_short_read(up):
         _ = requests.get(
             f"{up.peopleai_url}{JOBS}/{job['job_id']}/data", headers=headers, timeout=5
         ).content
+
+
+def chartmogul_export(up, **body) -> dict:
+    """Create a ChartMogul export and wait until it leaves pending/processing."""
+    auth = (up.chartmogul_api_key, "")
+    payload = {"type": "churn", "start-date": "2024-01-01", "end-date": "2024-01-31", **body}
+    created = requests.post(
+        up.chartmogul_url + "/v1/activities_export", data=payload, auth=auth, timeout=5
+    )
+    for _ in range(200):
+        export = requests.get(
+            f"{up.chartmogul_url}/v1/activities_export/{created.json()['id']}", auth=auth, timeout=5
+        ).json()
+        if export["status"] not in {"pending", "processing"}:
+            return export
+        time.sleep(0.02)
+    raise AssertionError("export never finished")
+
+
+def test_window_scoped_job_faults_hit_only_that_window(up):
+    headers = token(up)
+    up.faults.fail_jobs(times=5, start_date="2024-01-15")
+    ok = wait_completed(up, headers, create(up, headers).json()["job_id"])
+    assert ok["state"] == "Completed"
+    failing = create(up, headers, start_date="2024-01-15", end_date="2024-01-28").json()
+    for _ in range(200):
+        job = requests.get(
+            f"{up.peopleai_url}{JOBS}/{failing['job_id']}", headers=headers, timeout=5
+        )
+        if job.json()["state"] in {"Completed", "Failed"}:
+            break
+        time.sleep(0.02)
+    assert job.json()["state"] == "Failed"
+
+
+def test_lost_create_answer_still_creates_the_job(up):
+    headers = token(up)
+    up.faults.lose_create_response()
+    with pytest.raises(requests.ConnectionError):
+        create(up, headers)
+    listed = requests.get(up.peopleai_url + JOBS, headers=headers, timeout=5).json()["jobs"]
+    assert len(listed) == 1
+    assert listed[0]["start_date"] == "2024-01-01"
+
+
+def test_chartmogul_expiry_failure_and_bad_row_faults(up):
+    up.faults.expired_urls()
+    export = chartmogul_export(up)
+    assert export["status"] == "succeeded"
+    assert export["expires_at"] <= dt.datetime.now(dt.timezone.utc).isoformat()
+    assert requests.get(export["file_url"], timeout=5).status_code == 403
+
+    up.faults.expire_files()
+    export = chartmogul_export(up)
+    assert requests.get(export["file_url"], timeout=5).status_code == 403  # early expiry
+    assert requests.get(export["file_url"], timeout=5).status_code == 200
+
+    up.faults.fail_exports()
+    assert chartmogul_export(up)["status"] == "failed"
+
+    up.faults.bad_csv_row()
+    export = chartmogul_export(up)
+    with zipfile.ZipFile(io.BytesIO(requests.get(export["file_url"], timeout=5).content)) as z:
+        rows = list(csv.reader(io.StringIO(z.read(z.namelist()[0]).decode("utf-8"))))
+    assert len({len(row) for row in rows}) == 2  # one row has a stray field
+
+
+def test_hold_keeps_a_call_until_released(up):
+    import threading
+
+    hold = up.faults.hold("peopleai.token", skip=1)
+    token(up)  # skipped
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("headers", token(up)))
+    thread.start()
+    assert hold.reached.wait(timeout=10)
+    assert "headers" not in result
+    hold.release.set()
+    thread.join(timeout=10)
+    assert "headers" in result
