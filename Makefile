@@ -20,5 +20,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Throughput and peak RSS of the tap against the local upstream, next to a stock SDK tap
+# and the raw orjson floor (several minutes). BENCH_ARGS="--records 10000 --skip-stock"
+bench: $(STAMP)
+	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

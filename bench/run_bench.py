@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -132,34 +133,91 @@ def tap_case(workdir: Path, config: dict, stream: str, name: str) -> dict:
     return run_counted(command)
 
 
+CASES = (
+    "upstream",
+    "raw",
+    "peopleai-record",
+    "peopleai-batch",
+    "chartmogul-record",
+    "chartmogul-batch",
+    "stock",
+)
+
+
+def median_run(repeat: int, run: Any) -> dict:
+    """Run a case ``repeat`` times; keep the run of median wall time (and the highest RSS)."""
+    runs = sorted((run() for _ in range(repeat)), key=lambda r: r["seconds"])
+    chosen = dict(runs[len(runs) // 2])
+    chosen["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    chosen["all_seconds"] = [round(r["seconds"], 2) for r in runs]
+    return chosen
+
+
+def upstream_case(work: Path, config: dict, source: str, kind: str) -> dict:
+    """Export and download one window with no parsing: the upstream's own speed."""
+    path = work / f"upstream-{source}.json"
+    path.write_text(json.dumps(config))
+    command = [
+        sys.executable, str(ROOT / "bench/upstream_download.py"), str(path), source, kind,
+        DAY.isoformat(), DAY.isoformat(),
+    ]  # fmt: skip
+    out = subprocess.run(command, check=True, capture_output=True).stdout
+    return json.loads(out.splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--chartmogul-records", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per case; medians shown")
+    parser.add_argument(
+        "--cases",
+        default=",".join(CASES),
+        help=f"comma-separated subset of: {', '.join(CASES)}",
+    )
     parser.add_argument(
         "--skip-stock", action="store_true", help="skip the slow stock SDK baseline"
     )
     args = parser.parse_args()
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
+    if args.skip_stock and "stock" in cases:
+        cases.remove("stock")
     n = args.records
     n_cm = args.chartmogul_records or n
+    want_peopleai = any(c.startswith("peopleai") for c in cases) or bool(
+        {"raw", "stock"} & set(cases)
+    )
+    want_chartmogul = any(c.startswith("chartmogul") for c in cases)
     upstream_config = UpstreamConfig(
-        seed=1, start=DAY, end=DAY, peopleai_per_day=n, chartmogul_per_day=n_cm,
+        seed=1, start=DAY, end=DAY,
+        peopleai_per_day=n if want_peopleai else 0,
+        chartmogul_per_day=n_cm if want_chartmogul else 0,
         queue_seconds=0.05, run_seconds=0.1, fragment_records=20_000,
         unknown_fields=False, chartmogul_extra_column=None,
     )  # fmt: skip
     results: dict[str, dict] = {}
+    upstream: dict[str, dict] = {}
     with (
         tempfile.TemporaryDirectory(prefix="tap-activities-bench-") as tmp,
         LocalUpstream(upstream_config) as up,
     ):
         work = Path(tmp)
         print(f"generating {n} People.ai and {n_cm} ChartMogul records ...", file=sys.stderr)
-        records = up.peopleai.records("email", DAY, DAY)
         source = work / "records.jsonl"
-        source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
-        up.chartmogul.rows("new_biz", DAY, DAY)  # warm the generator cache path
+        if want_peopleai:
+            records = up.peopleai.records("email", DAY, DAY)
+            if {"raw", "stock"} & set(cases):
+                with source.open("wb") as out:
+                    for record in records:
+                        out.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+            del records
+        if want_chartmogul:
+            up.chartmogul.rows("new_biz", DAY, DAY)
         base = {
             "start_date": DAY.isoformat(),
             "end_date": DAY.isoformat(),
@@ -178,37 +236,83 @@ def main() -> None:
         }
         batch_root = work / "batches"
         batch_root.mkdir()
-        batched = {
-            **peopleai,
-            "batch_config": {
-                "encoding": {"format": "jsonl", "compression": "gzip"},
-                "storage": {"root": f"file://{batch_root}", "prefix": "b-"},
-                "batch_size": 100_000,
-            },
+        batch_config = {
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "storage": {"root": f"file://{batch_root}", "prefix": "b-"},
+            "batch_size": 100_000,
         }
+        # The upstream alone first: it also renders both exports, once, so that no tap run
+        # below is charged for the upstream serialising its data.
+        print("upstream-only downloads ...", file=sys.stderr)
+        if want_peopleai:
+            upstream["People.ai"] = upstream_case(work, peopleai, "peopleai", "email")
+        if want_chartmogul:
+            upstream["ChartMogul"] = upstream_case(work, chartmogul, "chartmogul", "new_biz")
         print("running cases ...", file=sys.stderr)
-        results["raw orjson loop (file)"] = run_counted(
-            [sys.executable, str(ROOT / "bench/raw_loop.py"), str(source)]
-        )
-        results["tap-activities RECORD, People.ai"] = tap_case(
-            work, peopleai, "peopleai_email", "p"
-        )
-        results["tap-activities BATCH, People.ai"] = tap_case(work, batched, "peopleai_email", "b")
-        results["tap-activities RECORD, ChartMogul"] = tap_case(
-            work, chartmogul, "chartmogul_new_biz", "c"
-        )
-        if not args.skip_stock:
-            (work / "stock.json").write_text(json.dumps({"path": str(source)}))
-            results["stock singer-sdk tap (file)"] = run_counted(
-                [
-                    sys.executable,
-                    str(ROOT / "bench/stock_tap.py"),
-                    "--config",
-                    str(work / "stock.json"),
-                ]
-            )
+        repeat = max(1, args.repeat)
+        plan: list[tuple[str, str, Any]] = [
+            (
+                "raw",
+                "raw orjson loop (file)",
+                lambda: run_counted([sys.executable, str(ROOT / "bench/raw_loop.py"), str(source)]),
+            ),
+            (
+                "peopleai-record",
+                "tap-activities RECORD, People.ai",
+                lambda: tap_case(work, peopleai, "peopleai_email", "p"),
+            ),
+            (
+                "peopleai-batch",
+                "tap-activities BATCH, People.ai",
+                lambda: tap_case(
+                    work, {**peopleai, "batch_config": batch_config}, "peopleai_email", "pb"
+                ),
+            ),
+            (
+                "chartmogul-record",
+                "tap-activities RECORD, ChartMogul",
+                lambda: tap_case(work, chartmogul, "chartmogul_new_biz", "c"),
+            ),
+            (
+                "chartmogul-batch",
+                "tap-activities BATCH, ChartMogul",
+                lambda: tap_case(
+                    work, {**chartmogul, "batch_config": batch_config}, "chartmogul_new_biz", "cb"
+                ),
+            ),
+            ("stock", "stock singer-sdk tap (file)", lambda: stock_case(work, source)),
+        ]
+        for key, name, run in plan:
+            if key in cases:
+                print(f"  {name} x{repeat if key != 'stock' else 1}", file=sys.stderr)
+                results[name] = median_run(repeat if key != "stock" else 1, run)
+                clear(batch_root)
+    report(results, upstream, n, n_cm)
+
+
+def stock_case(work: Path, source: Path) -> dict:
+    """The stock singer-sdk tap over the same People.ai records, from a local file."""
+    (work / "stock.json").write_text(json.dumps({"path": str(source)}))
+    return run_counted(
+        [sys.executable, str(ROOT / "bench/stock_tap.py"), "--config", str(work / "stock.json")]
+    )
+
+
+def clear(folder: Path) -> None:
+    for path in folder.iterdir():
+        path.unlink()
+
+
+def report(results: dict[str, dict], upstream: dict[str, dict], n: int, n_cm: int) -> None:
     machine = f"{platform.node()} | {os.cpu_count()} cores | Python {platform.python_version()}"
-    print(f"\n{machine} | {dt.date.today()}")
+    print(f"\n{machine} | {dt.date.today()} | {n} People.ai / {n_cm} ChartMogul records")
+    for name, u in upstream.items():
+        rate = u["bytes"] / 1e6 / max(u["download_seconds"], 1e-9)
+        print(
+            f"upstream only, {name}: export {u['export_seconds']:.2f} s, "
+            f"download {u['bytes'] / 1e6:.1f} MB in {u['download_seconds']:.2f} s "
+            f"({rate:.0f} MB/s)"
+        )
     print(f"{'case':38} {'records':>9} {'seconds':>8} {'rec/s':>9} {'peak RSS MB':>12}")
     for name, r in results.items():
         rate = r["records"] / r["seconds"]
@@ -217,10 +321,25 @@ def main() -> None:
         print(f"{name:38} {r['records']:>9} {r['seconds']:>8.2f} {rate:>9.0f} {mb:>12.1f}")
     stock = results.get("stock singer-sdk tap (file)")
     if stock:
-        for name in ("tap-activities RECORD, People.ai", "tap-activities BATCH, People.ai"):
-            print(f"{name} / stock SDK tap: {results[name]['rate'] / stock['rate']:.1f}x")
+        for name in results:
+            if name.startswith("tap-activities"):
+                ratio = results[name]["rate"] / stock["rate"]
+                print(f"{name} / stock SDK tap: {ratio:.1f}x")
+    raw = results.get("raw orjson loop (file)")
+    if raw:
+        for name in results:
+            if name.startswith("tap-activities"):
+                print(f"{name} / raw orjson loop: {results[name]['rate'] / raw['rate']:.2f}x")
     print(
-        json.dumps({k: {kk: round(vv, 2) for kk, vv in v.items()} for k, v in results.items()}),
+        json.dumps(
+            {
+                "upstream": upstream,
+                "cases": {
+                    k: {kk: (round(vv, 2) if isinstance(vv, float) else vv) for kk, vv in v.items()}
+                    for k, v in results.items()
+                },
+            }
+        ),
         file=sys.stderr,
     )
 
