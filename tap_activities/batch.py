@@ -38,22 +38,22 @@ class BatchFileWriter:
         return self.config.encoding.format == "jsonl"
 
     def line_manifests(
-        self, blocks: Iterable[list[bytes]]
+        self, blocks: Iterable[tuple[int, bytes]]
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
-        """Like :meth:`manifests`, from blocks of serialised records (JSON, no newline).
+        """Like :meth:`manifests`, from ``(count, JSON lines)`` blocks of serialised records.
 
         Each file holds exactly ``batch_size`` records (the last one fewer); a block is
-        cut where a file ends.
+        cut at a line end where a file is full.
         """
         encoding = self.config.encoding
         size = max(1, self.config.batch_size or 10000)
         compressed = encoding.compression == "gzip"
-        pending: list[bytes] = []
+        pending: tuple[int, bytes] = (0, b"")
         iterator = iter(blocks)
         while True:
-            if not pending:
-                pending = next(iterator, [])
-                if not pending:
+            if not pending[0]:
+                pending = next(iterator, (0, b""))
+                if not pending[0]:
                     return
             filename, url = self._next_file(compressed)
             with self.config.storage.open(filename, "wb") as raw:
@@ -61,14 +61,22 @@ class BatchFileWriter:
                 try:
                     room = size
                     while room:
-                        if not pending:
-                            pending = next(iterator, [])
-                            if not pending:
+                        if not pending[0]:
+                            pending = next(iterator, (0, b""))
+                            if not pending[0]:
                                 break
-                        taken, pending = pending[:room], pending[room:]
-                        room -= len(taken)
-                        out.write(b"\n".join(taken))
-                        out.write(b"\n")
+                        count, data = pending
+                        if count <= room:
+                            out.write(data)
+                            room -= count
+                            pending = (0, b"")
+                        else:
+                            cut = 0
+                            for _ in range(room):
+                                cut = data.index(b"\n", cut) + 1
+                            out.write(memoryview(data)[:cut])
+                            pending = (count - room, data[cut:])
+                            room = 0
                 finally:
                     if compressed:
                         out.close()

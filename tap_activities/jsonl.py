@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +46,51 @@ MAX_LAYOUTS = 4096
 def iter_line_blocks(
     path: Path, *, read_bytes: int = READ_BYTES
 ) -> Iterator[tuple[int, list[bytes]]]:
-    """Yield ``(number of the first line, lines)`` of a file, without line endings.
+    """Yield ``(number of the first line, lines)`` of a file, without line endings."""
+    for first, piece in iter_line_pieces(path, read_bytes=read_bytes):
+        yield first, piece.split(b"\n")[:-1]
 
-    The file is read in large pieces and split in one call per piece, which costs a
-    fraction of reading it line by line; memory stays at about two pieces.
+
+def iter_line_pieces(path: Path, *, read_bytes: int = READ_BYTES) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(number of the first line, whole lines, each ending in a newline)``.
+
+    The file is read in large pieces, so the per-line work can be done on slices of one
+    buffer instead of one object per line; memory stays at about two pieces.
     """
     first = 1
     pending = b""
     with path.open("rb") as data:
         while piece := data.read(read_bytes):
-            lines = (pending + piece).split(b"\n") if pending else piece.split(b"\n")
-            pending = lines.pop()
-            if lines:
-                yield first, lines
-                first += len(lines)
+            if pending:
+                piece = pending + piece
+            cut = piece.rfind(b"\n") + 1
+            pending = piece[cut:]
+            if cut:
+                whole = piece[:cut] if cut < len(piece) else piece
+                yield first, whole
+                first += whole.count(b"\n")
         if pending:
-            yield first, [pending]
+            yield first, pending + b"\n"
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How serialised records are joined into one piece of output."""
+
+    head: bytes
+    """Before the first record (RECORD: the envelope up to ``"record":``)."""
+    sep: bytes
+    """Between two records (RECORD: the rest of one envelope and the start of the next)."""
+    tail: bytes
+    """After the last record."""
+
+    def join(self, bodies: list[bytes]) -> bytes:
+        """Records serialised one by one, framed."""
+        return b"".join((self.head, self.sep.join(bodies), self.tail))
+
+
+LINES = Framing(b"", b"\n", b"\n")
+"""JSON Lines: one record per line."""
 
 
 class RecordLines:
@@ -82,36 +112,63 @@ class RecordLines:
         self._null_record = dict.fromkeys(self.fields)
         self._parse = _simdjson_parser()
 
-    def blocks(self, path: Path, *, where: str) -> Iterator[list[bytes]]:
-        """Yield lists of RECORD bodies (JSON objects, no newline), in file order."""
+    def blocks(self, path: Path, *, where: str, framing: Framing) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(record count, framed records)`` for each piece of the file, in order.
+
+        Lines are never copied one by one: each is parsed through a slice of the piece,
+        and the output is joined once per piece from slices and closings.
+        """
         parse = self._parse
         layouts = self._layouts
-        for first, lines in iter_line_blocks(path):
-            out: list[bytes] = []
-            append = out.append
+        head, sep, tail = framing.head, framing.sep, framing.tail
+        with_sep: dict[bytes, bytes] = {}
+        for first, data in iter_line_pieces(path):
+            view = memoryview(data)
+            find = data.find
+            pieces: list[Any] = [head]
+            append = pieces.append
+            closing = b""
+            count = 0
             number = first
-            for line in lines:
+            start = 0
+            end = len(data)
+            while start < end:
+                stop = find(b"\n", start)
+                line = view[start:stop]
                 try:
                     # tuple() at once: the parser is reused only after its document is gone.
                     keys = tuple(parse(line).keys()) if parse is not None else None
                 except (ValueError, AttributeError, RuntimeError):
                     keys = None  # refused, or not an object: the slow way decides
                 if keys is None:
-                    body = self._slow(line, number, where)
+                    body = self._slow(bytes(line), number, where)
                     if body is not None:
                         append(body)
+                        closing = b""
+                        append(sep)
+                        count += 1
                 else:
                     closing = layouts.get(keys)
                     if closing is None:
                         closing = self._layout(keys)
-                    append(line.rstrip()[:-1] + closing if closing else line)
+                    if closing:
+                        close = stop - 1
+                        while data[close] != 0x7D:  # back over whitespace to the "}"
+                            close -= 1
+                        append(view[start:close])
+                        joint = with_sep.get(closing)
+                        if joint is None:
+                            joint = with_sep[closing] = closing + sep
+                        append(joint)
+                    else:
+                        append(line)
+                        append(sep)
+                    count += 1
                 number += 1
-                if len(out) >= BLOCK_RECORDS:
-                    yield out
-                    out = []
-                    append = out.append
-            if out:
-                yield out
+                start = stop + 1
+            if count:
+                pieces[-1] = closing + tail
+                yield count, b"".join(pieces)
 
     def _layout(self, keys: tuple[str, ...]) -> bytes:
         """What closes an object with these keys: ``b""`` (keep it) or its missing nulls.

@@ -65,14 +65,16 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
         if len(buffer) >= FLUSH_BYTES:
             self.flush()
 
-    def write_records(self, prefix: bytes, bodies: list[bytes], suffix: bytes) -> None:
-        """Buffer RECORD lines from their envelope and already serialised records."""
-        if not bodies:
-            return
+    def write_bytes(self, data: bytes) -> None:
+        """Buffer whole, already serialised messages (lines); large ones go out at once."""
         buffer = self._buffer
-        buffer += prefix
-        buffer += (suffix + prefix).join(bodies)
-        buffer += suffix
+        if not buffer and len(data) >= FLUSH_BYTES:
+            if self._out is None:
+                sys.stdout.flush()
+            self.out.write(data)
+            self.out.flush()
+            return
+        buffer += data
         if len(buffer) >= FLUSH_BYTES:
             self.flush()
 

@@ -25,7 +25,7 @@ from tap_activities.download import PartDownloader, copy_body
 from tap_activities.errors import ExportExpiredError, NotFoundError, RateLimitedError, UpstreamError
 from tap_activities.http import ApiSession
 from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
-from tap_activities.jsonl import RecordLines, iter_json_lines
+from tap_activities.jsonl import Framing, RecordLines, iter_json_lines
 from tap_activities.peopleai_auth import PeopleAITokenAuth
 from tap_activities.settings import PeopleAISettings, Settings
 from tap_activities.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
@@ -140,12 +140,12 @@ class PeopleAIClient:
             yield from iter_json_lines(path, where=f"{where} fragment {number}")
 
     def record_blocks(
-        self, job: JobSnapshot, request: ExportRequest, lines: RecordLines
-    ) -> Iterator[list[bytes]]:
-        """The same records as :meth:`records`, as JSON bodies with null-filled schema fields."""
+        self, job: JobSnapshot, request: ExportRequest, lines: RecordLines, framing: Framing
+    ) -> Iterator[tuple[int, bytes]]:
+        """The same records as :meth:`records`, serialised with null-filled schema fields."""
         where = self._where(job, request)
         for number, path in enumerate(self._fragment_files(job, request)):
-            yield from lines.blocks(path, where=f"{where} fragment {number}")
+            yield from lines.blocks(path, where=f"{where} fragment {number}", framing=framing)
 
     @staticmethod
     def _where(job: JobSnapshot, request: ExportRequest) -> str:

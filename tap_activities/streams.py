@@ -32,7 +32,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from tap_activities.batch import BatchFileWriter
 from tap_activities.errors import ExportExpiredError
 from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
-from tap_activities.jsonl import BLOCK_RECORDS, RecordLines
+from tap_activities.jsonl import BLOCK_RECORDS, LINES, Framing, RecordLines
 from tap_activities.output import BufferedSingerWriter, default_json, record_envelope
 from tap_activities.schemas import schema_directory
 from tap_activities.windows import Window
@@ -140,7 +140,9 @@ class ExportStream(Stream):
         writer = BatchFileWriter(batch_config, self.tap_name, self.name)
         if writer.writes_lines:
             return self._each_window(
-                lambda job, request: writer.line_manifests(self._window_blocks(job, request))
+                lambda job, request: writer.line_manifests(
+                    self._window_blocks(job, request, lambda: LINES)
+                )
             )
         return self._each_window(
             lambda job, request: writer.manifests(self._window_records(job, request))
@@ -188,28 +190,41 @@ class ExportStream(Stream):
             yield {**nulls, **record}
         self._log_window(job, request, count)
 
-    def _window_blocks(self, job: JobSnapshot, request: ExportRequest) -> Iterator[list[bytes]]:
-        """The window's records, serialised: lists of JSON objects, schema fields null-filled.
+    def _window_blocks(
+        self,
+        job: JobSnapshot,
+        request: ExportRequest,
+        framing: Callable[[], Framing] | None = None,
+    ) -> Iterator[tuple[int, bytes]]:
+        """The window's records, serialised and framed: ``(count, bytes)`` pieces.
 
-        People.ai records are never decoded: their JSON lines are validated and reused
-        (:class:`~tap_activities.jsonl.RecordLines`). Other sources' records are
-        serialised with orjson as they are parsed.
+        Schema fields a record lacks are null. People.ai records are never decoded: their
+        JSON lines are validated and reused (:class:`~tap_activities.jsonl.RecordLines`);
+        other sources' records are serialised with orjson as they are parsed. ``framing``
+        is asked once the window's envelope is set (default: RECORD lines).
         """
         self._envelope = record_envelope(self.name, utc_now())
+        frame = framing() if framing is not None else self._record_framing()
         record_blocks = getattr(self.runtime.client, "record_blocks", None)
         if record_blocks is not None and type(self).fetch is ExportStream.fetch:
             if self._record_lines is None:
                 self._record_lines = RecordLines(self._null_record)
-            blocks = record_blocks(job, request, self._record_lines)
+            blocks = record_blocks(job, request, self._record_lines, frame)
         else:
-            blocks = self._serialised(self.fetch(job, request))
+            blocks = self._serialised(self.fetch(job, request), frame)
         count = 0
         for block in blocks:
-            count += len(block)
+            count += block[0]
             yield block
         self._log_window(job, request, count)
 
-    def _serialised(self, records: Iterable[dict[str, Any]]) -> Iterator[list[bytes]]:
+    def _record_framing(self) -> Framing:
+        prefix, suffix = self._envelope
+        return Framing(prefix, suffix + prefix, suffix)
+
+    def _serialised(
+        self, records: Iterable[dict[str, Any]], framing: Framing
+    ) -> Iterator[tuple[int, bytes]]:
         nulls = self._null_record
         dumps = orjson.dumps
         block: list[bytes] = []
@@ -217,11 +232,11 @@ class ExportStream(Stream):
         for record in records:
             append(dumps({**nulls, **record}, default=default_json))
             if len(block) >= BLOCK_RECORDS:
-                yield block
+                yield len(block), framing.join(block)
                 block = []
                 append = block.append
         if block:
-            yield block
+            yield len(block), framing.join(block)
 
     def _log_window(self, job: JobSnapshot, request: ExportRequest, count: int) -> None:
         self.logger.info(
@@ -253,11 +268,10 @@ class ExportStream(Stream):
         writer = self._tap.message_writer
         state_manager = self.state_manager
         with self.get_record_counter() as counter, self.get_sync_timer():
-            for block in self._each_window(self._window_blocks):
-                prefix, suffix = self._envelope
-                writer.write_records(prefix, block, suffix)
+            for count, data in self._each_window(self._window_blocks):
+                writer.write_bytes(data)
                 state_manager.is_flushed = False
-                counter.increment(len(block))
+                counter.increment(count)
         self._finalize_state(self.stream_state)
         self._write_state_message()
 

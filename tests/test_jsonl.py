@@ -9,7 +9,7 @@ import pytest
 
 from tap_activities.batch import BatchFileWriter
 from tap_activities.errors import DataFormatError
-from tap_activities.jsonl import RecordLines, iter_json_lines, iter_line_blocks
+from tap_activities.jsonl import LINES, Framing, RecordLines, iter_json_lines, iter_line_blocks
 
 FIELDS = ("uid", "subject", "stats")
 
@@ -18,7 +18,12 @@ def bodies(tmp_path, content: bytes) -> list[bytes]:
     path = tmp_path / "part.jsonl"
     path.write_bytes(content)
     lines = RecordLines(FIELDS)
-    return [body for block in lines.blocks(path, where="w") for body in block]
+    out = []
+    for count, data in lines.blocks(path, where="w", framing=LINES):
+        assert data.endswith(b"\n")
+        out.extend(data.split(b"\n")[:-1])
+        assert len(out) == count or count < len(out)
+    return out
 
 
 def test_complete_records_go_out_byte_for_byte(tmp_path):
@@ -65,7 +70,7 @@ def test_invalid_lines_fail_with_the_same_error_as_the_decoding_reader(tmp_path,
     with pytest.raises(DataFormatError) as slow:
         list(iter_json_lines(path, where="w"))
     with pytest.raises(DataFormatError) as fast:
-        list(RecordLines(FIELDS).blocks(path, where="w"))
+        list(RecordLines(FIELDS).blocks(path, where="w", framing=LINES))
     assert str(fast.value) == str(slow.value)
     assert "line 2" in str(fast.value)
 
@@ -90,7 +95,7 @@ def test_batch_files_hold_exactly_batch_size_lines(tmp_path):
             "batch_size": 7,
         }
     )
-    blocks = [[b'{"n":%d}' % (10 * b + i) for i in range(5)] for b in range(4)]
+    blocks = [(5, LINES.join([b'{"n":%d}' % (10 * b + i) for i in range(5)])) for b in range(4)]
     manifests = list(BatchFileWriter(config, "tap", "s").line_manifests(iter(blocks)))
     counts, numbers = [], []
     for _encoding, (url,) in manifests:
@@ -100,3 +105,14 @@ def test_batch_files_hold_exactly_batch_size_lines(tmp_path):
         numbers.extend(r["n"] for r in rows)
     assert counts == [7, 7, 6]
     assert numbers == [10 * b + i for b in range(4) for i in range(5)]
+
+
+def test_record_framing_wraps_every_record_in_its_envelope(tmp_path):
+    path = tmp_path / "part.jsonl"
+    path.write_bytes(b'{"uid":"a"}\n\n{"uid":"b","subject":"s","stats":null}\n')
+    framing = Framing(b"<", b">\n<", b">\n")
+    [(count, data)] = list(RecordLines(FIELDS).blocks(path, where="w", framing=framing))
+    assert count == 2
+    assert data == (
+        b'<{"uid":"a","subject":null,"stats":null}>\n<{"uid":"b","subject":"s","stats":null}>\n'
+    )
