@@ -20,6 +20,7 @@ import datetime as dt
 import fcntl
 import gzip
 import json
+import math
 import os
 import platform
 import re
@@ -211,7 +212,18 @@ def main() -> None:
     parser.add_argument(
         "--skip-stock", action="store_true", help="skip the slow stock SDK baseline"
     )
+    parser.add_argument(
+        "--windows",
+        action="store_true",
+        help="only the full-sync case: 3 People.ai streams x 8 yearly windows, wall time "
+        "against the upstream's own export time",
+    )
+    parser.add_argument("--run-seconds", type=float, default=0.5, help="--windows: job run time")
+    parser.add_argument("--per-day", type=int, default=20, help="--windows: records/type/day")
     args = parser.parse_args()
+    if args.windows:
+        windows_case(args.run_seconds, args.per_day, max(1, args.repeat))
+        return
     cases = [c for c in args.cases.split(",") if c]
     unknown = set(cases) - set(CASES)
     if unknown:
@@ -319,6 +331,68 @@ def main() -> None:
                 results[name] = median_run(repeat if key != "stock" else 1, run)
                 clear(batch_root)
     report(results, upstream, n, n_cm)
+
+
+def windows_case(run_seconds: float, per_day: int, repeat: int) -> None:
+    """A full sync of 3 streams x 8 windows against the upstream's own export time.
+
+    The upstream runs at most ``max_running_jobs`` jobs at once, each ``run_seconds``
+    after ``queue_seconds`` in the queue, so exporting all 24 windows takes it at least
+    ``queue_seconds + ceil(24 / max_running_jobs) * run_seconds``: that is the floor a
+    tap can approach only by creating the next jobs while it emits the current ones.
+    """
+    start, end = dt.date(2017, 1, 1), dt.date(2024, 12, 31)  # 8 yearly snapshot windows
+    config = UpstreamConfig(
+        seed=3, start=start, end=end, peopleai_per_day=per_day, chartmogul_per_day=0,
+        queue_seconds=0.05, run_seconds=run_seconds, fragment_records=20_000,
+        unknown_fields=False, chartmogul_extra_column=None,
+    )  # fmt: skip
+    jobs = 3 * 8
+    floor = config.queue_seconds + math.ceil(jobs / config.max_running_jobs) * run_seconds
+    runs = []
+    with (
+        tempfile.TemporaryDirectory(prefix="tap-activities-bench-") as tmp,
+        LocalUpstream(config) as up,
+    ):
+        work = Path(tmp)
+        for kind in ("email", "meeting", "call"):
+            up.peopleai.records(kind, start, end)  # generate the data before timing
+        tap_config = {
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "poll_interval_seconds": 0.05,
+            "peopleai_api_url": up.peopleai_url,
+            "peopleai_client_id": up.peopleai_client_id,
+            "peopleai_client_secret": up.peopleai_client_secret,
+        }
+        (work / "w.json").write_text(json.dumps(tap_config))
+        catalog = catalog_for(tap_config, "peopleai_email")
+        for entry in catalog["streams"]:
+            for meta in entry["metadata"]:
+                if not meta["breadcrumb"]:
+                    meta["metadata"]["selected"] = True
+        (work / "w-catalog.json").write_text(json.dumps(catalog))
+        command = [
+            str(BIN / "tap-activities"),
+            "--config", str(work / "w.json"),
+            "--catalog", str(work / "w-catalog.json"),
+        ]  # fmt: skip
+        for _ in range(repeat):
+            runs.append(run_counted(command))
+    runs.sort(key=lambda r: r["seconds"])
+    median = runs[len(runs) // 2]
+    print(f"\n{platform.node()} | {os.cpu_count()} cores | {dt.date.today()}")
+    print(
+        f"full sync, 3 People.ai streams x 8 windows ({jobs} jobs of {run_seconds:g} s, "
+        f"{config.max_running_jobs} running at once), {median['records']} records"
+    )
+    print(f"upstream's own export time (floor): {floor:.2f} s")
+    seconds = ", ".join(f"{r['seconds']:.2f}" for r in runs)
+    print(
+        f"tap wall time: {median['seconds']:.2f} s (runs: {seconds}) = "
+        f"{median['seconds'] / floor:.2f}x "
+        f"the floor; peak RSS {median['peak_rss_mb']:.0f} MB"
+    )
 
 
 def stock_case(work: Path, source: Path) -> dict:
