@@ -47,30 +47,31 @@ def iter_line_blocks(
     path: Path, *, read_bytes: int = READ_BYTES
 ) -> Iterator[tuple[int, list[bytes]]]:
     """Yield ``(number of the first line, lines)`` of a file, without line endings."""
-    for first, piece in iter_line_pieces(path, read_bytes=read_bytes):
-        yield first, piece.split(b"\n")[:-1]
+    first = 1
+    for piece, end in iter_line_pieces(path, read_bytes=read_bytes):
+        lines = piece[:end].split(b"\n")[:-1]
+        yield first, lines
+        first += len(lines)
 
 
-def iter_line_pieces(path: Path, *, read_bytes: int = READ_BYTES) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(number of the first line, whole lines, each ending in a newline)``.
+def iter_line_pieces(path: Path, *, read_bytes: int = READ_BYTES) -> Iterator[tuple[bytes, int]]:
+    """Yield ``(piece, end)``: ``piece[:end]`` is whole lines, each ending in a newline.
 
     The file is read in large pieces, so the per-line work can be done on slices of one
-    buffer instead of one object per line; memory stays at about two pieces.
+    buffer instead of one object per line, and the piece is never copied to cut it at
+    its last newline; memory stays at about two pieces.
     """
-    first = 1
     pending = b""
     with path.open("rb") as data:
         while piece := data.read(read_bytes):
             if pending:
                 piece = pending + piece
-            cut = piece.rfind(b"\n") + 1
-            pending = piece[cut:]
-            if cut:
-                whole = piece[:cut] if cut < len(piece) else piece
-                yield first, whole
-                first += whole.count(b"\n")
+            end = piece.rfind(b"\n") + 1
+            pending = piece[end:]
+            if end:
+                yield piece, end
         if pending:
-            yield first, pending + b"\n"
+            yield pending + b"\n", len(pending) + 1
 
 
 @dataclass(frozen=True)
@@ -119,19 +120,19 @@ class RecordLines:
         and the output is joined once per piece from slices and closings.
         """
         parse = self._parse
-        layouts = self._layouts
         head, sep, tail = framing.head, framing.sep, framing.tail
-        with_sep: dict[bytes, bytes] = {}
-        for first, data in iter_line_pieces(path):
+        # The layout of the previous record: records tend to repeat it, and comparing
+        # keys costs less than hashing them.
+        last_keys: tuple[str, ...] | None = None
+        closing = joint = b""
+        number = 1
+        for data, end in iter_line_pieces(path):
             view = memoryview(data)
             find = data.find
             pieces: list[Any] = [head]
             append = pieces.append
-            closing = b""
             count = 0
-            number = first
             start = 0
-            end = len(data)
             while start < end:
                 stop = find(b"\n", start)
                 line = view[start:stop]
@@ -144,25 +145,22 @@ class RecordLines:
                     body = self._slow(bytes(line), number, where)
                     if body is not None:
                         append(body)
-                        closing = b""
                         append(sep)
+                        last_keys, closing, joint = None, b"", sep
                         count += 1
                 else:
-                    closing = layouts.get(keys)
-                    if closing is None:
+                    if keys != last_keys:
                         closing = self._layout(keys)
+                        joint = closing + sep
+                        last_keys = keys
                     if closing:
                         close = stop - 1
                         while data[close] != 0x7D:  # back over whitespace to the "}"
                             close -= 1
                         append(view[start:close])
-                        joint = with_sep.get(closing)
-                        if joint is None:
-                            joint = with_sep[closing] = closing + sep
-                        append(joint)
                     else:
                         append(line)
-                        append(sep)
+                    append(joint)
                     count += 1
                 number += 1
                 start = stop + 1
@@ -171,11 +169,14 @@ class RecordLines:
                 yield count, b"".join(pieces)
 
     def _layout(self, keys: tuple[str, ...]) -> bytes:
-        """What closes an object with these keys: ``b""`` (keep it) or its missing nulls.
+        """What closes an object with these keys: ``b""`` (as is) or its missing nulls.
 
         Records of one export come in a handful of key layouts, so this runs a handful
         of times per export; a layout's answer is kept (at most a few thousand).
         """
+        closing = self._layouts.get(keys)
+        if closing is not None:
+            return closing
         present = frozenset(keys)
         missing = [f for f in self.fields if f not in present]
         if not missing:

@@ -267,8 +267,12 @@ class ExportStream(Stream):
             return
         writer = self._tap.message_writer
         state_manager = self.state_manager
+        if type(self).get_records is ExportStream.get_records:
+            blocks = self._each_window(self._window_blocks)
+        else:  # a subclass's own records: serialise them as they come
+            blocks = self._serialised(self.get_records(context), self._record_framing())
         with self.get_record_counter() as counter, self.get_sync_timer():
-            for count, data in self._each_window(self._window_blocks):
+            for count, data in blocks:
                 writer.write_bytes(data)
                 state_manager.is_flushed = False
                 counter.increment(count)
