@@ -100,7 +100,7 @@ class RecordLines:
     A record goes out byte for byte as the upstream wrote it, so nothing about it changes:
     key order, number spelling, escapes, fields no schema lists. Each line is still fully
     validated first (JSON syntax, UTF-8, an object at the top) by simdjson, which also
-    lists its top-level keys without building them; schema fields a record lacks are
+    lists its top-level keys without decoding any value; schema fields a record lacks are
     appended as ``null`` before its closing brace. A line simdjson refuses (invalid, or
     valid but outside its limits, such as integers wider than 64 bits) goes the slow way:
     orjson, whose verdict and errors (with line numbers) are those of ``iter_json_lines``.
@@ -108,7 +108,6 @@ class RecordLines:
 
     def __init__(self, fields: Iterable[str]) -> None:
         self.fields = tuple(fields)
-        self._fieldset = frozenset(self.fields)
         self._layouts: dict[tuple[str, ...], bytes] = {}
         self._null_record = dict.fromkeys(self.fields)
         self._parse = _simdjson_parser()

@@ -85,12 +85,13 @@ def test_line_blocks_keep_line_numbers_across_reads(tmp_path):
     assert seen == [b'{"n":%d}' % i for i in range(1000)]
 
 
-def test_batch_files_hold_exactly_batch_size_lines(tmp_path):
+@pytest.mark.parametrize("compression", ["gzip", "none"])
+def test_batch_files_hold_exactly_batch_size_lines(tmp_path, compression):
     from singer_sdk.helpers._batch import BatchConfig
 
     config = BatchConfig.from_dict(
         {
-            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "encoding": {"format": "jsonl", "compression": compression},
             "storage": {"root": f"file://{tmp_path}", "prefix": "t-"},
             "batch_size": 7,
         }
@@ -99,7 +100,8 @@ def test_batch_files_hold_exactly_batch_size_lines(tmp_path):
     manifests = list(BatchFileWriter(config, "tap", "s").line_manifests(iter(blocks)))
     counts, numbers = [], []
     for _encoding, (url,) in manifests:
-        with gzip.open(url.removeprefix("file://"), "rb") as lines:
+        opener = gzip.open if url.endswith(".gz") else open
+        with opener(url.removeprefix("file://"), "rb") as lines:
             rows = [json.loads(line) for line in lines]
         counts.append(len(rows))
         numbers.extend(r["n"] for r in rows)
