@@ -38,7 +38,7 @@ def iter_json_lines(path: Path, *, where: str) -> Iterator[dict[str, Any]]:
             yield record
 
 
-READ_BYTES = 4 << 20
+READ_BYTES = 1 << 20
 BLOCK_RECORDS = 2000
 MAX_LAYOUTS = 4096
 
