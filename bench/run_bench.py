@@ -91,7 +91,10 @@ def count_messages(fd: int) -> tuple[int, list[str]]:
     seam = max(len(m) for m in RECORD_MARKS) - 1
     while chunk := os.read(fd, 1 << 20):
         for mark in RECORD_MARKS:
-            records += chunk.count(mark) + (tail + chunk[: len(mark) - 1]).count(mark)
+            # Marks across the seam: the last len-1 bytes before it and the first len-1
+            # after it (longer, and a mark already counted could be counted again).
+            edge = len(mark) - 1
+            records += chunk.count(mark) + (tail[-edge:] + chunk[:edge]).count(mark)
         if partial or b'"BATCH"' in chunk:
             partial += chunk
             *lines, partial = partial.split(b"\n")
