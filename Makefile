@@ -37,5 +37,10 @@ demo-clean:
 	rm -rf demo-output
 	-$(MELTANO_VENV)/bin/meltano --environment=local state clear --force local:tap-activities-to-target-duckdb
 
+# Throughput and peak RSS of the tap against the local upstream, next to a stock SDK tap
+# and the raw orjson floor (several minutes). BENCH_ARGS="--records 10000 --skip-stock"
+bench: $(STAMP)
+	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .meltano .pytest_cache .ruff_cache demo-output

@@ -33,6 +33,7 @@ from activities_upstream.faults import Faults
 from activities_upstream.http import FaultGate, drop_connection, json_response, send_truncated
 
 EXPORTS = "/v1/activities_export"
+RENDERED_EXPORTS_KEPT = 32
 
 
 def _iso(moment: float | None) -> str | None:
@@ -81,6 +82,8 @@ class ChartMogulApp:
         self.gate = FaultGate(faults)
         self.exports: dict[str, Export] = {}
         self._lock = threading.Lock()
+        self._render_lock = threading.Lock()
+        self._rendered: dict[tuple, tuple[bytes, bytes]] = {}
         self.routes = Map(
             [
                 Rule(EXPORTS, endpoint="create", methods=["POST"]),
@@ -182,18 +185,47 @@ class ChartMogulApp:
         if export.fails:
             export.status = "failed"
             return
-        rows = self.data.select(export.activity_type, export.start, export.end)
-        export.file_name, export.signature = self.files.publish(
-            f"activities-{self.config.chartmogul_account}-{export.export_id}.zip",
-            self.data.columns,
-            rows,
-            self.config.file_ttl_seconds,
+        name = f"activities-{self.config.chartmogul_account}-{export.export_id}.zip"
+        export.file_name, export.signature = self.files.publish_bytes(
+            name, self._render(export, name), self.config.file_ttl_seconds
         )
         export.expires = time.time() + self.config.file_ttl_seconds
         if self.faults.take("expired_url"):
             export.expires = time.time() - 1
             self.files.expire(export.file_name)
         export.status = self.config.chartmogul_success_word
+
+    def _render(self, export: Export, name: str) -> bytes:
+        """The export's zip; the same query over unchanged data reuses the zip made before.
+
+        Only the CSV member's name differs between two such exports (it carries the export
+        id, always of the same length), so a kept zip is renamed, not built again: a large
+        export is rendered once, not in the middle of every sync that asks for it.
+        """
+        key = (
+            export.activity_type,
+            export.start,
+            export.end,
+            self.data.version,
+            tuple(self.data.columns),
+            self.config.chartmogul_bom,
+        )
+        member = name.replace(".zip", ".csv").encode()
+        if self.faults.take("bad_csv_row"):  # a one-off broken file is never kept
+            rows = self.data.select(export.activity_type, export.start, export.end)
+            return self.files.render(name, self.data.columns, rows, bad_row=bool(rows))
+        with self._render_lock:
+            kept = self._rendered.get(key)
+            if kept is not None:
+                old_member, body = kept
+                if len(old_member) == len(member) and body.count(old_member) == 2:
+                    return body.replace(old_member, member)
+            rows = self.data.select(export.activity_type, export.start, export.end)
+            body = self.files.render(name, self.data.columns, rows)
+            self._rendered[key] = (member, body)
+            while len(self._rendered) > RENDERED_EXPORTS_KEPT:
+                del self._rendered[next(iter(self._rendered))]
+            return body
 
     def _view(self, export: Export) -> dict[str, Any]:
         done = export.file_name is not None and export.status not in {
@@ -249,18 +281,33 @@ class FileHost:
         self, name: str, columns: list[str], rows: list[dict[str, str]], ttl: float
     ) -> tuple[str, str]:
         """Write a zip holding one CSV and make it downloadable until ``ttl`` passes."""
+        bad_row = bool(rows) and self.faults.take("bad_csv_row")
+        return self.publish_bytes(name, self.render(name, columns, rows, bad_row=bad_row), ttl)
+
+    def render(
+        self, name: str, columns: list[str], rows: list[dict[str, str]], *, bad_row: bool = False
+    ) -> bytes:
+        """A zip holding one CSV (named after the zip) of ``rows``.
+
+        ``bad_row``: the middle row gets one field too many (the ``bad_csv_row`` fault).
+        """
         text = io.StringIO(newline="")
         if self.config.chartmogul_bom:
             text.write("\ufeff")
         writer = csv.writer(text, lineterminator="\r\n")
         writer.writerow(columns)
-        bad_row = bool(rows) and self.faults.take("bad_csv_row")
         for number, row in enumerate(rows):
             cells = [row.get(c, "") for c in columns]
             writer.writerow([*cells, "stray"] if bad_row and number == len(rows) // 2 else cells)
-        path = Path(self._dir.name) / name
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        body = io.BytesIO()
+        with zipfile.ZipFile(body, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(name.replace(".zip", ".csv"), text.getvalue().encode("utf-8"))
+        return body.getvalue()
+
+    def publish_bytes(self, name: str, body: bytes, ttl: float) -> tuple[str, str]:
+        """Make a zip downloadable as ``name`` until ``ttl`` passes."""
+        path = Path(self._dir.name) / name
+        path.write_bytes(body)
         if self.faults.take("bad_crc"):
             _flip_a_data_byte(path)
         signature = secrets.token_hex(16)

@@ -64,6 +64,8 @@ class PeopleAIData:
         self._overrides: dict[str, dict[str, Any]] = {}
         self._extra: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self.version = 0
+        """Bumped by every mutation, so rendered exports of older data are not reused."""
         self._days: dict[tuple[str, dt.date], list[dict[str, Any]]] = {}
 
     def day_records(self, kind: str, day: dt.date) -> list[dict[str, Any]]:
@@ -164,6 +166,7 @@ class PeopleAIData:
         rng = random.Random(f"{self.seed}/mutate/{day.isoformat()}/{len(self._extra)}")
         touched = []
         with self._lock:
+            self.version += 1
             for index in range(new):
                 kind = PEOPLEAI_TYPES[index % 3]
                 record = self._record(rng, kind, day)
@@ -236,6 +239,8 @@ class ChartMogulData:
         self._overrides: dict[str, dict[str, str]] = {}
         self._extra: list[dict[str, str]] = []
         self._days: dict[tuple[str, dt.date], list[dict[str, str]]] = {}
+        self.version = 0
+        """Bumped by every mutation, so rendered exports of older data are not reused."""
 
     @property
     def columns(self) -> list[str]:
@@ -288,6 +293,7 @@ class ChartMogulData:
         """Add ``new`` rows dated ``day`` and recompute ``changed`` rows dated just before it."""
         rng = random.Random(f"{self.seed}/cm-mutate/{day.isoformat()}/{len(self._extra)}")
         touched = []
+        self.version += 1
         for index in range(new):
             row = self._row(rng, CHARTMOGUL_TYPES[index % 5], day)
             self._extra.append(row)

@@ -33,6 +33,7 @@ from activities_upstream.http import FaultGate, drop_connection, json_response, 
 ACTIVITY_TYPES = {"email", "meeting", "call", "all"}
 EXPORT_TYPES = {"delta", "snapshot"}
 JOBS = "/pull/v1/export/activities/jobs"
+RENDERED_EXPORTS_KEPT = 32
 
 
 def _utc(moment: float | None) -> str | None:
@@ -89,6 +90,8 @@ class PeopleAIApp:
         self.peak_open_jobs = 0
         """Most jobs ever Queued or Running at once (an observation for tests)."""
         self._lock = threading.RLock()
+        self._render_lock = threading.Lock()
+        self._rendered: dict[tuple, list[bytes]] = {}
         self.routes = Map(
             [
                 Rule("/auth/v1/tokens", endpoint="token", methods=["POST"]),
@@ -306,26 +309,46 @@ class PeopleAIApp:
             return json_response({"jobs": [j.view() for j in self.jobs.values()]})
 
     def _materialise(self, job: Job) -> None:
-        """Serialise a completed job's data into fragments, once."""
+        """Serialise a completed job's data into fragments, once.
+
+        Exports of the same range over unchanged data answer the same bytes, so rendered
+        fragments are kept per query (a few at most) and shared by later jobs: a large
+        export is rendered once, not in the middle of every sync that asks for it.
+        """
         with job.data_lock:
             if job.fragments is not None:
                 return
             by = "activity" if job.body["export_type"] == "snapshot" else "processed"
-            records = self.data.select(
+            key = (
                 job.body["activity_type"],
-                dt.date.fromisoformat(job.body["start_date"]),
-                dt.date.fromisoformat(job.body["end_date"]),
+                job.body["start_date"],
+                job.body["end_date"],
                 by,
+                self.config.fragment_records,
+                self.data.version,
             )
-            records.sort(key=lambda r: r["uid"])
-            size = max(1, self.config.fragment_records)
-            dumps = orjson.dumps
-            fragments = [
-                b"".join(dumps(r) + b"\n" for r in records[i : i + size])
-                for i in range(0, len(records), size)
-            ] or [b""]
+            with self._render_lock:
+                fragments = self._rendered.get(key)
+                if fragments is None:
+                    fragments = self._render(key)
+                    self._rendered[key] = fragments
+                    while len(self._rendered) > RENDERED_EXPORTS_KEPT:
+                        del self._rendered[next(iter(self._rendered))]
             job.fragments = fragments
             job.results_size = sum(len(f) for f in fragments)
+
+    def _render(self, key: tuple) -> list[bytes]:
+        activity_type, start, end, by, size, _version = key
+        records = self.data.select(
+            activity_type, dt.date.fromisoformat(start), dt.date.fromisoformat(end), by
+        )
+        records.sort(key=lambda r: r["uid"])
+        size = max(1, size)
+        dumps = orjson.dumps
+        return [
+            b"".join(dumps(r) + b"\n" for r in records[i : i + size])
+            for i in range(0, len(records), size)
+        ] or [b""]
 
     def on_data(self, request: Request, job_id: str) -> Response:
         """All data, or one fragment with ``?fragment=N``."""

@@ -15,17 +15,22 @@ child's VmHWM, sampled while it runs. In the same run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import fcntl
 import gzip
 import json
+import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -38,37 +43,68 @@ DAY = dt.date(2024, 1, 1)
 
 def run_counted(command: list[str], env: dict | None = None) -> dict:
     """Run a command, count its stdout lines by message type, measure time and peak RSS."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    assert proc.stdout is not None
-    records = batches = 0
-    pending = b""
-    manifests: list[str] = []
-    sampler = PeakSampler(proc.pid)
-    sampler.start()
-    while chunk := proc.stdout.read(1 << 20):
-        lines = (pending + chunk).split(b"\n")
-        pending = lines.pop()
-        for line in lines:
-            if line.startswith(b'{"type":"RECORD"') or line.startswith(b'{"type": "RECORD"'):
-                records += 1
-            elif b'"BATCH"' in line[:40]:
-                batches += 1
-                manifests.extend(orjson.loads(line)["manifest"])
-    sampler.sample()
-    sampler.stop()
-    _, status, _usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{command[0]} exited with status {status}")
+    with tempfile.TemporaryFile() as log:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env)
+        assert proc.stdout is not None
+        with contextlib.suppress(OSError):  # a larger pipe: fewer wake-ups on both ends
+            fcntl.fcntl(proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)
+        sampler = PeakSampler(proc.pid)
+        sampler.start()
+        records, manifests = count_messages(proc.stdout.fileno())
+        sampler.sample()
+        sampler.stop()
+        _, status, _usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        proc.stdout.close()
+        if status != 0:
+            raise SystemExit(f"{command[0]} exited with status {status}")
+        log.seek(0)
+        sync = sum(float(m) for m in SYNC_DURATION.findall(log.read()))
     if manifests:
         records = sum(count_lines(m) for m in manifests)
     return {
         "records": records,
         "seconds": elapsed,
+        "sync_seconds": sync,
         "peak_rss_mb": sampler.peak_kb / 1024,
-        "batches": batches,
+        "batches": len(manifests),
     }
+
+
+F_SETPIPE_SZ = 1031
+SYNC_DURATION = re.compile(rb'"metric":\s*"sync_duration",\s*"value":\s*([0-9.]+)')
+RECORD_MARKS = (b'\n{"type":"RECORD"', b'\n{"type": "RECORD"')
+
+
+def count_messages(fd: int) -> tuple[int, list[str]]:
+    """RECORD lines and BATCH manifests on a pipe, with no per-line Python work.
+
+    The sink must not be what the benchmark measures: RECORD lines are counted with
+    ``bytes.count`` over whole reads (a mark split across two reads is counted at the
+    seam); only lines holding a BATCH message are split out and parsed.
+    """
+    records = 0
+    manifests: list[str] = []
+    tail = b"\n"  # the output starts at a line start
+    partial = b""  # a BATCH line not yet complete
+    seam = max(len(m) for m in RECORD_MARKS) - 1
+    while chunk := os.read(fd, 1 << 20):
+        for mark in RECORD_MARKS:
+            # Marks across the seam: the last len-1 bytes before it and the first len-1
+            # after it (longer, and a mark already counted could be counted again).
+            edge = len(mark) - 1
+            records += chunk.count(mark) + (tail[-edge:] + chunk[:edge]).count(mark)
+        if partial or b'"BATCH"' in chunk:
+            partial += chunk
+            *lines, partial = partial.split(b"\n")
+            for line in lines:
+                if line.startswith(b'{"type":"BATCH"') or line.startswith(b'{"type": "BATCH"'):
+                    manifests.extend(orjson.loads(line)["manifest"])
+            if len(partial) > 20 and b'"BATCH"' not in partial:
+                partial = b""  # not a BATCH line (its type comes first): drop it
+        tail = (tail + chunk)[-seam:]
+    return records, manifests
 
 
 class PeakSampler(threading.Thread):
@@ -132,34 +168,102 @@ def tap_case(workdir: Path, config: dict, stream: str, name: str) -> dict:
     return run_counted(command)
 
 
+CASES = (
+    "upstream",
+    "raw",
+    "peopleai-record",
+    "peopleai-batch",
+    "chartmogul-record",
+    "chartmogul-batch",
+    "stock",
+)
+
+
+def median_run(repeat: int, run: Any) -> dict:
+    """Run a case ``repeat`` times; keep the run of median wall time (and the highest RSS)."""
+    runs = sorted((run() for _ in range(repeat)), key=lambda r: r["seconds"])
+    chosen = dict(runs[len(runs) // 2])
+    chosen["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    chosen["all_seconds"] = [round(r["seconds"], 2) for r in runs]
+    return chosen
+
+
+def upstream_case(work: Path, config: dict, source: str, kind: str) -> dict:
+    """Export and download one window with no parsing: the upstream's own speed."""
+    path = work / f"upstream-{source}.json"
+    path.write_text(json.dumps(config))
+    command = [
+        sys.executable, str(ROOT / "bench/upstream_download.py"), str(path), source, kind,
+        DAY.isoformat(), DAY.isoformat(),
+    ]  # fmt: skip
+    out = subprocess.run(command, check=True, capture_output=True).stdout
+    return json.loads(out.splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--chartmogul-records", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per case; medians shown")
+    parser.add_argument(
+        "--cases",
+        default=",".join(CASES),
+        help=f"comma-separated subset of: {', '.join(CASES)}",
+    )
     parser.add_argument(
         "--skip-stock", action="store_true", help="skip the slow stock SDK baseline"
     )
+    parser.add_argument(
+        "--windows",
+        action="store_true",
+        help="only the full-sync case: 3 People.ai streams x 8 yearly windows, wall time "
+        "against the upstream's own export time",
+    )
+    parser.add_argument("--run-seconds", type=float, default=0.5, help="--windows: job run time")
+    parser.add_argument("--per-day", type=int, default=20, help="--windows: records/type/day")
     args = parser.parse_args()
+    if args.windows:
+        windows_case(args.run_seconds, args.per_day, max(1, args.repeat))
+        return
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
+    if args.skip_stock and "stock" in cases:
+        cases.remove("stock")
     n = args.records
     n_cm = args.chartmogul_records or n
+    want_peopleai = any(c.startswith("peopleai") for c in cases) or bool(
+        {"raw", "stock"} & set(cases)
+    )
+    want_chartmogul = any(c.startswith("chartmogul") for c in cases)
     upstream_config = UpstreamConfig(
-        seed=1, start=DAY, end=DAY, peopleai_per_day=n, chartmogul_per_day=n_cm,
+        seed=1, start=DAY, end=DAY,
+        peopleai_per_day=n if want_peopleai else 0,
+        chartmogul_per_day=n_cm if want_chartmogul else 0,
         queue_seconds=0.05, run_seconds=0.1, fragment_records=20_000,
         unknown_fields=False, chartmogul_extra_column=None,
     )  # fmt: skip
     results: dict[str, dict] = {}
+    upstream: dict[str, dict] = {}
     with (
         tempfile.TemporaryDirectory(prefix="tap-activities-bench-") as tmp,
         LocalUpstream(upstream_config) as up,
     ):
         work = Path(tmp)
         print(f"generating {n} People.ai and {n_cm} ChartMogul records ...", file=sys.stderr)
-        records = up.peopleai.records("email", DAY, DAY)
         source = work / "records.jsonl"
-        source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
-        up.chartmogul.rows("new_biz", DAY, DAY)  # warm the generator cache path
+        if want_peopleai:
+            records = up.peopleai.records("email", DAY, DAY)
+            if {"raw", "stock"} & set(cases):
+                with source.open("wb") as out:
+                    for record in records:
+                        out.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+            del records
+        if want_chartmogul:
+            up.chartmogul.rows("new_biz", DAY, DAY)
         base = {
             "start_date": DAY.isoformat(),
             "end_date": DAY.isoformat(),
@@ -178,49 +282,179 @@ def main() -> None:
         }
         batch_root = work / "batches"
         batch_root.mkdir()
-        batched = {
-            **peopleai,
-            "batch_config": {
-                "encoding": {"format": "jsonl", "compression": "gzip"},
-                "storage": {"root": f"file://{batch_root}", "prefix": "b-"},
-                "batch_size": 100_000,
-            },
+        batch_config = {
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "storage": {"root": f"file://{batch_root}", "prefix": "b-"},
+            "batch_size": 100_000,
         }
+        # The upstream alone first: it also renders both exports, once, so that no tap run
+        # below is charged for the upstream serialising its data.
+        print("upstream-only downloads ...", file=sys.stderr)
+        if want_peopleai:
+            upstream["People.ai"] = upstream_case(work, peopleai, "peopleai", "email")
+        if want_chartmogul:
+            upstream["ChartMogul"] = upstream_case(work, chartmogul, "chartmogul", "new_biz")
         print("running cases ...", file=sys.stderr)
-        results["raw orjson loop (file)"] = run_counted(
-            [sys.executable, str(ROOT / "bench/raw_loop.py"), str(source)]
-        )
-        results["tap-activities RECORD, People.ai"] = tap_case(
-            work, peopleai, "peopleai_email", "p"
-        )
-        results["tap-activities BATCH, People.ai"] = tap_case(work, batched, "peopleai_email", "b")
-        results["tap-activities RECORD, ChartMogul"] = tap_case(
-            work, chartmogul, "chartmogul_new_biz", "c"
-        )
-        if not args.skip_stock:
-            (work / "stock.json").write_text(json.dumps({"path": str(source)}))
-            results["stock singer-sdk tap (file)"] = run_counted(
-                [
-                    sys.executable,
-                    str(ROOT / "bench/stock_tap.py"),
-                    "--config",
-                    str(work / "stock.json"),
-                ]
-            )
+        repeat = max(1, args.repeat)
+        plan: list[tuple[str, str, Any]] = [
+            (
+                "raw",
+                "raw orjson loop (file)",
+                lambda: run_counted([sys.executable, str(ROOT / "bench/raw_loop.py"), str(source)]),
+            ),
+            (
+                "peopleai-record",
+                "tap-activities RECORD, People.ai",
+                lambda: tap_case(work, peopleai, "peopleai_email", "p"),
+            ),
+            (
+                "peopleai-batch",
+                "tap-activities BATCH, People.ai",
+                lambda: tap_case(
+                    work, {**peopleai, "batch_config": batch_config}, "peopleai_email", "pb"
+                ),
+            ),
+            (
+                "chartmogul-record",
+                "tap-activities RECORD, ChartMogul",
+                lambda: tap_case(work, chartmogul, "chartmogul_new_biz", "c"),
+            ),
+            (
+                "chartmogul-batch",
+                "tap-activities BATCH, ChartMogul",
+                lambda: tap_case(
+                    work, {**chartmogul, "batch_config": batch_config}, "chartmogul_new_biz", "cb"
+                ),
+            ),
+            ("stock", "stock singer-sdk tap (file)", lambda: stock_case(work, source)),
+        ]
+        for key, name, run in plan:
+            if key in cases:
+                print(f"  {name} x{repeat if key != 'stock' else 1}", file=sys.stderr)
+                results[name] = median_run(repeat if key != "stock" else 1, run)
+                clear(batch_root)
+    report(results, upstream, n, n_cm)
+
+
+def windows_case(run_seconds: float, per_day: int, repeat: int) -> None:
+    """A full sync of 3 streams x 8 windows against the upstream's own export time.
+
+    The upstream runs at most ``max_running_jobs`` jobs at once, each ``run_seconds``
+    after ``queue_seconds`` in the queue, so exporting all 24 windows takes it at least
+    ``queue_seconds + ceil(24 / max_running_jobs) * run_seconds``: that is the floor a
+    tap can approach only by creating the next jobs while it emits the current ones.
+    """
+    start, end = dt.date(2017, 1, 1), dt.date(2024, 12, 31)  # 8 yearly snapshot windows
+    config = UpstreamConfig(
+        seed=3, start=start, end=end, peopleai_per_day=per_day, chartmogul_per_day=0,
+        queue_seconds=0.05, run_seconds=run_seconds, fragment_records=20_000,
+        unknown_fields=False, chartmogul_extra_column=None,
+    )  # fmt: skip
+    jobs = 3 * 8
+    floor = config.queue_seconds + math.ceil(jobs / config.max_running_jobs) * run_seconds
+    runs = []
+    with (
+        tempfile.TemporaryDirectory(prefix="tap-activities-bench-") as tmp,
+        LocalUpstream(config) as up,
+    ):
+        work = Path(tmp)
+        for kind in ("email", "meeting", "call"):
+            up.peopleai.records(kind, start, end)  # generate the data before timing
+        tap_config = {
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "poll_interval_seconds": 0.05,
+            "peopleai_api_url": up.peopleai_url,
+            "peopleai_client_id": up.peopleai_client_id,
+            "peopleai_client_secret": up.peopleai_client_secret,
+        }
+        (work / "w.json").write_text(json.dumps(tap_config))
+        catalog = catalog_for(tap_config, "peopleai_email")
+        for entry in catalog["streams"]:
+            for meta in entry["metadata"]:
+                if not meta["breadcrumb"]:
+                    meta["metadata"]["selected"] = True
+        (work / "w-catalog.json").write_text(json.dumps(catalog))
+        command = [
+            str(BIN / "tap-activities"),
+            "--config", str(work / "w.json"),
+            "--catalog", str(work / "w-catalog.json"),
+        ]  # fmt: skip
+        for _ in range(repeat):
+            runs.append(run_counted(command))
+    runs.sort(key=lambda r: r["seconds"])
+    median = runs[len(runs) // 2]
+    print(f"\n{platform.node()} | {os.cpu_count()} cores | {dt.date.today()}")
+    print(
+        f"full sync, 3 People.ai streams x 8 windows ({jobs} jobs of {run_seconds:g} s, "
+        f"{config.max_running_jobs} running at once), {median['records']} records"
+    )
+    print(f"upstream's own export time (floor): {floor:.2f} s")
+    seconds = ", ".join(f"{r['seconds']:.2f}" for r in runs)
+    print(
+        f"tap wall time: {median['seconds']:.2f} s (runs: {seconds}) = "
+        f"{median['seconds'] / floor:.2f}x "
+        f"the floor; peak RSS {median['peak_rss_mb']:.0f} MB"
+    )
+
+
+def stock_case(work: Path, source: Path) -> dict:
+    """The stock singer-sdk tap over the same People.ai records, from a local file."""
+    (work / "stock.json").write_text(json.dumps({"path": str(source)}))
+    return run_counted(
+        [sys.executable, str(ROOT / "bench/stock_tap.py"), "--config", str(work / "stock.json")]
+    )
+
+
+def clear(folder: Path) -> None:
+    for path in folder.iterdir():
+        path.unlink()
+
+
+def report(results: dict[str, dict], upstream: dict[str, dict], n: int, n_cm: int) -> None:
     machine = f"{platform.node()} | {os.cpu_count()} cores | Python {platform.python_version()}"
-    print(f"\n{machine} | {dt.date.today()}")
-    print(f"{'case':38} {'records':>9} {'seconds':>8} {'rec/s':>9} {'peak RSS MB':>12}")
+    print(f"\n{machine} | {dt.date.today()} | {n} People.ai / {n_cm} ChartMogul records")
+    for name, u in upstream.items():
+        rate = u["bytes"] / 1e6 / max(u["download_seconds"], 1e-9)
+        print(
+            f"upstream only, {name}: export {u['export_seconds']:.2f} s, "
+            f"download {u['bytes'] / 1e6:.1f} MB in {u['download_seconds']:.2f} s "
+            f"({rate:.0f} MB/s)"
+        )
+    print(
+        f"{'case':38} {'records':>9} {'seconds':>8} {'rec/s':>9} {'peak RSS MB':>12}"
+        f" {'sync s':>7} {'sync rec/s':>10}"
+    )
     for name, r in results.items():
         rate = r["records"] / r["seconds"]
         r["rate"] = rate
         mb = r["peak_rss_mb"]
-        print(f"{name:38} {r['records']:>9} {r['seconds']:>8.2f} {rate:>9.0f} {mb:>12.1f}")
+        sync = r.get("sync_seconds") or 0.0
+        sync_text = f"{sync:>7.2f} {r['records'] / sync:>10.0f}" if sync else f"{'':>7} {'':>10}"
+        print(
+            f"{name:38} {r['records']:>9} {r['seconds']:>8.2f} {rate:>9.0f} {mb:>12.1f} {sync_text}"
+        )
     stock = results.get("stock singer-sdk tap (file)")
     if stock:
-        for name in ("tap-activities RECORD, People.ai", "tap-activities BATCH, People.ai"):
-            print(f"{name} / stock SDK tap: {results[name]['rate'] / stock['rate']:.1f}x")
+        for name in results:
+            if name.startswith("tap-activities"):
+                ratio = results[name]["rate"] / stock["rate"]
+                print(f"{name} / stock SDK tap: {ratio:.1f}x")
+    raw = results.get("raw orjson loop (file)")
+    if raw:
+        for name in results:
+            if name.startswith("tap-activities"):
+                print(f"{name} / raw orjson loop: {results[name]['rate'] / raw['rate']:.2f}x")
     print(
-        json.dumps({k: {kk: round(vv, 2) for kk, vv in v.items()} for k, v in results.items()}),
+        json.dumps(
+            {
+                "upstream": upstream,
+                "cases": {
+                    k: {kk: (round(vv, 2) if isinstance(vv, float) else vv) for kk, vv in v.items()}
+                    for k, v in results.items()
+                },
+            }
+        ),
         file=sys.stderr,
     )
 

@@ -32,7 +32,7 @@ from tap_activities.errors import (
 )
 from tap_activities.http import ApiSession
 from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
-from tap_activities.jsonl import check_json_lines, iter_json_lines
+from tap_activities.jsonl import Framing, RecordLines, check_json_lines, iter_json_lines
 from tap_activities.peopleai_auth import PeopleAITokenAuth
 from tap_activities.settings import PeopleAISettings, Settings
 from tap_activities.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
@@ -145,20 +145,40 @@ class PeopleAIClient:
 
     def records(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
         """Download a completed job's fragments in parallel and yield its records in order."""
+        for label, path in self._fragment_files(job, request):
+            yield from iter_json_lines(path, where=label)
+
+    def record_blocks(
+        self, job: JobSnapshot, request: ExportRequest, lines: RecordLines, framing: Framing
+    ) -> Iterator[tuple[int, bytes]]:
+        """The same records as :meth:`records`, serialised with null-filled schema fields."""
+        for label, path in self._fragment_files(job, request):
+            yield from lines.blocks(path, where=label, framing=framing)
+
+    @staticmethod
+    def _where(job: JobSnapshot, request: ExportRequest) -> str:
+        return f"{request.describe()} job {job.job_id}"
+
+    def _fragment_files(
+        self, job: JobSnapshot, request: ExportRequest
+    ) -> Iterator[tuple[str, Path]]:
+        """``(label, file)`` of each fragment, in order.
+
+        Fragments are downloaded and checked in parallel, a few ahead of the one emitted.
+        """
         indices = fragment_indices(job.body)
         size = job.body.get("results_size")
         parts = max(1, len(indices or [0]))
         per_part = float(size) / parts if isinstance(size, (int, float)) and size > 0 else 0.0
         timeout = max(self.api.timeout, DOWNLOAD_SECONDS_PER_20MB * math.ceil(per_part / 20e6))
-        where = f"{request.describe()} job {job.job_id}"
+        where = self._where(job, request)
         last = indices[-1] if indices else 0
         fetchers = [
             partial(self._fetch_part, _Part(job.job_id, i, timeout, where, bool(i) and i == last))
             for i in (indices if indices is not None else [None])
         ]
         labels = [_label(where, i) for i in (indices if indices is not None else [None])]
-        for label, path in zip(labels, self.downloader.files(fetchers, where), strict=False):
-            yield from iter_json_lines(path, where=label)
+        return zip(labels, self.downloader.files(fetchers, where), strict=False)
 
     def _fetch_part(self, part: _Part, out: BinaryIO) -> int:
         params = {} if part.index is None else {"fragment": part.index}

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+import orjson
 from singer_sdk import SchemaDirectory, Stream, StreamSchema
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers._util import utc_now
@@ -32,7 +33,8 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from tap_activities.batch import BatchFileWriter
 from tap_activities.errors import ExportExpiredError
 from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
-from tap_activities.output import BufferedSingerWriter, record_envelope
+from tap_activities.jsonl import BLOCK_RECORDS, LINES, Framing, RecordLines
+from tap_activities.output import BufferedSingerWriter, default_json, record_envelope
 from tap_activities.schemas import schema_directory
 from tap_activities.windows import Window
 
@@ -61,6 +63,7 @@ class ExportStream(Stream):
         self._next_window = 0  # index of the first ticket not yet emitted
         self._null_record = dict.fromkeys(self.schema.get("properties", {}))
         self._fast_output: bool | None = None
+        self._record_lines: RecordLines | None = None
         self._envelope = record_envelope(self.name, utc_now())
 
     @property
@@ -137,6 +140,12 @@ class ExportStream(Stream):
         yielded here; the bookmark moves only after a window's last manifest is out.
         """
         writer = BatchFileWriter(batch_config, self.tap_name, self.name)
+        if writer.writes_lines:
+            return self._each_window(
+                lambda job, request: writer.line_manifests(
+                    self._window_blocks(job, request, lambda: LINES)
+                )
+            )
         return self._each_window(
             lambda job, request: writer.manifests(self._window_records(job, request))
         )
@@ -183,6 +192,57 @@ class ExportStream(Stream):
         for record in self.fetch(job, request):
             count += 1
             yield {**nulls, **record}
+        self._log_window(job, request, count)
+
+    def _window_blocks(
+        self,
+        job: JobSnapshot,
+        request: ExportRequest,
+        framing: Callable[[], Framing] | None = None,
+    ) -> Iterator[tuple[int, bytes]]:
+        """The window's records, serialised and framed: ``(count, bytes)`` pieces.
+
+        Schema fields a record lacks are null. People.ai records are never decoded: their
+        JSON lines are validated and reused (:class:`~tap_activities.jsonl.RecordLines`);
+        other sources' records are serialised with orjson as they are parsed. ``framing``
+        is asked once the window's envelope is set (default: RECORD lines).
+        """
+        self._envelope = record_envelope(self.name, utc_now())
+        frame = framing() if framing is not None else self._record_framing()
+        record_blocks = getattr(self.runtime.client, "record_blocks", None)
+        if record_blocks is not None and type(self).fetch is ExportStream.fetch:
+            if self._record_lines is None:
+                self._record_lines = RecordLines(self._null_record)
+            blocks = record_blocks(job, request, self._record_lines, frame)
+        else:
+            blocks = self._serialised(self.fetch(job, request), frame)
+        count = 0
+        for block in blocks:
+            count += block[0]
+            yield block
+        self._log_window(job, request, count)
+
+    def _record_framing(self) -> Framing:
+        prefix, suffix = self._envelope
+        return Framing(prefix, suffix + prefix, suffix)
+
+    def _serialised(
+        self, records: Iterable[dict[str, Any]], framing: Framing
+    ) -> Iterator[tuple[int, bytes]]:
+        nulls = self._null_record
+        dumps = orjson.dumps
+        block: list[bytes] = []
+        append = block.append
+        for record in records:
+            append(dumps({**nulls, **record}, default=default_json))
+            if len(block) >= BLOCK_RECORDS:
+                yield len(block), framing.join(block)
+                block = []
+                append = block.append
+        if block:
+            yield len(block), framing.join(block)
+
+    def _log_window(self, job: JobSnapshot, request: ExportRequest, count: int) -> None:
         self.logger.info(
             "%s: window %s emitted %d record(s) from job %s",
             self.name,
@@ -203,18 +263,23 @@ class ExportStream(Stream):
         The SDK's loop spends more time per record on bookkeeping this stream does not use
         (child contexts, partition copies, per-record state) than on the record itself.
         When no stream map, flattening, deselected field or dry-run limit applies, records
-        go straight to the buffered writer; metrics and state finalisation stay the SDK's.
+        go straight to the buffered writer, already serialised, a block at a time; metrics
+        and state finalisation stay the SDK's.
         """
         if not (write_messages and self.ABORT_AT_RECORD_COUNT is None and self._fast_path()):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
         writer = self._tap.message_writer
+        state_manager = self.state_manager
+        if type(self).get_records is ExportStream.get_records:
+            blocks = self._each_window(self._window_blocks)
+        else:  # a subclass's own records: serialise them as they come
+            blocks = self._serialised(self.get_records(context), self._record_framing())
         with self.get_record_counter() as counter, self.get_sync_timer():
-            for record in self.get_records(context):
-                prefix, suffix = self._envelope
-                writer.write_record(prefix, record, suffix)
-                self.state_manager.is_flushed = False
-                counter.increment()
+            for count, data in blocks:
+                writer.write_bytes(data)
+                state_manager.is_flushed = False
+                counter.increment(count)
         self._finalize_state(self.stream_state)
         self._write_state_message()
 

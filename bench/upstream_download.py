@@ -1,0 +1,104 @@
+"""The upstream alone: create one export per window, wait for them, download every byte.
+
+No parsing, no Singer output: it shows how fast the local upstream exports and serves
+data, so the tap's numbers can be read against it (and it renders the exports once, so
+the tap's runs that follow are not charged for the upstream's serialisation). Uses the
+tap's own HTTP clients; prints one JSON line with bytes, seconds to completion and
+download seconds.
+
+    python bench/upstream_download.py CONFIG.json peopleai email 2024-01-01 2024-01-01
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from tap_activities.download import copy_body
+from tap_activities.http import fetch_foreign
+from tap_activities.jobs import ExportRequest, ExportStatus
+from tap_activities.runtime import build_runtime
+from tap_activities.settings import parse_settings
+from tap_activities.windows import Window
+
+
+class _Counter:
+    """A write-only file that only counts bytes."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.name = "/dev/null"
+
+    def write(self, data: bytes) -> int:
+        self.bytes += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def main(config_path: str, source: str, activity_type: str, *days: str) -> None:
+    """Export each ``start..end`` pair of days and download it; print the totals."""
+    settings = parse_settings(json.loads(Path(config_path).read_text()))
+    runtime = build_runtime(source, settings)
+    client: Any = runtime.client
+    runtime.close()
+    windows = [
+        Window(dt.date.fromisoformat(a), dt.date.fromisoformat(b))
+        for a, b in zip(days[::2], days[1::2], strict=True)
+    ]
+    started = time.perf_counter()
+    jobs: list[Any] = []
+    for window in windows:
+        request = ExportRequest(
+            stream=f"{source}_{activity_type}",
+            activity_type=activity_type,
+            window=window,
+            export_type="snapshot" if source == "peopleai" else None,
+        )
+        jobs.append((request, client.create(request)))
+    done = []
+    for _request, created in jobs:
+        job = created
+        while not job.status.is_terminal:
+            time.sleep(0.02)
+            job = client.status(job.job_id)
+        assert job.status is ExportStatus.COMPLETED, job
+        done.append(job)
+    completed = time.perf_counter()
+    total = 0
+    for job in done:
+        if source == "peopleai":
+            from tap_activities.peopleai import _Part, fragment_indices
+
+            indices = fragment_indices(job.body) or [None]
+            fetchers = [
+                partial(client._fetch_part, _Part(job.job_id, i, 600.0, "bench", bool(i)))
+                for i in indices
+            ]
+            for path in client.downloader.files(fetchers, "bench"):
+                total += path.stat().st_size
+        else:
+            out = _Counter()
+            response = fetch_foreign(str(job.body["file_url"]), timeout=600.0, what="bench")
+            copy_body(response, out, "bench")  # type: ignore[arg-type]
+            total += out.bytes
+    finished = time.perf_counter()
+    print(
+        json.dumps(
+            {
+                "bytes": total,
+                "export_seconds": completed - started,
+                "download_seconds": finished - completed,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
