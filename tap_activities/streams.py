@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import orjson
 from singer_sdk import SchemaDirectory, Stream, StreamSchema
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_activities.batch import BatchFileWriter
-from tap_activities.errors import ExportExpiredError
+from tap_activities.errors import ConfigError, ExportExpiredError
 from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
 from tap_activities.jsonl import BLOCK_RECORDS, LINES, Framing, RecordLines
 from tap_activities.output import BufferedSingerWriter, default_json, record_envelope
@@ -140,15 +141,45 @@ class ExportStream(Stream):
         yielded here; the bookmark moves only after a window's last manifest is out.
         """
         writer = BatchFileWriter(batch_config, self.tap_name, self.name)
-        if writer.writes_lines:
+        if writer.writes_lines and self._can_write_directly():
             return self._each_window(
                 lambda job, request: writer.line_manifests(
                     self._window_blocks(job, request, lambda: LINES)
                 )
             )
+        transform = self._batch_transform()
         return self._each_window(
-            lambda job, request: writer.manifests(self._window_records(job, request))
+            lambda job, request: writer.manifests(transform(self._window_records(job, request)))
         )
+
+    def _batch_transform(self) -> Callable[[Iterable[dict]], Iterator[dict]]:
+        """What the SDK does to a RECORD message's record, done to batch-file records too.
+
+        The SDK's own BATCH path writes records untouched while its SCHEMA message is
+        already mapped and flattened; here deselected fields, the stream map and
+        flattening apply, so the files match the schema the target was sent. The SDK
+        sends one manifest to every alias of a stream, so a map that splits a stream
+        into several cannot be honoured in BATCH mode: that is refused, not ignored.
+        """
+        if self._can_write_directly():
+            return iter
+        maps = self.stream_maps
+        if len(maps) != 1:
+            msg = (
+                f"'batch_config' with 'stream_maps' that send '{self.name}' to "
+                f"{len(maps)} streams is not supported; use RECORD output for that stream"
+            )
+            raise ConfigError(msg)
+        stream_map, schema, mask = maps[0], self.schema, self.mask
+
+        def transform(records: Iterable[dict]) -> Iterator[dict]:
+            for record in records:
+                pop_deselected_record_properties(record, schema, mask)
+                mapped = stream_map.transform(record)
+                if mapped is not None:
+                    yield mapped
+
+        return transform
 
     def _each_window(
         self, emit: Callable[[JobSnapshot, ExportRequest], Iterator[T]]
