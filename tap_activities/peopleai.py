@@ -112,13 +112,7 @@ class PeopleAIClient:
 
     def create(self, request: ExportRequest) -> JobSnapshot:
         """Create a JSONLines export job for one window."""
-        payload = {
-            "start_date": request.window.start.isoformat(),
-            "end_date": request.window.end.isoformat(),
-            "activity_type": request.activity_type,
-            "output_format": "JSONLines",
-            "export_type": request.export_type,
-        }
+        payload = job_payload(request)
         try:
             # No blind retry: a repeated POST can create a duplicate job. The scheduler
             # decides when to try again.
@@ -212,13 +206,7 @@ class PeopleAIClient:
         the same window, activity type, export type and format, is not Failed/Canceled,
         and is not a job this run already knows.
         """
-        wanted = {
-            "start_date": request.window.start.isoformat(),
-            "end_date": request.window.end.isoformat(),
-            "activity_type": request.activity_type,
-            "output_format": "JSONLines",
-            "export_type": request.export_type,
-        }
+        wanted = job_payload(request)
         try:
             jobs = self.list_jobs()
         except UpstreamError as exc:
@@ -248,6 +236,17 @@ class PeopleAIClient:
                 "is 'peopleai_api_url' the People.ai API?"
             )
             raise UpstreamError(msg) from None
+
+
+def job_payload(request: ExportRequest) -> dict[str, str]:
+    """The body that creates a window's job; also what identifies it in the job list."""
+    return {
+        "start_date": request.window.start.isoformat(),
+        "end_date": request.window.end.isoformat(),
+        "activity_type": request.activity_type,
+        "output_format": "JSONLines",
+        "export_type": request.export_type,
+    }
 
 
 def _label(where: str, index: int | None) -> str:

@@ -14,9 +14,21 @@ from tests.tap_process import run_tap
 from tests.test_peopleai_sync import expected
 
 
-def read_gzip_lines(path) -> list[str]:
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        return list(lines)
+def batch_config(root) -> dict:
+    return {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"file://{root}"},
+    }
+
+
+def batch_records(root, stream: str) -> list[dict]:
+    """Every record in the batch files of one stream."""
+    records = []
+    for path in root.iterdir():
+        if stream in path.name:
+            with gzip.open(path, "rt", encoding="utf-8") as lines:
+                records.extend(json.loads(line) for line in lines)
+    return records
 
 
 MAPS = {
@@ -64,18 +76,10 @@ def test_flattening_applies_in_record_and_batch_mode(upstream, tmp_path):
 
     batches = tmp_path / "batches"
     batches.mkdir()
-    config["batch_config"] = {
-        "encoding": {"format": "jsonl", "compression": "gzip"},
-        "storage": {"root": f"file://{batches}"},
-    }
+    config["batch_config"] = batch_config(batches)
     run = run_tap(config, tmp_path / "batch")
     assert run.returncode == 0, run.stderr[-3000:]
-    lines = [
-        json.loads(line)
-        for path in batches.iterdir()
-        if "peopleai_meeting" in path.name
-        for line in read_gzip_lines(path)
-    ]
+    lines = batch_records(batches, "peopleai_meeting")
     assert sorted(r["uid"] for r in lines) == sorted(r["uid"] for r in meetings)
     assert all("stats" not in r for r in lines)
     assert any(key.startswith("stats__") for r in lines for key in r)
@@ -87,19 +91,11 @@ def test_batch_files_carry_mapped_records(upstream, tmp_path):
     config = {
         **peopleai_config(upstream),
         "stream_maps": MAPS,
-        "batch_config": {
-            "encoding": {"format": "jsonl", "compression": "gzip"},
-            "storage": {"root": f"file://{batches}"},
-        },
+        "batch_config": batch_config(batches),
     }
     run = run_tap(config, tmp_path / "run")
     assert run.returncode == 0, run.stderr[-3000:]
-    emails = [
-        json.loads(line)
-        for path in batches.iterdir()
-        if "peopleai_email" in path.name
-        for line in read_gzip_lines(path)
-    ]
+    emails = batch_records(batches, "peopleai_email")
     want = expected(upstream, "email", START, END, "activity")
     assert sorted(r["uid"] for r in emails) == sorted(r["uid"] for r in want)
     assert all("summary" not in r and r["uid_copy"] == r["uid"] for r in emails)
@@ -112,10 +108,7 @@ def test_batch_with_a_stream_split_in_two_is_refused_in_one_line(upstream, tmp_p
             "peopleai_call": {"__alias__": "calls"},
             "calls_copy": {"__source__": "peopleai_call"},
         },
-        "batch_config": {
-            "encoding": {"format": "jsonl", "compression": "gzip"},
-            "storage": {"root": f"file://{tmp_path}"},
-        },
+        "batch_config": batch_config(tmp_path),
     }
     run = run_tap(config, tmp_path / "run")
     assert run.returncode != 0
