@@ -10,16 +10,88 @@ through the SDK's own batcher unchanged.
 from __future__ import annotations
 
 import gzip
+import struct
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import islice
-from typing import Any, BinaryIO
+from pathlib import Path
+from typing import IO, Any, BinaryIO
 
 import orjson
+from isal import isal_zlib
 from singer_sdk.batch import Batcher
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
 GZIP_LEVEL = 1
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+"""A gzip member's header: deflate, no name, no time, unknown OS."""
+LAST_BLOCK = b"\x03\x00"
+"""An empty final deflate block: what ends a member made of sync-flushed pieces."""
+
+
+@dataclass(frozen=True)
+class DeflatedBlock:
+    """``count`` JSON lines, compressed on their own as raw deflate ending in a sync flush.
+
+    Such blocks can be laid one after another inside one gzip member (as pigz does):
+    each starts a fresh deflate stream on a byte boundary and refers to nothing before it.
+    """
+
+    count: int
+    data: bytes
+    crc: int
+    """CRC-32 of the uncompressed lines."""
+    size: int
+    """Length of the uncompressed lines."""
+
+
+@dataclass
+class DeflatedPart:
+    """A part's lines, compressed into an anonymous temporary file by the download worker."""
+
+    file: IO[bytes]
+    blocks: list[tuple[int, int, int, int]]
+    """``(count, compressed length, crc, uncompressed length)`` of each block, in order."""
+
+    def read(self) -> Iterator[DeflatedBlock]:
+        """The blocks, one at a time; the file is closed (and gone) at the end."""
+        with self.file:
+            self.file.seek(0)
+            for count, length, crc, size in self.blocks:
+                yield DeflatedBlock(count, self.file.read(length), crc, size)
+
+
+def deflate(count: int, lines: bytes) -> DeflatedBlock:
+    """``lines`` as a :class:`DeflatedBlock` (ISA-L, level 1; it releases the GIL)."""
+    packer = isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, -15)
+    data = packer.compress(lines) + packer.flush(isal_zlib.Z_SYNC_FLUSH)
+    return DeflatedBlock(count, data, isal_zlib.crc32(lines), len(lines))
+
+
+def deflate_part(
+    blocks: Iterable[tuple[int, bytes]], directory: Path | None = None
+) -> DeflatedPart:
+    """Compress ``(count, JSON lines)`` blocks into a temporary file, block by block.
+
+    Runs in the download worker, so lines are compressed in parallel with the output
+    of earlier parts; only the compressed bytes reach the main thread, and memory holds
+    one block at a time whatever the part's size.
+    """
+    # Closed by DeflatedPart.read, or here on failure; anonymous, so never left behind.
+    out = tempfile.TemporaryFile(prefix="tap-activities-", suffix=".deflate", dir=directory)  # noqa: SIM115
+    try:
+        index = []
+        for count, lines in blocks:
+            block = deflate(count, lines)
+            out.write(block.data)
+            index.append((count, len(block.data), block.crc, block.size))
+        out.flush()
+    except BaseException:
+        out.close()
+        raise
+    return DeflatedPart(out, index)
 
 
 class BatchFileWriter:
@@ -82,6 +154,53 @@ class BatchFileWriter:
                         out.close()
             yield encoding, [url]
 
+    def deflated_manifests(
+        self, blocks: Iterable[DeflatedBlock]
+    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """Like :meth:`line_manifests`, from lines already compressed (jsonl.gz only).
+
+        Each file is one gzip member: a header, the blocks' deflate streams as they are,
+        an empty last block, and the CRC and length combined from the blocks'. Each file
+        holds exactly ``batch_size`` records (the last one fewer); the one block a file
+        boundary falls in is inflated, cut at a line end and compressed again.
+        """
+        encoding = self.config.encoding
+        size = max(1, self.config.batch_size or 10000)
+        pending: DeflatedBlock | None = None
+        iterator = iter(blocks)
+        while True:
+            if pending is None:
+                pending = next(iterator, None)
+                if pending is None:
+                    return
+            filename, url = self._next_file(compressed=True)
+            crc, length, room = 0, 0, size
+            with self.config.storage.open(filename, "wb") as out:
+                out.write(GZIP_HEADER)
+                while room:
+                    if pending is None:
+                        pending = next(iterator, None)
+                        if pending is None:
+                            break
+                    block = pending
+                    if block.count <= room:
+                        pending = None
+                    else:
+                        lines = _inflate(block.data)
+                        cut = 0
+                        for _ in range(room):
+                            cut = lines.index(b"\n", cut) + 1
+                        pending = deflate(block.count - room, lines[cut:])
+                        block = deflate(room, lines[:cut])
+                    if block.count:
+                        out.write(block.data)
+                        crc = isal_zlib.crc32_combine(crc, block.crc, block.size)
+                        length += block.size
+                        room -= block.count
+                out.write(LAST_BLOCK)
+                out.write(struct.pack("<II", crc, length & 0xFFFFFFFF))
+            yield encoding, [url]
+
     def manifests(
         self, records: Iterable[dict[str, Any]]
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
@@ -116,6 +235,11 @@ class BatchFileWriter:
                         out.close()
             yield encoding, [url]
 
+    @property
+    def writes_gzip_lines(self) -> bool:
+        """Whether batches are gzipped JSON Lines (what :meth:`deflated_manifests` writes)."""
+        return self.writes_lines and self.config.encoding.compression == "gzip"
+
     def _next_file(self, compressed: bool) -> tuple[str, str]:
         self._sequence += 1
         storage = self.config.storage
@@ -136,3 +260,8 @@ def _gzip_writer(raw: BinaryIO) -> BinaryIO:
     except ImportError:  # pragma: no cover - isal is a dependency; this is a safety net
         return gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL)  # type: ignore[return-value]
     return igzip_threaded.open(raw, "wb", compresslevel=GZIP_LEVEL, threads=1)  # type: ignore[return-value]
+
+
+def _inflate(data: bytes) -> bytes:
+    """A sync-flushed raw deflate stream, decompressed (it has no last block)."""
+    return isal_zlib.decompressobj(-15).decompress(data)

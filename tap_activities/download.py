@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import requests
 
@@ -28,8 +28,10 @@ from tap_activities.errors import CorruptDownloadError, TransientError
 LOGGER = logging.getLogger("tap_activities.download")
 CHUNK_BYTES = 1 << 20
 
-PartFetcher = Callable[[BinaryIO], int]
-"""Writes one part into the open file and returns the number of bytes written."""
+PartFetcher = Callable[[BinaryIO], Any]
+"""Writes one part into the open file; what it returns comes back with the file
+(:meth:`PartDownloader.results`), e.g. the number of bytes written, or the part
+already prepared for output in the worker."""
 
 
 def copy_body(response: requests.Response, out: BinaryIO, what: str) -> int:
@@ -71,10 +73,15 @@ class PartDownloader:
 
     def files(self, fetchers: Sequence[PartFetcher], what: str) -> Iterator[Path]:
         """Yield one temporary file per part, in order; each is deleted after use."""
+        for path, _result in self.results(fetchers, what):
+            yield path
+
+    def results(self, fetchers: Sequence[PartFetcher], what: str) -> Iterator[tuple[Path, Any]]:
+        """Like :meth:`files`, with what each part's fetcher returned."""
         if not fetchers:
             return
         ahead = self.workers + 1
-        pending: deque[Future[Path]] = deque()
+        pending: deque[Future[tuple[Path, Any]]] = deque()
         next_index = 0
         with ThreadPoolExecutor(self.workers, thread_name_prefix="download") as pool:
             try:
@@ -82,14 +89,14 @@ class PartDownloader:
                     pending.append(pool.submit(self._fetch, fetchers[next_index], next_index, what))
                     next_index += 1
                 while pending:
-                    path = pending.popleft().result()
+                    path, result = pending.popleft().result()
                     if next_index < len(fetchers):
                         pending.append(
                             pool.submit(self._fetch, fetchers[next_index], next_index, what)
                         )
                         next_index += 1
                     try:
-                        yield path
+                        yield path, result
                     finally:
                         path.unlink(missing_ok=True)
             finally:
@@ -98,9 +105,9 @@ class PartDownloader:
                 for future in pending:
                     if not future.cancelled():
                         with contextlib.suppress(Exception):  # cleanup of a failed part
-                            future.result().unlink(missing_ok=True)
+                            future.result()[0].unlink(missing_ok=True)
 
-    def _fetch(self, fetcher: PartFetcher, index: int, what: str) -> Path:
+    def _fetch(self, fetcher: PartFetcher, index: int, what: str) -> tuple[Path, Any]:
         handle, name = tempfile.mkstemp(
             prefix="tap-activities-", suffix=".part", dir=self.directory
         )
@@ -110,11 +117,11 @@ class PartDownloader:
             with path.open("wb") as out:
                 for attempt in range(1, self.attempts + 1):
                     try:
-                        fetcher(out)
+                        result = fetcher(out)
                         LOGGER.info(
                             "%s: part %d downloaded (%.1f MB)", what, index + 1, out.tell() / 1e6
                         )
-                        return path
+                        return path, result
                     except (CorruptDownloadError, TransientError) as exc:
                         if attempt == self.attempts:
                             msg = f"{exc} (fetched {attempt} times)"
@@ -125,4 +132,4 @@ class PartDownloader:
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        return path  # pragma: no cover - the loop always returns or raises
+        return path, None  # pragma: no cover - the loop always returns or raises

@@ -120,11 +120,19 @@ class RecordLines:
         self._null_record = dict.fromkeys(self.fields)
         self._parse = _simdjson_parser()
 
-    def blocks(self, path: Path, *, where: str, framing: Framing) -> Iterator[tuple[int, bytes]]:
+    def blocks(
+        self,
+        path: Path,
+        *,
+        where: str,
+        framing: Framing,
+        error: type[DataFormatError] = DataFormatError,
+    ) -> Iterator[tuple[int, bytes]]:
         """Yield ``(record count, framed records)`` for each piece of the file, in order.
 
         Lines are never copied one by one: each is parsed through a slice of the piece,
-        and the output is joined once per piece from slices and closings.
+        and the output is joined once per piece from slices and closings. A malformed
+        line raises ``error``, naming its line number.
         """
         parse = self._parse
         head, sep, tail = framing.head, framing.sep, framing.tail
@@ -149,7 +157,7 @@ class RecordLines:
                 except (ValueError, AttributeError, RuntimeError):
                     keys = None  # refused, or not an object: the slow way decides
                 if keys is None:
-                    body = self._slow(bytes(line), number, where)
+                    body = self._slow(bytes(line), number, where, error)
                     if body is not None:
                         append(body)
                         append(sep)
@@ -195,8 +203,10 @@ class RecordLines:
             self._layouts[keys] = closing
         return closing
 
-    def _slow(self, line: bytes, number: int, where: str) -> bytes | None:
-        record = _decode_line(line, number, where, DataFormatError)
+    def _slow(
+        self, line: bytes, number: int, where: str, error: type[DataFormatError]
+    ) -> bytes | None:
+        record = _decode_line(line, number, where, error)
         return None if record is None else orjson.dumps({**self._null_record, **record})
 
 

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from tap_activities.batch import DeflatedBlock, DeflatedPart, deflate_part
 from tap_activities.download import PartDownloader, copy_body
 from tap_activities.errors import (
     AuthError,
     ExportExpiredError,
+    MalformedPartError,
     NotFoundError,
     RateLimitedError,
     TransientError,
@@ -32,7 +34,7 @@ from tap_activities.errors import (
 )
 from tap_activities.http import ApiSession
 from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
-from tap_activities.jsonl import Framing, RecordLines, check_json_lines, iter_json_lines
+from tap_activities.jsonl import LINES, Framing, RecordLines, check_json_lines, iter_json_lines
 from tap_activities.peopleai_auth import PeopleAITokenAuth
 from tap_activities.settings import PeopleAISettings, Settings
 from tap_activities.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
@@ -149,6 +151,30 @@ class PeopleAIClient:
         for label, path in self._fragment_files(job, request):
             yield from lines.blocks(path, where=label, framing=framing)
 
+    def deflated_blocks(
+        self, job: JobSnapshot, request: ExportRequest, fields: Iterable[str]
+    ) -> Iterator[DeflatedBlock]:
+        """The records of :meth:`record_blocks` (JSON Lines), compressed for a gzip file.
+
+        Each fragment is validated, null-filled and compressed in its download worker, in
+        one pass over its lines (which replaces :func:`check_json_lines`, so a broken line
+        still means "fetch again" before anything of the fragment is emitted); ISA-L
+        releases the GIL, so compression runs on another core. Memory stays flat whatever
+        a fragment's size (``/data`` whole too): its compressed lines wait in an anonymous
+        temporary file until their turn.
+        """
+        fields = tuple(fields)
+
+        def prepare(path: Path, label: str) -> DeflatedPart:
+            # A RecordLines per fragment: a simdjson parser serves one thread at a time.
+            lines = RecordLines(fields).blocks(
+                path, where=label, framing=LINES, error=MalformedPartError
+            )
+            return deflate_part(lines, self.downloader.directory)
+
+        for _label, (_path, part) in self._fragment_results(job, request, prepare):
+            yield from part.read()
+
     @staticmethod
     def _where(job: JobSnapshot, request: ExportRequest) -> str:
         return f"{request.describe()} job {job.job_id}"
@@ -160,6 +186,21 @@ class PeopleAIClient:
 
         Fragments are downloaded and checked in parallel, a few ahead of the one emitted.
         """
+        for label, (path, _written) in self._fragment_results(job, request, None):
+            yield label, path
+
+    def _fragment_results(
+        self,
+        job: JobSnapshot,
+        request: ExportRequest,
+        prepare: Callable[[Path, str], Any] | None,
+    ) -> Iterator[tuple[str, tuple[Path, Any]]]:
+        """``(label, (file, prepared))`` of each fragment, in order.
+
+        ``prepare(file, label)`` runs in the download worker once the fragment is in (by
+        default the fragment is only checked); a :class:`MalformedPartError` from it
+        fetches the fragment again.
+        """
         indices = fragment_indices(job.body)
         size = job.body.get("results_size")
         parts = max(1, len(indices or [0]))
@@ -168,13 +209,19 @@ class PeopleAIClient:
         where = self._where(job, request)
         last = indices[-1] if indices else 0
         fetchers = [
-            partial(self._fetch_part, _Part(job.job_id, i, timeout, where, bool(i) and i == last))
+            partial(
+                self._fetch_part,
+                _Part(job.job_id, i, timeout, where, bool(i) and i == last),
+                prepare=prepare,
+            )
             for i in (indices if indices is not None else [None])
         ]
         labels = [_label(where, i) for i in (indices if indices is not None else [None])]
-        return zip(labels, self.downloader.files(fetchers, where), strict=False)
+        return zip(labels, self.downloader.results(fetchers, where), strict=False)
 
-    def _fetch_part(self, part: _Part, out: BinaryIO) -> int:
+    def _fetch_part(
+        self, part: _Part, out: BinaryIO, prepare: Callable[[Path, str], Any] | None = None
+    ) -> Any:
         params = {} if part.index is None else {"fragment": part.index}
         try:
             response = self.api.request(
@@ -186,7 +233,8 @@ class PeopleAIClient:
             )
         except NotFoundError:
             if part.may_be_missing:
-                return 0  # 'fragment' was a count, not the last index: nothing is lost
+                # 'fragment' was a count, not the last index: nothing is lost
+                return prepare(Path(out.name), _label(part.where, part.index)) if prepare else 0
             msg = f"{part.where}: data is gone upstream (files are kept 10 days)"
             raise ExportExpiredError(msg) from None
         label = _label(part.where, part.index)
@@ -194,6 +242,8 @@ class PeopleAIClient:
         out.flush()
         # Checked here, in the download worker, so a broken line means "fetch again"
         # before a single record of the part has been emitted.
+        if prepare is not None:
+            return prepare(Path(out.name), label)
         check_json_lines(Path(out.name), where=label)
         return written
 

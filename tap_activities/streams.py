@@ -31,7 +31,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
-from tap_activities.batch import BatchFileWriter
+from tap_activities.batch import BatchFileWriter, DeflatedBlock
 from tap_activities.errors import ConfigError, ExportExpiredError
 from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
 from tap_activities.jsonl import BLOCK_RECORDS, LINES, Framing, RecordLines
@@ -141,6 +141,21 @@ class ExportStream(Stream):
         yielded here; the bookmark moves only after a window's last manifest is out.
         """
         writer = BatchFileWriter(batch_config, self.tap_name, self.name)
+        deflated = getattr(self.runtime.client, "deflated_blocks", None)
+        if (
+            writer.writes_gzip_lines
+            and deflated is not None
+            and type(self).fetch is ExportStream.fetch
+            and self._can_write_directly()
+        ):
+            # People.ai: lines validated, null-filled and compressed in the download
+            # workers; this thread only lays compressed blocks into files.
+            fields = tuple(self._null_record)
+            return self._each_window(
+                lambda job, request: writer.deflated_manifests(
+                    self._counted(job, request, deflated(job, request, fields))
+                )
+            )
         if writer.writes_lines and self._can_write_directly():
             return self._each_window(
                 lambda job, request: writer.line_manifests(
@@ -250,6 +265,16 @@ class ExportStream(Stream):
         count = 0
         for block in blocks:
             count += block[0]
+            yield block
+        self._log_window(job, request, count)
+
+    def _counted(
+        self, job: JobSnapshot, request: ExportRequest, blocks: Iterable[DeflatedBlock]
+    ) -> Iterator[DeflatedBlock]:
+        """``blocks`` as they are, with the window's record count logged at the end."""
+        count = 0
+        for block in blocks:
+            count += block.count
             yield block
         self._log_window(job, request, count)
 

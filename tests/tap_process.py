@@ -21,6 +21,7 @@ class TapRun:
     states: list[dict] = field(default_factory=list)
     schemas: dict[str, dict] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)  # message types in output order
+    batch_streams: list[str] = field(default_factory=list)  # stream of each BATCH, in order
 
     @property
     def state(self) -> dict:
@@ -70,6 +71,8 @@ def run_tap(
             run.records[message["stream"]].append(message["record"])
         elif kind == "STATE":
             run.states.append(message["value"])
+        elif kind == "BATCH":
+            run.batch_streams.append(message["stream"])
         elif kind == "SCHEMA":
             run.schemas[message["stream"]] = message
     return run
