@@ -35,14 +35,13 @@ def iter_json_lines(
         for number, line in enumerate(lines, 1):
             try:
                 record = loads(line)
-            except orjson.JSONDecodeError as exc:
-                if not line.strip():
-                    continue
-                msg = f"{where}: line {number} is not valid JSON ({exc.args[0][:80]})"
-                raise error(msg) from None
+            except orjson.JSONDecodeError:
+                record = None
             if type(record) is not dict:
-                msg = f"{where}: line {number} is a JSON {type(record).__name__}, not an object"
-                raise error(msg)
+                # Blank (skipped) or malformed: _decode_line decides and words the error.
+                record = _decode_line(line, number, where, error)
+                if record is None:
+                    continue
             yield record
 
 
