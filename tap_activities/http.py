@@ -51,18 +51,26 @@ def retry_after_seconds(response: requests.Response) -> float | None:
         return None
 
 
+def retry_delay(attempt: int, exc: BaseException | None) -> float:
+    """Seconds before retry number ``attempt`` (1, 2, ...) after ``exc``.
+
+    Exponential backoff with full jitter, or what the error's ``Retry-After`` asked for
+    (capped, plus a little jitter). One policy for every retried call: HTTP requests here
+    and job creation in the scheduler.
+    """
+    hinted = getattr(exc, "retry_after", None)
+    if hinted is not None:
+        return min(float(hinted), RETRY_CAP_SECONDS) + random.uniform(0, 0.25)
+    return random.uniform(0, min(RETRY_CAP_SECONDS, 0.5 * 2**attempt))
+
+
 def _wait_gen() -> Generator[float, Any, None]:
-    """Exponential backoff with full jitter, or exactly what ``Retry-After`` asks for."""
+    """:func:`retry_delay` as a python-backoff wait generator (it sends the exception)."""
     attempt = 0
     exc = yield 0.0
     while True:
         attempt += 1
-        hinted = getattr(exc, "retry_after", None)
-        if hinted is not None:
-            delay = min(float(hinted), RETRY_CAP_SECONDS) + random.uniform(0, 0.25)
-        else:
-            delay = random.uniform(0, min(RETRY_CAP_SECONDS, 0.5 * 2**attempt))
-        exc = yield delay
+        exc = yield retry_delay(attempt, exc)
 
 
 def _log_backoff(details: Mapping[str, Any]) -> None:

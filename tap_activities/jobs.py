@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import random
 import threading
 import time
 from collections.abc import Mapping
@@ -38,6 +37,7 @@ from tap_activities.errors import (
     TransientError,
     UpstreamError,
 )
+from tap_activities.http import retry_delay
 from tap_activities.windows import Window
 
 LOGGER = logging.getLogger("tap_activities.jobs")
@@ -316,11 +316,7 @@ class JobScheduler:
             )
             ticket.fail(ExportFailedError(msg))
             return
-        hinted = getattr(exc, "retry_after", None)
-        if hinted is not None:
-            delay = float(hinted)
-        else:
-            delay = random.uniform(0.5, 1.0) * min(60.0, 0.5 * 2**ticket.create_errors)
+        delay = retry_delay(ticket.create_errors, exc)
         ticket.not_before = now + max(delay, self.poll_interval)
         LOGGER.warning(
             "%s: creating export failed, will retry in %.1fs: %s",

@@ -50,17 +50,6 @@ BLOCK_RECORDS = 2000
 MAX_LAYOUTS = 4096
 
 
-def iter_line_blocks(
-    path: Path, *, read_bytes: int = READ_BYTES
-) -> Iterator[tuple[int, list[bytes]]]:
-    """Yield ``(number of the first line, lines)`` of a file, without line endings."""
-    first = 1
-    for piece, end in iter_line_pieces(path, read_bytes=read_bytes):
-        lines = piece[:end].split(b"\n")[:-1]
-        yield first, lines
-        first += len(lines)
-
-
 def iter_line_pieces(path: Path, *, read_bytes: int = READ_BYTES) -> Iterator[tuple[bytes, int]]:
     """Yield ``(piece, end)``: ``piece[:end]`` is whole lines, each ending in a newline.
 

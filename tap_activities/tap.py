@@ -219,10 +219,7 @@ def cli() -> None:
     install()
     try:
         TapActivities.cli()
-    except TapActivitiesError as exc:
-        sys.stderr.write(f"tap-activities: error: {REDACTOR.redact(str(exc))}\n")
-        sys.exit(1)
-    except FileNotFoundError as exc:
+    except (TapActivitiesError, FileNotFoundError) as exc:
         sys.stderr.write(f"tap-activities: error: {REDACTOR.redact(str(exc))}\n")
         sys.exit(1)
     except Exception as exc:

@@ -9,7 +9,7 @@ import pytest
 
 from tap_activities.batch import BatchFileWriter
 from tap_activities.errors import DataFormatError
-from tap_activities.jsonl import LINES, Framing, RecordLines, iter_json_lines, iter_line_blocks
+from tap_activities.jsonl import LINES, Framing, RecordLines, iter_json_lines, iter_line_pieces
 
 FIELDS = ("uid", "subject", "stats")
 
@@ -73,6 +73,15 @@ def test_invalid_lines_fail_with_the_same_error_as_the_decoding_reader(tmp_path,
         list(RecordLines(FIELDS).blocks(path, where="w", framing=LINES))
     assert str(fast.value) == str(slow.value)
     assert "line 2" in str(fast.value)
+
+
+def iter_line_blocks(path, *, read_bytes):
+    """``(number of the first line, lines)`` of each piece iter_line_pieces hands out."""
+    first = 1
+    for piece, end in iter_line_pieces(path, read_bytes=read_bytes):
+        lines = piece[:end].split(b"\n")[:-1]
+        yield first, lines
+        first += len(lines)
 
 
 def test_line_blocks_keep_line_numbers_across_reads(tmp_path):
