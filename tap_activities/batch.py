@@ -13,11 +13,11 @@ import gzip
 import struct
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, TypeVar
 
 import orjson
 from isal import isal_zlib
@@ -118,37 +118,14 @@ class BatchFileWriter:
         cut at a line end where a file is full.
         """
         encoding = self.config.encoding
-        size = max(1, self.config.batch_size or 10000)
         compressed = encoding.compression == "gzip"
-        pending: tuple[int, bytes] = (0, b"")
-        iterator = iter(blocks)
-        while True:
-            if not pending[0]:
-                pending = next(iterator, (0, b""))
-                if not pending[0]:
-                    return
+        for file_blocks in _per_file(blocks, self._batch_size, _line_count, _split_lines):
             filename, url = self._next_file(compressed)
             with self.config.storage.open(filename, "wb") as raw:
                 out = _gzip_writer(raw) if compressed else raw
                 try:
-                    room = size
-                    while room:
-                        if not pending[0]:
-                            pending = next(iterator, (0, b""))
-                            if not pending[0]:
-                                break
-                        count, data = pending
-                        if count <= room:
-                            out.write(data)
-                            room -= count
-                            pending = (0, b"")
-                        else:
-                            cut = 0
-                            for _ in range(room):
-                                cut = data.index(b"\n", cut) + 1
-                            out.write(memoryview(data)[:cut])
-                            pending = (count - room, data[cut:])
-                            room = 0
+                    for _count, data in file_blocks:
+                        out.write(data)
                 finally:
                     if compressed:
                         out.close()
@@ -165,41 +142,22 @@ class BatchFileWriter:
         boundary falls in is inflated, cut at a line end and compressed again.
         """
         encoding = self.config.encoding
-        size = max(1, self.config.batch_size or 10000)
-        pending: DeflatedBlock | None = None
-        iterator = iter(blocks)
-        while True:
-            if pending is None:
-                pending = next(iterator, None)
-                if pending is None:
-                    return
+        for file_blocks in _per_file(blocks, self._batch_size, _deflated_count, _split_deflated):
             filename, url = self._next_file(compressed=True)
-            crc, length, room = 0, 0, size
+            crc, length = 0, 0
             with self.config.storage.open(filename, "wb") as out:
                 out.write(GZIP_HEADER)
-                while room:
-                    if pending is None:
-                        pending = next(iterator, None)
-                        if pending is None:
-                            break
-                    block = pending
-                    if block.count <= room:
-                        pending = None
-                    else:
-                        lines = _inflate(block.data)
-                        cut = 0
-                        for _ in range(room):
-                            cut = lines.index(b"\n", cut) + 1
-                        pending = deflate(block.count - room, lines[cut:])
-                        block = deflate(room, lines[:cut])
-                    if block.count:
-                        out.write(block.data)
-                        crc = isal_zlib.crc32_combine(crc, block.crc, block.size)
-                        length += block.size
-                        room -= block.count
+                for block in file_blocks:
+                    out.write(block.data)
+                    crc = isal_zlib.crc32_combine(crc, block.crc, block.size)
+                    length += block.size
                 out.write(LAST_BLOCK)
                 out.write(struct.pack("<II", crc, length & 0xFFFFFFFF))
             yield encoding, [url]
+
+    @property
+    def _batch_size(self) -> int:
+        return max(1, self.config.batch_size or 10000)
 
     def manifests(
         self, records: Iterable[dict[str, Any]]
@@ -213,7 +171,7 @@ class BatchFileWriter:
             for manifest in batcher.get_batches(records=iter(records)):
                 yield encoding, manifest
             return
-        size = max(1, self.config.batch_size or 10000)
+        size = self._batch_size
         compressed = encoding.compression == "gzip"
         dumps = orjson.dumps
         iterator = iter(records)
@@ -260,6 +218,75 @@ def _gzip_writer(raw: BinaryIO) -> BinaryIO:
     except ImportError:  # pragma: no cover - isal is a dependency; this is a safety net
         return gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL)  # type: ignore[return-value]
     return igzip_threaded.open(raw, "wb", compresslevel=GZIP_LEVEL, threads=1)  # type: ignore[return-value]
+
+
+Block = TypeVar("Block")
+
+
+def _per_file(
+    blocks: Iterable[Block],
+    size: int,
+    count: Callable[[Block], int],
+    split: Callable[[Block, int], tuple[Block, Block]],
+) -> Iterator[Iterator[Block]]:
+    """Blocks of records grouped into files of exactly ``size`` records (the last fewer).
+
+    One iterator of blocks per file, lazily, so no file's records are ever held together;
+    each must be consumed before the next is asked for. A block a file boundary falls in
+    is ``split(block, records that still fit)`` into its head and the rest.
+    """
+    iterator = iter(blocks)
+    pending: Block | None = None
+
+    def one_file() -> Iterator[Block]:
+        nonlocal pending
+        room = size
+        while room:
+            block = pending if pending is not None else next(iterator, None)
+            pending = None
+            if block is None:
+                return
+            if count(block) > room:
+                block, pending = split(block, room)
+            room -= count(block)
+            yield block
+
+    while True:
+        while pending is None or not count(pending):
+            pending = next(iterator, None)
+            if pending is None:
+                return
+        yield one_file()
+
+
+def _line_cut(lines: bytes, records: int) -> int:
+    """Where the first ``records`` lines of ``lines`` end."""
+    cut = 0
+    for _ in range(records):
+        cut = lines.index(b"\n", cut) + 1
+    return cut
+
+
+def _line_count(block: tuple[int, bytes]) -> int:
+    return block[0]
+
+
+def _split_lines(
+    block: tuple[int, bytes], room: int
+) -> tuple[tuple[int, bytes], tuple[int, bytes]]:
+    count, data = block
+    cut = _line_cut(data, room)
+    return (room, data[:cut]), (count - room, data[cut:])
+
+
+def _deflated_count(block: DeflatedBlock) -> int:
+    return block.count
+
+
+def _split_deflated(block: DeflatedBlock, room: int) -> tuple[DeflatedBlock, DeflatedBlock]:
+    lines = _inflate(block.data)
+    cut = _line_cut(lines, room)
+    return deflate(room, lines[:cut]), deflate(block.count - room, lines[cut:])
 
 
 def _inflate(data: bytes) -> bytes:
