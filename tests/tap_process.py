@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TAP = str(Path(sys.executable).with_name("tap-activities"))
+CLI_ERROR = "tap-activities: error:"
 
 
 @dataclass
@@ -29,6 +30,11 @@ class TapRun:
 
     def bookmarks(self, stream: str) -> dict:
         return self.state.get("bookmarks", {}).get(stream, {})
+
+    @property
+    def cli_errors(self) -> list[str]:
+        """The one-line errors the tap's CLI printed (``tap-activities: error: ...``)."""
+        return [line for line in self.stderr.splitlines() if line.startswith(CLI_ERROR)]
 
     def error_lines(self) -> list[str]:
         return [line for line in self.stderr.splitlines() if "error" in line.lower()]

@@ -178,7 +178,7 @@ def test_bad_input_gives_one_clear_line_and_a_non_zero_exit(name, runs):
     run = runs[name]
     assert run.returncode != 0
     assert "Traceback" not in run.stderr
-    errors = [line for line in run.stderr.splitlines() if line.startswith("tap-activities: error:")]
+    errors = run.cli_errors
     assert len(errors) == 1, run.stderr[-3000:]
     for needle in CASES[name].needles:
         assert needle in errors[0], errors[0]

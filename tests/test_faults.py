@@ -263,7 +263,7 @@ def test_peopleai_queue_full_answers_429_and_the_tap_waits(scenario, outcomes):
 
 def _error_line(run) -> str:
     assert run.returncode != 0
-    errors = [line for line in run.stderr.splitlines() if line.startswith("tap-activities: error:")]
+    errors = run.cli_errors
     assert len(errors) == 1, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
     return errors[0]

@@ -100,7 +100,7 @@ def test_failed_job_ends_with_one_line_naming_job_and_window(tmp_path):
         up.faults.fail_jobs(10)
         run = run_tap(peopleai_config(up), tmp_path)
     assert run.returncode != 0
-    errors = [line for line in run.stderr.splitlines() if line.startswith("tap-activities: error:")]
+    errors = run.cli_errors
     assert len(errors) == 1, run.stderr[-3000:]
     assert "2024-01-01..2024-02-20" in errors[0]
     assert "job" in errors[0]

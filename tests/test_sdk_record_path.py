@@ -112,7 +112,7 @@ def test_batch_with_a_stream_split_in_two_is_refused_in_one_line(upstream, tmp_p
     }
     run = run_tap(config, tmp_path / "run")
     assert run.returncode != 0
-    errors = [line for line in run.stderr.splitlines() if line.startswith("tap-activities: error:")]
+    errors = run.cli_errors
     assert len(errors) == 1, run.stderr[-2000:]
     assert "'batch_config'" in errors[0]
     assert "peopleai_call" in errors[0]

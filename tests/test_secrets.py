@@ -112,7 +112,7 @@ def test_errors_hold_no_secret(canary_upstream, tmp_path, name, arm, overrides, 
     config = both_sources(up, max_retry_seconds=0.5, **overrides)
     run = run_tap(config, tmp_path, env=DEBUG)
     assert run.returncode != 0
-    errors = [line for line in run.stderr.splitlines() if line.startswith("tap-activities: error:")]
+    errors = run.cli_errors
     assert len(errors) == 1, run.stderr[-3000:]
     assert needle in errors[0]
     secrets = [*secrets_of_errors(up), *overrides.values()]
