@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import gzip
 import struct
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import orjson
 from isal import isal_zlib
 from singer_sdk.batch import Batcher
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+
+from tap_activities.spool import Spool, spool
 
 GZIP_LEVEL = 1
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
@@ -47,22 +48,6 @@ class DeflatedBlock:
     """Length of the uncompressed lines."""
 
 
-@dataclass
-class DeflatedPart:
-    """A part's lines, compressed into an anonymous temporary file by the download worker."""
-
-    file: IO[bytes]
-    blocks: list[tuple[int, int, int, int]]
-    """``(count, compressed length, crc, uncompressed length)`` of each block, in order."""
-
-    def read(self) -> Iterator[DeflatedBlock]:
-        """The blocks, one at a time; the file is closed (and gone) at the end."""
-        with self.file:
-            self.file.seek(0)
-            for count, length, crc, size in self.blocks:
-                yield DeflatedBlock(count, self.file.read(length), crc, size)
-
-
 def deflate(count: int, lines: bytes) -> DeflatedBlock:
     """``lines`` as a :class:`DeflatedBlock` (ISA-L, level 1; it releases the GIL)."""
     packer = isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, -15)
@@ -70,28 +55,35 @@ def deflate(count: int, lines: bytes) -> DeflatedBlock:
     return DeflatedBlock(count, data, isal_zlib.crc32(lines), len(lines))
 
 
+DeflatedPart = Spool[tuple[int, int, int]]
+"""A part's compressed blocks, parked by the download worker: ``(count, crc, size)`` each."""
+
+
 def deflate_part(
     blocks: Iterable[tuple[int, bytes]], directory: Path | None = None
 ) -> DeflatedPart:
-    """Compress ``(count, JSON lines)`` blocks into a temporary file, block by block.
+    """Compress ``(count, JSON lines)`` blocks into a spool file, block by block.
 
     Runs in the download worker, so lines are compressed in parallel with the output
     of earlier parts; only the compressed bytes reach the main thread, and memory holds
     one block at a time whatever the part's size.
     """
-    # Closed by DeflatedPart.read, or here on failure; anonymous, so never left behind.
-    out = tempfile.TemporaryFile(prefix="tap-activities-", suffix=".deflate", dir=directory)  # noqa: SIM115
-    try:
-        index = []
-        for count, lines in blocks:
-            block = deflate(count, lines)
-            out.write(block.data)
-            index.append((count, len(block.data), block.crc, block.size))
-        out.flush()
-    except BaseException:
-        out.close()
-        raise
-    return DeflatedPart(out, index)
+    return spool(_compressed(blocks), directory)
+
+
+def _compressed(
+    blocks: Iterable[tuple[int, bytes]],
+) -> Iterator[tuple[tuple[int, int, int], bytes]]:
+    """``((count, crc, size), compressed)`` of each block, as a spool parks them."""
+    for count, lines in blocks:
+        block = deflate(count, lines)
+        yield (count, block.crc, block.size), block.data
+
+
+def read_deflated(part: DeflatedPart) -> Iterator[DeflatedBlock]:
+    """The blocks of a part, one at a time, as :func:`deflate_part` compressed them."""
+    for (count, crc, size), data in part.read():
+        yield DeflatedBlock(count, data, crc, size)
 
 
 class BatchFileWriter:

@@ -141,7 +141,7 @@ class RecordLines:
                 line = view[start:stop]
                 try:
                     # tuple() at once: the parser is reused only after its document is gone.
-                    keys = tuple(parse(line).keys()) if parse is not None else None
+                    keys = tuple(parse(data[start:stop]).keys()) if parse is not None else None
                 except (ValueError, AttributeError, RuntimeError):
                     keys = None  # refused, or not an object: the slow way decides
                 if keys is None:
@@ -207,6 +207,15 @@ def _simdjson_parser() -> Callable[[bytes], Any] | None:
     return simdjson.Parser().parse
 
 
+def _simdjson_object_type() -> type | None:
+    """The type simdjson gives a parsed JSON object (None without simdjson)."""
+    try:
+        import simdjson
+    except ImportError:  # pragma: no cover - as in _simdjson_parser
+        return None
+    return simdjson.Object
+
+
 def check_json_lines(path: Path, *, where: str) -> None:
     """Check every line of a part; raise :class:`MalformedPartError` (retryable) at a bad one.
 
@@ -215,22 +224,23 @@ def check_json_lines(path: Path, *, where: str) -> None:
     verdict (and message, with the line number) is final, as in :func:`iter_json_lines`.
     """
     parse = _simdjson_parser()
+    json_object = _simdjson_object_type()
     number = 0
     for data, end in iter_line_pieces(path):
-        view = memoryview(data)
+        find = data.find
         start = 0
         while start < end:
-            stop = data.find(b"\n", start)
+            stop = find(b"\n", start)
             number += 1
-            line = view[start:stop]
+            line = data[start:stop]
             start = stop + 1
             if parse is not None:
                 try:
-                    if parse(line).keys() is not None:
+                    if type(parse(line)) is json_object:
                         continue
-                except (ValueError, AttributeError, RuntimeError):
-                    pass  # refused, or not an object: orjson decides below
-            _decode_line(bytes(line), number, where, MalformedPartError)
+                except (ValueError, RuntimeError):
+                    pass  # refused: orjson decides below
+            _decode_line(line, number, where, MalformedPartError)
 
 
 def _decode_line(

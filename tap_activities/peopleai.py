@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tap_activities.batch import DeflatedBlock, DeflatedPart, deflate_part
+from tap_activities.batch import DeflatedBlock, DeflatedPart, deflate_part, read_deflated
 from tap_activities.download import PartDownloader, copy_body
 from tap_activities.errors import (
     AuthError,
@@ -37,6 +37,7 @@ from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
 from tap_activities.jsonl import LINES, Framing, RecordLines, check_json_lines, iter_json_lines
 from tap_activities.peopleai_auth import PeopleAITokenAuth
 from tap_activities.settings import PeopleAISettings, Settings
+from tap_activities.spool import Spool, spool
 from tap_activities.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
 
 JOBS_PATH = "/pull/v1/export/activities/jobs"
@@ -145,35 +146,45 @@ class PeopleAIClient:
             yield from iter_json_lines(path, where=label)
 
     def record_blocks(
-        self, job: JobSnapshot, request: ExportRequest, lines: RecordLines, framing: Framing
+        self, job: JobSnapshot, request: ExportRequest, fields: Iterable[str], framing: Framing
     ) -> Iterator[tuple[int, bytes]]:
-        """The same records as :meth:`records`, serialised with null-filled schema fields."""
-        for label, path in self._fragment_files(job, request):
-            yield from lines.blocks(path, where=label, framing=framing)
+        """The records of :meth:`records`, serialised with null-filled schema fields.
+
+        Each fragment is validated, null-filled and framed in its download worker, in one
+        pass over its lines (which replaces :func:`check_json_lines`: a broken line still
+        means "fetch again" before anything of the fragment is emitted); the framed bytes
+        wait in a spool file, and this thread only copies them out, in order.
+        """
+        fields = tuple(fields)
+
+        def prepare(path: Path, label: str) -> Spool[int]:
+            # A RecordLines per fragment: a simdjson parser serves one thread at a time.
+            lines = RecordLines(fields).blocks(
+                path, where=label, framing=framing, error=MalformedPartError
+            )
+            return spool(lines, self.downloader.directory)
+
+        for _label, (_path, part) in self._fragment_results(job, request, prepare):
+            yield from part.read()
 
     def deflated_blocks(
         self, job: JobSnapshot, request: ExportRequest, fields: Iterable[str]
     ) -> Iterator[DeflatedBlock]:
         """The records of :meth:`record_blocks` (JSON Lines), compressed for a gzip file.
 
-        Each fragment is validated, null-filled and compressed in its download worker, in
-        one pass over its lines (which replaces :func:`check_json_lines`, so a broken line
-        still means "fetch again" before anything of the fragment is emitted); ISA-L
-        releases the GIL, so compression runs on another core. Memory stays flat whatever
-        a fragment's size (``/data`` whole too): its compressed lines wait in an anonymous
-        temporary file until their turn.
+        As :meth:`record_blocks`, with the framed lines compressed in the same worker
+        pass; ISA-L releases the GIL, so compression runs on another core.
         """
         fields = tuple(fields)
 
         def prepare(path: Path, label: str) -> DeflatedPart:
-            # A RecordLines per fragment: a simdjson parser serves one thread at a time.
             lines = RecordLines(fields).blocks(
                 path, where=label, framing=LINES, error=MalformedPartError
             )
             return deflate_part(lines, self.downloader.directory)
 
         for _label, (_path, part) in self._fragment_results(job, request, prepare):
-            yield from part.read()
+            yield from read_deflated(part)
 
     @staticmethod
     def _where(job: JobSnapshot, request: ExportRequest) -> str:
@@ -242,10 +253,13 @@ class PeopleAIClient:
         out.flush()
         # Checked here, in the download worker, so a broken line means "fetch again"
         # before a single record of the part has been emitted.
-        if prepare is not None:
-            return prepare(Path(out.name), label)
-        check_json_lines(Path(out.name), where=label)
-        return written
+        if prepare is None:
+            check_json_lines(Path(out.name), where=label)
+            return written
+        prepared = prepare(Path(out.name), label)
+        out.seek(0)
+        out.truncate()  # all of it is in the prepared spool now: free the disk early
+        return prepared
 
     def find_created(
         self, request: ExportRequest, since: float, exclude: set[str]

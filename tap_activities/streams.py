@@ -34,7 +34,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from tap_activities.batch import BatchFileWriter, DeflatedBlock
 from tap_activities.errors import ConfigError, ExportExpiredError
 from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
-from tap_activities.jsonl import BLOCK_RECORDS, LINES, Framing, RecordLines
+from tap_activities.jsonl import BLOCK_RECORDS, LINES, Framing
 from tap_activities.output import BufferedSingerWriter, default_json, record_envelope
 from tap_activities.schemas import schema_directory
 from tap_activities.windows import Window
@@ -64,7 +64,6 @@ class ExportStream(Stream):
         self._next_window = 0  # index of the first ticket not yet emitted
         self._null_record = dict.fromkeys(self.schema.get("properties", {}))
         self._fast_output: bool | None = None
-        self._record_lines: RecordLines | None = None
         self._envelope = record_envelope(self.name, utc_now())
 
     @property
@@ -257,9 +256,7 @@ class ExportStream(Stream):
         frame = framing() if framing is not None else self._record_framing()
         record_blocks = getattr(self.runtime.client, "record_blocks", None)
         if record_blocks is not None and type(self).fetch is ExportStream.fetch:
-            if self._record_lines is None:
-                self._record_lines = RecordLines(self._null_record)
-            blocks = record_blocks(job, request, self._record_lines, frame)
+            blocks = record_blocks(job, request, tuple(self._null_record), frame)
         else:
             blocks = self._serialised(self.fetch(job, request), frame)
         count = 0

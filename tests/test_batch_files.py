@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from activities_upstream import LocalUpstream
-from tap_activities.batch import BatchFileWriter, deflate, deflate_part
+from tap_activities.batch import BatchFileWriter, deflate, deflate_part, read_deflated
 from tap_activities.errors import MalformedPartError
 from tap_activities.jsonl import LINES, RecordLines
 from tests.conftest import END, START, fast_upstream_config, peopleai_config
@@ -81,8 +81,8 @@ def test_a_fragment_is_null_filled_and_compressed_in_the_worker(tmp_path):
         RecordLines(FIELDS).blocks(part, where="w", framing=LINES, error=MalformedPartError),
         tmp_path,
     )
-    blocks = list(deflated.read())
-    assert deflated.file.closed
+    blocks = list(read_deflated(deflated))
+    assert deflated.closed
     assert sum(b.count for b in blocks) == 4
     data = b"".join(zlib.decompressobj(-15).decompress(b.data) for b in blocks)
     # The very bytes RECORD messages would carry, one record a line.
