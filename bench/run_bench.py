@@ -2,7 +2,8 @@
 
 For each case the program under test runs as its own process with stdout read by a
 counting sink; wall time runs from process start to exit, peak RSS is the
-child's VmHWM, sampled while it runs. In the same run:
+child's VmHWM plus that of each of its worker processes, sampled while it runs. In the
+same run:
 
 - ``tap-activities`` RECORD output, People.ai (one window of N records) and ChartMogul;
 - ``tap-activities`` BATCH output (jsonl.gz files), People.ai;
@@ -68,6 +69,7 @@ def run_counted(command: list[str], env: dict | None = None) -> dict:
         "seconds": elapsed,
         "sync_seconds": sync,
         "peak_rss_mb": sampler.peak_kb / 1024,
+        "worker_processes": sampler.workers,
         "batches": len(manifests),
     }
 
@@ -108,24 +110,47 @@ def count_messages(fd: int) -> tuple[int, list[str]]:
 
 
 class PeakSampler(threading.Thread):
-    """Polls the child's VmHWM every 20 ms: a BATCH run writes nothing to stdout until late."""
+    """Polls the child's VmHWM every 20 ms: a BATCH run writes nothing to stdout until late.
+
+    The tap's worker processes count too: ``peak_kb`` is the tap's peak plus each
+    worker's own peak, summed (an upper bound: pages a worker shares with the tap
+    after the fork are counted in both).
+    """
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid = pid
-        self.peak_kb = 0
+        self.peaks: dict[int, int] = {}
         self._done = threading.Event()
+
+    @property
+    def peak_kb(self) -> int:
+        return sum(self.peaks.values())
+
+    @property
+    def workers(self) -> int:
+        return len(self.peaks) - 1 if self.peaks else 0
 
     def run(self) -> None:
         while not self._done.wait(0.02):
             self.sample()
 
     def sample(self) -> None:
-        self.peak_kb = max(self.peak_kb, high_water_kb(self.pid))
+        for pid in (self.pid, *children(self.pid)):
+            self.peaks[pid] = max(self.peaks.get(pid, 0), high_water_kb(pid))
 
     def stop(self) -> None:
         self._done.set()
         self.join()
+
+
+def children(pid: int) -> list[int]:
+    """A process's child processes (those of any of its threads)."""
+    found: list[int] = []
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found.extend(int(child) for child in listing.read_text().split())
+    return found
 
 
 def high_water_kb(pid: int) -> int:
@@ -173,6 +198,8 @@ CASES = (
     "raw",
     "peopleai-record",
     "peopleai-batch",
+    "peopleai-record-threads",
+    "peopleai-batch-threads",
     "chartmogul-record",
     "chartmogul-batch",
     "stock",
@@ -280,6 +307,7 @@ def main() -> None:
             "chartmogul_api_url": up.chartmogul_url,
             "chartmogul_api_key": up.chartmogul_api_key,
         }
+        threads = {"worker_processes": 0}  # the fragment pass in the download threads
         batch_root = work / "batches"
         batch_root.mkdir()
         batch_config = {
@@ -312,6 +340,21 @@ def main() -> None:
                 "tap-activities BATCH, People.ai",
                 lambda: tap_case(
                     work, {**peopleai, "batch_config": batch_config}, "peopleai_email", "pb"
+                ),
+            ),
+            (
+                "peopleai-record-threads",
+                "tap-activities RECORD, People.ai, 0 wp",
+                lambda: tap_case(work, {**peopleai, **threads}, "peopleai_email", "pt"),
+            ),
+            (
+                "peopleai-batch-threads",
+                "tap-activities BATCH, People.ai, 0 wp",
+                lambda: tap_case(
+                    work,
+                    {**peopleai, **threads, "batch_config": batch_config},
+                    "peopleai_email",
+                    "pbt",
                 ),
             ),
             (
@@ -423,7 +466,7 @@ def report(results: dict[str, dict], upstream: dict[str, dict], n: int, n_cm: in
         )
     print(
         f"{'case':38} {'records':>9} {'seconds':>8} {'rec/s':>9} {'peak RSS MB':>12}"
-        f" {'sync s':>7} {'sync rec/s':>10}"
+        f" {'sync s':>7} {'sync rec/s':>10} {'workers':>7}"
     )
     for name, r in results.items():
         rate = r["records"] / r["seconds"]
@@ -432,7 +475,8 @@ def report(results: dict[str, dict], upstream: dict[str, dict], n: int, n_cm: in
         sync = r.get("sync_seconds") or 0.0
         sync_text = f"{sync:>7.2f} {r['records'] / sync:>10.0f}" if sync else f"{'':>7} {'':>10}"
         print(
-            f"{name:38} {r['records']:>9} {r['seconds']:>8.2f} {rate:>9.0f} {mb:>12.1f} {sync_text}"
+            f"{name:38} {r['records']:>9} {r['seconds']:>8.2f} {rate:>9.0f} {mb:>12.1f} "
+            f"{sync_text} {r.get('worker_processes', 0):>7}"
         )
     stock = results.get("stock singer-sdk tap (file)")
     if stock:

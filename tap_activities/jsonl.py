@@ -138,14 +138,14 @@ class RecordLines:
             start = 0
             while start < end:
                 stop = find(b"\n", start)
-                line = view[start:stop]
                 try:
                     # tuple() at once: the parser is reused only after its document is gone.
+                    # (simdjson takes bytes faster than a memoryview, copy included.)
                     keys = tuple(parse(data[start:stop]).keys()) if parse is not None else None
                 except (ValueError, AttributeError, RuntimeError):
                     keys = None  # refused, or not an object: the slow way decides
                 if keys is None:
-                    body = self._slow(bytes(line), number, where, error)
+                    body = self._slow(data[start:stop], number, where, error)
                     if body is not None:
                         append(body)
                         append(sep)
@@ -162,7 +162,7 @@ class RecordLines:
                             close -= 1
                         append(view[start:close])
                     else:
-                        append(line)
+                        append(view[start:stop])
                     append(joint)
                     count += 1
                 number += 1

@@ -37,8 +37,9 @@ from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
 from tap_activities.jsonl import LINES, Framing, RecordLines, check_json_lines, iter_json_lines
 from tap_activities.peopleai_auth import PeopleAITokenAuth
 from tap_activities.settings import PeopleAISettings, Settings
-from tap_activities.spool import Spool, spool
+from tap_activities.spool import Handoff, Spool, spool
 from tap_activities.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
+from tap_activities.workers import FragmentWorkers
 
 JOBS_PATH = "/pull/v1/export/activities/jobs"
 TOKEN_PATH = "/auth/v1/tokens"  # noqa: S105 - a path, not a secret
@@ -94,8 +95,17 @@ class PeopleAIClient:
 
     name = "peopleai"
 
-    def __init__(self, source: PeopleAISettings, settings: Settings) -> None:
-        """Bind the client to the configured API host and credentials."""
+    def __init__(
+        self,
+        source: PeopleAISettings,
+        settings: Settings,
+        workers: FragmentWorkers | None = None,
+    ) -> None:
+        """Bind the client to the configured API host and credentials.
+
+        ``workers`` runs the pass over each downloaded fragment (default: in the
+        download thread).
+        """
         auth = PeopleAITokenAuth(
             f"{source.api_url}{TOKEN_PATH}",
             source.client_id,
@@ -112,6 +122,7 @@ class PeopleAIClient:
         )
         self.max_outstanding = MAX_QUEUED_JOBS
         self.downloader = PartDownloader(workers=settings.download_workers)
+        self.workers = workers or FragmentWorkers()
 
     def create(self, request: ExportRequest) -> JobSnapshot:
         """Create a JSONLines export job for one window."""
@@ -150,19 +161,18 @@ class PeopleAIClient:
     ) -> Iterator[tuple[int, bytes]]:
         """The records of :meth:`records`, serialised with null-filled schema fields.
 
-        Each fragment is validated, null-filled and framed in its download worker, in one
-        pass over its lines (which replaces :func:`check_json_lines`: a broken line still
-        means "fetch again" before anything of the fragment is emitted); the framed bytes
-        wait in a spool file, and this thread only copies them out, in order.
+        Each fragment is validated, null-filled and framed by a worker (a worker process,
+        or its download thread) in one pass over its lines, which replaces
+        :func:`check_json_lines`: a broken line still means "fetch again" before anything
+        of the fragment is emitted. The framed bytes wait in a spool file; this thread
+        only copies them out, in order.
         """
         fields = tuple(fields)
+        directory = self._spool_directory
 
         def prepare(path: Path, label: str) -> Spool[int]:
-            # A RecordLines per fragment: a simdjson parser serves one thread at a time.
-            lines = RecordLines(fields).blocks(
-                path, where=label, framing=framing, error=MalformedPartError
-            )
-            return spool(lines, self.downloader.directory)
+            handoff = self.workers.run(frame_fragment, str(path), label, fields, framing, directory)
+            return Spool.adopt(*handoff)
 
         for _label, (_path, part) in self._fragment_results(job, request, prepare):
             yield from part.read()
@@ -173,18 +183,22 @@ class PeopleAIClient:
         """The records of :meth:`record_blocks` (JSON Lines), compressed for a gzip file.
 
         As :meth:`record_blocks`, with the framed lines compressed in the same worker
-        pass; ISA-L releases the GIL, so compression runs on another core.
+        pass (ISA-L, which releases the GIL).
         """
         fields = tuple(fields)
+        directory = self._spool_directory
 
         def prepare(path: Path, label: str) -> DeflatedPart:
-            lines = RecordLines(fields).blocks(
-                path, where=label, framing=LINES, error=MalformedPartError
-            )
-            return deflate_part(lines, self.downloader.directory)
+            handoff = self.workers.run(deflate_fragment, str(path), label, fields, directory)
+            return Spool.adopt(*handoff)
 
         for _label, (_path, part) in self._fragment_results(job, request, prepare):
             yield from read_deflated(part)
+
+    @property
+    def _spool_directory(self) -> str | None:
+        directory = self.downloader.directory
+        return None if directory is None else str(directory)
 
     @staticmethod
     def _where(job: JobSnapshot, request: ExportRequest) -> str:
@@ -300,6 +314,30 @@ class PeopleAIClient:
                 "is 'peopleai_api_url' the People.ai API?"
             )
             raise UpstreamError(msg) from None
+
+
+def frame_fragment(
+    path: str, label: str, fields: tuple[str, ...], framing: Framing, directory: str | None
+) -> Handoff[int]:
+    """Worker: a downloaded fragment's records, null-filled and framed, in a spool.
+
+    Module-level, so that a worker process can run it; a malformed line raises
+    :class:`MalformedPartError`, which fetches the fragment again.
+    """
+    lines = RecordLines(fields).blocks(
+        Path(path), where=label, framing=framing, error=MalformedPartError
+    )
+    return spool(lines, directory).handoff()
+
+
+def deflate_fragment(
+    path: str, label: str, fields: tuple[str, ...], directory: str | None
+) -> Handoff[tuple[int, int, int]]:
+    """Worker: :func:`frame_fragment` as JSON Lines, compressed for a gzip batch file."""
+    lines = RecordLines(fields).blocks(
+        Path(path), where=label, framing=LINES, error=MalformedPartError
+    )
+    return deflate_part(lines, directory).handoff()
 
 
 def job_payload(request: ExportRequest) -> dict[str, str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from tap_activities.jobs import JobScheduler
 from tap_activities.settings import Settings
+from tap_activities.workers import FragmentWorkers
 
 
 @dataclass
@@ -22,13 +23,15 @@ class SourceRuntime:
         self.scheduler.close()
 
 
-def build_runtime(source_name: str, settings: Settings) -> SourceRuntime:
-    """Create the client and scheduler of a source."""
+def build_runtime(
+    source_name: str, settings: Settings, workers: FragmentWorkers | None = None
+) -> SourceRuntime:
+    """Create the client and scheduler of a source (``workers``: see :mod:`.workers`)."""
     if source_name == "peopleai":
         from tap_activities.peopleai import PeopleAIClient
 
         assert settings.peopleai is not None
-        client: Any = PeopleAIClient(settings.peopleai, settings)
+        client: Any = PeopleAIClient(settings.peopleai, settings, workers)
     elif source_name == "chartmogul":
         from tap_activities.chartmogul import ChartMogulClient
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,8 @@ class Settings:
     request_timeout_seconds: float
     max_retry_seconds: float
     download_workers: int
+    worker_processes: int
+    """Processes for the pass over downloaded People.ai fragments (0: download threads)."""
     peopleai: PeopleAISettings | None
     chartmogul: ChartMogulSettings | None
 
@@ -71,6 +74,7 @@ def parse_settings(config: Mapping[str, Any], *, today: dt.date | None = None) -
     if end < start:
         msg = f"Setting 'end_date' ({end}) is before 'start_date' ({start})."
         raise ConfigError(msg)
+    download_workers = int(_number(config, "download_workers", 4, minimum=1, maximum=16))
     settings = Settings(
         start_date=start,
         end_date=end,
@@ -78,7 +82,16 @@ def parse_settings(config: Mapping[str, Any], *, today: dt.date | None = None) -
         job_timeout_seconds=_number(config, "job_timeout_seconds", 6 * 3600.0, minimum=1e-3),
         request_timeout_seconds=_number(config, "request_timeout_seconds", 60.0, minimum=1e-3),
         max_retry_seconds=_number(config, "max_retry_seconds", 600.0, minimum=0.0),
-        download_workers=int(_number(config, "download_workers", 4, minimum=1, maximum=16)),
+        download_workers=download_workers,
+        worker_processes=int(
+            _number(
+                config,
+                "worker_processes",
+                default_worker_processes(download_workers),
+                minimum=0,
+                maximum=16,
+            )
+        ),
         peopleai=_peopleai(config),
         chartmogul=_chartmogul(config),
     )
@@ -159,6 +172,15 @@ def _date(config: Mapping[str, Any], name: str, *, required: bool = False) -> dt
     except ValueError:
         msg = f"Setting '{name}' is not a valid date: {raw!r} (expected YYYY-MM-DD)."
         raise ConfigError(msg) from None
+
+
+def default_worker_processes(download_workers: int) -> int:
+    """One worker process per CPU core, no more than fragments in flight; none on one core.
+
+    On a single core a process gains nothing over the download threads.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(download_workers, cores or 1) if (cores or 1) > 1 else 0
 
 
 def _number(

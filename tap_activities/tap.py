@@ -21,7 +21,13 @@ from tap_activities.settings import (
     Settings,
     parse_settings,
 )
-from tap_activities.streams import CHARTMOGUL_STREAMS, PEOPLEAI_STREAMS, ExportStream
+from tap_activities.streams import (
+    CHARTMOGUL_STREAMS,
+    PEOPLEAI_STREAMS,
+    ExportStream,
+    PeopleAIStream,
+)
+from tap_activities.workers import FragmentWorkers
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SECRET_SETTINGS = ("peopleai_client_id", "peopleai_client_secret", "chartmogul_api_key")
@@ -125,12 +131,22 @@ class TapActivities(Tap):
             default=4,
             description="Export parts downloaded in parallel (1-16).",
         ),
+        th.Property(
+            "worker_processes",
+            INTEGER,
+            description=(
+                "Processes that validate, null-fill and frame (or compress) downloaded "
+                "People.ai fragments, using more than one core (0-16; default: one per CPU "
+                "core, at most download_workers; 0: in the download threads). Linux only."
+            ),
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         install()
         self._runtimes: dict[str, SourceRuntime] = {}
         self._settings: Settings | None = None
+        self._workers = FragmentWorkers()
         super().__init__(*args, **kwargs)
         self._register_secrets()
 
@@ -179,7 +195,7 @@ class TapActivities(Tap):
     def runtime(self, source_name: str) -> SourceRuntime:
         """The shared client and scheduler of a source, created on first use."""
         if source_name not in self._runtimes:
-            self._runtimes[source_name] = build_runtime(source_name, self.settings)
+            self._runtimes[source_name] = build_runtime(source_name, self.settings, self._workers)
         return self._runtimes[source_name]
 
     def discover_streams(self) -> list[ExportStream]:
@@ -193,7 +209,15 @@ class TapActivities(Tap):
         return streams
 
     def sync_all(self) -> None:
-        """Plan every selected stream before syncing any, so exports overlap."""
+        """Plan every selected stream before syncing any, so exports overlap.
+
+        Worker processes are forked first, before planning starts any thread.
+        """
+        if self.settings.peopleai is not None and any(
+            isinstance(stream, PeopleAIStream) and stream.selected
+            for stream in self.streams.values()
+        ):
+            self._workers = FragmentWorkers.start(self.settings.worker_processes)
         try:
             for stream in self.streams.values():
                 if isinstance(stream, ExportStream) and stream.selected:
@@ -202,6 +226,7 @@ class TapActivities(Tap):
         finally:
             for runtime in self._runtimes.values():
                 runtime.close()
+            self._workers.close()
             self.message_writer.flush()
 
 

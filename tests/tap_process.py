@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,3 +95,20 @@ def assert_unchanged(emitted: dict, upstream: dict) -> None:
         )
     for key in emitted.keys() - upstream.keys():
         assert emitted[key] is None, f"field {key!r} invented for {upstream.get('uid')}"
+
+
+@contextmanager
+def killed_at_hold(process: subprocess.Popen, hold, timeout: float = 120) -> Iterator[None]:
+    """Wait until the tap is stuck in a held download, run the body, then SIGKILL it.
+
+    The hold is released and the process reaped whatever happens.
+    """
+    try:
+        assert hold.reached.wait(timeout=timeout), "the tap never reached the held download"
+        yield
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        hold.release.set()
+        if process.poll() is None:
+            process.kill()

@@ -28,7 +28,7 @@ from tests.faultkit import (
     key_of,
     peopleai_ids,
 )
-from tests.tap_process import TAP, run_tap
+from tests.tap_process import TAP, killed_at_hold, run_tap
 
 HISTORY_START = dt.date(2023, 10, 1)  # upstream data; the tap starts earlier: 2 windows
 TAP_START = dt.date(2023, 1, 1)
@@ -84,14 +84,8 @@ def crash_mid_download(up, source: str, tmp_path: Path) -> tuple[dict, dict, Pat
         hold = up.faults.hold("files.get")  # the first file (chartmogul_churn)
     sink = tmp_path / "sink.jsonl"
     process = start_killable(config, tmp_path / "first", sink)
-    try:
-        assert hold.reached.wait(timeout=120), "the tap never reached the held download"
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        hold.release.set()
-        if process.poll() is None:
-            process.kill()
+    with killed_at_hold(process, hold):
+        pass
     assert process.returncode == -signal.SIGKILL
     _, states = read_sink(sink)
     assert states, "no STATE before the kill"

@@ -1,0 +1,102 @@
+"""Worker processes for the CPU-bound pass over downloaded fragments.
+
+Validating, null-filling, framing and compressing a People.ai fragment is Python work
+under the GIL: done in the download threads, it uses one core however many the machine
+has. A few forked worker processes put the other cores to work. They are forked once,
+when a sync starts and the tap has no other thread yet (forking a threaded process can
+copy a lock some other thread holds, and the child would wait on it forever), so they
+inherit every module already imported and cost milliseconds to start. Work and results
+travel as file names and small indexes (see :mod:`tap_activities.spool`), never as
+record data.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+LOGGER = logging.getLogger("tap_activities.workers")
+PARENT_CHECK_SECONDS = 0.5
+
+T = TypeVar("T")
+
+
+class FragmentWorkers:
+    """Runs a function in a worker process if there are any, else in the calling thread."""
+
+    def __init__(self, pool: ProcessPoolExecutor | None = None) -> None:
+        self._pool = pool
+
+    @classmethod
+    def start(cls, processes: int) -> FragmentWorkers:
+        """Fork ``processes`` workers now, if that is safe here; otherwise run in threads.
+
+        Forking needs Linux (elsewhere the "fork" start method is unsafe or missing) and
+        no thread but this one.
+        """
+        if processes < 1:
+            return cls()
+        if not sys.platform.startswith("linux") or threading.active_count() > 1:
+            LOGGER.debug("no worker processes: not Linux, or threads already running")
+            return cls()
+        pool = ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
+        )
+        pool.submit(int).result()  # fork them all now, while this is the only thread
+        LOGGER.debug("%d worker process(es) started", processes)
+        return cls(pool)
+
+    @property
+    def uses_processes(self) -> bool:
+        """Whether work goes to worker processes."""
+        return self._pool is not None
+
+    def run(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` in a worker process (waiting for it), or here.
+
+        ``function`` must be a module-level function; its arguments and result are
+        pickled. If the pool has broken (a worker was killed, say by the OOM killer),
+        the work is done here instead, with a warning.
+        """
+        pool = self._pool
+        if pool is not None:
+            try:
+                return pool.submit(function, *args).result()
+            except BrokenProcessPool:
+                LOGGER.warning("a worker process died; going on in threads")
+                self._pool = None
+        return function(*args)
+
+    def close(self) -> None:
+        """Stop the workers (any work still queued is dropped)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _worker_init(parent: int) -> None:
+    """In each worker: leave Ctrl-C to the tap, and exit if the tap is gone.
+
+    A forked worker holds both ends of its task pipe, so it never sees the tap die; it
+    would wait for work forever if the tap were killed (SIGKILL, OOM).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()

@@ -1,0 +1,141 @@
+"""Worker processes: the same output as the download threads, and none left behind.
+
+The tap forks its fragment workers when a sync starts (on Linux, with more than one
+core, unless ``worker_processes`` is 0). Every other process-level test runs with them
+on a multi-core machine; these tests pin down what is particular to them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from activities_upstream import LocalUpstream
+from tap_activities.settings import default_worker_processes, parse_settings
+from tap_activities.workers import FragmentWorkers
+from tests.conftest import fast_upstream_config, peopleai_config
+from tests.faultkit import peopleai_ids
+from tests.tap_process import TAP, killed_at_hold, run_tap
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork workers: Linux")
+
+
+def children_of(pid: int) -> set[int]:
+    found: set[int] = set()
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found.update(int(child) for child in listing.read_text().split())
+        except OSError:
+            continue  # a thread that just ended
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has exited
+
+
+@linux_only
+@pytest.mark.parametrize("batch", [False, True], ids=["record", "batch"])
+def test_worker_processes_emit_what_the_download_threads_emit(upstream, tmp_path, batch):
+    extra = {}
+    if batch:
+        extra["batch_config"] = {
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "storage": {"root": f"file://{tmp_path}/batches", "prefix": "b-"},
+            "batch_size": 50,
+        }
+    runs = {}
+    for processes in (2, 0):
+        config = peopleai_config(upstream, worker_processes=processes, **extra)
+        run = run_tap(config, tmp_path / f"p{processes}", args=("--log-level", "debug"))
+        assert run.returncode == 0, run.stderr[-3000:]
+        runs[processes] = run
+    assert "2 worker process(es) started" in runs[2].stderr
+    assert "worker process(es) started" not in runs[0].stderr
+    if batch:
+        assert runs[2].batch_streams == runs[0].batch_streams
+        assert runs[2].batch_streams
+    else:
+        expected = peopleai_ids(upstream)
+        for stream, ids in expected.items():
+            records = runs[2].records[stream]
+            assert [r["uid"] for r in records] == [r["uid"] for r in runs[0].records[stream]]
+            assert {r["uid"] for r in records} == ids
+            assert records == runs[0].records[stream]  # byte for byte the same records
+    assert runs[2].state == runs[0].state
+
+
+@linux_only
+def test_workers_exit_when_the_tap_is_killed(tmp_path):
+    with LocalUpstream(fast_upstream_config()) as up:
+        hold = up.faults.hold("peopleai.data", skip=2)
+        config = peopleai_config(up, worker_processes=2)
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        process = subprocess.Popen(
+            [TAP, "--config", str(tmp_path / "config.json")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        with killed_at_hold(process, hold):
+            workers = children_of(process.pid)
+            assert len(workers) == 2, workers
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(pid) for pid in workers), "worker processes outlived the tap"
+
+
+def test_no_worker_processes_while_other_threads_run(upstream):
+    # pytest runs the local upstream in threads here: forking now would not be safe.
+    workers = FragmentWorkers.start(2)
+    try:
+        assert not workers.uses_processes
+        assert workers.run(os.getpid) == os.getpid()
+    finally:
+        workers.close()
+
+
+@linux_only
+def test_a_dead_worker_means_going_on_in_threads():
+    script = textwrap.dedent(
+        """
+        import os, signal, time
+        from tap_activities.workers import FragmentWorkers
+        workers = FragmentWorkers.start(2)
+        assert workers.uses_processes
+        assert workers.run(os.getpid) != os.getpid()
+        for pid in list(workers._pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        print(workers.run(os.getpid) == os.getpid(), workers.uses_processes)
+        workers.close()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]
+    assert "a worker process died; going on in threads" in done.stderr
+
+
+def test_worker_processes_default_to_one_per_core_up_to_download_workers(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert default_worker_processes(4) == 2
+    assert default_worker_processes(1) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    assert default_worker_processes(4) == 0
+    config = {"start_date": "2024-01-01", "chartmogul_api_key": "k"}
+    assert parse_settings({**config, "worker_processes": "3"}).worker_processes == 3
+    assert parse_settings(config).worker_processes == 0
