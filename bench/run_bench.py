@@ -2,8 +2,8 @@
 
 For each case the program under test runs as its own process with stdout read by a
 counting sink; wall time runs from process start to exit, peak RSS is the
-child's VmHWM plus that of each of its worker processes, sampled while it runs. In the
-same run:
+child's VmHWM, sampled while it runs (and, with worker processes, the peak of the summed
+PSS of the tap and its workers). In the same run:
 
 - ``tap-activities`` RECORD output, People.ai (one window of N records) and ChartMogul;
 - ``tap-activities`` BATCH output (jsonl.gz files), People.ai;
@@ -69,7 +69,8 @@ def run_counted(command: list[str], env: dict | None = None) -> dict:
         "seconds": elapsed,
         "sync_seconds": sync,
         "peak_rss_mb": sampler.peak_kb / 1024,
-        "worker_processes": sampler.workers,
+        "tree_pss_mb": sampler.tree_pss_kb / 1024,
+        "worker_processes": len(sampler.workers),
         "batches": len(manifests),
     }
 
@@ -112,36 +113,45 @@ def count_messages(fd: int) -> tuple[int, list[str]]:
 class PeakSampler(threading.Thread):
     """Polls the child's VmHWM every 20 ms: a BATCH run writes nothing to stdout until late.
 
-    The tap's worker processes count too: ``peak_kb`` is the tap's peak plus each
-    worker's own peak, summed (an upper bound: pages a worker shares with the tap
-    after the fork are counted in both).
+    With worker processes, RSS overstates: a forked worker shares most of its pages with
+    the tap, and RSS counts them in both. So the tap and its workers are also measured
+    together as the sum of their PSS (shared pages divided among the processes sharing
+    them), sampled at the same times: ``tree_pss_kb`` is the highest such sum seen.
     """
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid = pid
-        self.peaks: dict[int, int] = {}
+        self.peak_kb = 0
+        self.tree_pss_kb = 0
+        self.workers: set[int] = set()
         self._done = threading.Event()
-
-    @property
-    def peak_kb(self) -> int:
-        return sum(self.peaks.values())
-
-    @property
-    def workers(self) -> int:
-        return len(self.peaks) - 1 if self.peaks else 0
 
     def run(self) -> None:
         while not self._done.wait(0.02):
             self.sample()
 
     def sample(self) -> None:
-        for pid in (self.pid, *children(self.pid)):
-            self.peaks[pid] = max(self.peaks.get(pid, 0), high_water_kb(pid))
+        self.peak_kb = max(self.peak_kb, high_water_kb(self.pid))
+        workers = children(self.pid)
+        self.workers.update(workers)
+        total = sum(pss_kb(pid) for pid in (self.pid, *workers))
+        self.tree_pss_kb = max(self.tree_pss_kb, total)
 
     def stop(self) -> None:
         self._done.set()
         self.join()
+
+
+def pss_kb(pid: int) -> int:
+    """A process's proportional set size now (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def children(pid: int) -> list[int]:
@@ -211,6 +221,7 @@ def median_run(repeat: int, run: Any) -> dict:
     runs = sorted((run() for _ in range(repeat)), key=lambda r: r["seconds"])
     chosen = dict(runs[len(runs) // 2])
     chosen["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    chosen["tree_pss_mb"] = max(r["tree_pss_mb"] for r in runs)
     chosen["all_seconds"] = [round(r["seconds"], 2) for r in runs]
     return chosen
 
@@ -466,7 +477,7 @@ def report(results: dict[str, dict], upstream: dict[str, dict], n: int, n_cm: in
         )
     print(
         f"{'case':38} {'records':>9} {'seconds':>8} {'rec/s':>9} {'peak RSS MB':>12}"
-        f" {'sync s':>7} {'sync rec/s':>10} {'workers':>7}"
+        f" {'sync s':>7} {'sync rec/s':>10} {'workers':>7} {'+workers PSS MB':>15}"
     )
     for name, r in results.items():
         rate = r["records"] / r["seconds"]
@@ -476,7 +487,7 @@ def report(results: dict[str, dict], upstream: dict[str, dict], n: int, n_cm: in
         sync_text = f"{sync:>7.2f} {r['records'] / sync:>10.0f}" if sync else f"{'':>7} {'':>10}"
         print(
             f"{name:38} {r['records']:>9} {r['seconds']:>8.2f} {rate:>9.0f} {mb:>12.1f} "
-            f"{sync_text} {r.get('worker_processes', 0):>7}"
+            f"{sync_text} {r.get('worker_processes', 0):>7} {r.get('tree_pss_mb', 0):>15.1f}"
         )
     stock = results.get("stock singer-sdk tap (file)")
     if stock:
