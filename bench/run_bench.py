@@ -448,7 +448,8 @@ def windows_case(run_seconds: float, per_day: int, repeat: int) -> None:
     print(
         f"tap wall time: {median['seconds']:.2f} s (runs: {seconds}) = "
         f"{median['seconds'] / floor:.2f}x "
-        f"the floor; peak RSS {median['peak_rss_mb']:.0f} MB"
+        f"the floor; peak RSS {median['peak_rss_mb']:.0f} MB "
+        f"(with its worker processes, PSS {median['tree_pss_mb']:.0f} MB)"
     )
 
 

@@ -12,6 +12,7 @@ record data.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -54,7 +55,14 @@ class FragmentWorkers:
             initializer=_worker_init,
             initargs=(os.getpid(),),
         )
-        pool.submit(int).result()  # fork them all now, while this is the only thread
+        # Objects that exist now stay shared with the workers: frozen, the workers'
+        # garbage collector never writes to them, which would copy every page they sit
+        # on into each worker (memory growing with the run, not with the work).
+        gc.freeze()
+        try:
+            pool.submit(int).result()  # fork them all now, while this is the only thread
+        finally:
+            gc.unfreeze()
         LOGGER.debug("%d worker process(es) started", processes)
         return cls(pool)
 
