@@ -270,10 +270,7 @@ class PeopleAIClient:
         if prepare is None:
             check_json_lines(Path(out.name), where=label)
             return written
-        prepared = prepare(Path(out.name), label)
-        out.seek(0)
-        out.truncate()  # all of it is in the prepared spool now: free the disk early
-        return prepared
+        return prepare(Path(out.name), label)
 
     def find_created(
         self, request: ExportRequest, since: float, exclude: set[str]

@@ -62,6 +62,7 @@ def test_worker_processes_emit_what_the_download_threads_emit(upstream, tmp_path
         assert run.returncode == 0, run.stderr[-3000:]
         runs[processes] = run
     assert "2 worker process(es) started" in runs[2].stderr
+    assert "part 1 downloaded (0.1 MB)" in runs[2].stderr  # the size, not what is left of it
     assert "worker process(es) started" not in runs[0].stderr
     if batch:
         assert runs[2].batch_streams == runs[0].batch_streams
