@@ -63,6 +63,11 @@ def _integer(value: str) -> int:
 
 
 def _date_time(value: str) -> str:
+    if len(value) == 25 and value[10] == "T" and value.endswith("+00:00"):
+        # Already what isoformat() would give back (ChartMogul's usual spelling): only
+        # checked, which costs a tenth of parsing and formatting it again.
+        dt.datetime.fromisoformat(value)
+        return value
     moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)

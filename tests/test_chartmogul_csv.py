@@ -11,6 +11,7 @@ import pytest
 
 from tap_activities.chartmogul_csv import (
     CsvRowError,
+    _date_time,
     iter_activity_rows,
     normalise_column,
     verify_zip,
@@ -164,3 +165,25 @@ def test_large_export_streams_with_flat_memory(tmp_path):
     tracemalloc.stop()
     assert count == 200_000
     assert peak < 20 * 2**20
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-01-01T10:32:27+00:00", "2024-01-01T10:32:27+00:00"),  # as is (fast path)
+        ("2024-01-01 10:32:27+00:00", "2024-01-01T10:32:27+00:00"),  # same length, other form
+        ("2024-01-01T10:32:27Z", "2024-01-01T10:32:27+00:00"),
+        ("2024-01-01T10:32:27", "2024-01-01T10:32:27+00:00"),  # no zone: UTC
+        ("2024-01-01T10:32:27.5+00:00", "2024-01-01T10:32:27.500000+00:00"),
+        ("2024-01-01T10:32:27+02:00", "2024-01-01T10:32:27+02:00"),
+        ("2024-01-01", "2024-01-01T00:00:00+00:00"),
+        ("2024-02-30T10:32:27+00:00", ValueError),  # right shape, no such day
+        ("2024-01-01T24:00:00+00:00", ValueError),
+    ],
+)
+def test_dates_become_iso_date_times(value, expected):
+    if expected is ValueError:
+        with pytest.raises(ValueError):
+            _date_time(value)
+    else:
+        assert _date_time(value) == expected
