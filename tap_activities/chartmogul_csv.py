@@ -1,4 +1,8 @@
-"""Stream typed rows out of a ChartMogul activities export zip, never the whole file.
+"""Typed rows out of a ChartMogul activities export zip, streamed, never the whole file.
+
+The zip's one CSV is extracted to a file (:func:`extract_csv`), then read in one pass
+(:func:`iter_csv_rows`) or cut into ranges of whole rows (:func:`row_ranges`) that worker
+processes type and frame in parallel (:func:`frame_csv_range`).
 
 The CSV's columns are undocumented, so the header is read at run time and normalised to
 snake_case (``activity-mrr-movement`` → ``activity_mrr_movement``). Known columns are typed
@@ -13,13 +17,17 @@ import csv
 import datetime as dt
 import io
 import re
+import shutil
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
+from tap_activities.jsonl import Framing, frame_records
+from tap_activities.spool import Handoff, spool
 
 MONEY_COLUMNS = ("activity_mrr_movement", "activity_mrr", "activity_arr")
 KNOWN_COLUMNS: dict[str, dict[str, Any]] = {
@@ -42,6 +50,11 @@ KNOWN_COLUMNS: dict[str, dict[str, Any]] = {
     },
 }
 MAX_COMPRESSION_RATIO = 200
+EXTRACT_BYTES = 1 << 20
+HEADER_BYTES = 1 << 16
+RANGE_BYTES = 2 << 20
+"""Rows are handed to worker processes in ranges of about this many bytes."""
+MAX_CUT_TRIES = 64
 MAX_UNCOMPRESSED_BYTES = 50 * 2**30
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^0-9a-zA-Z]+")
@@ -106,31 +119,106 @@ def _csv_member(archive: zipfile.ZipFile, display_name: str) -> zipfile.ZipInfo:
     return member
 
 
-def verify_zip(path: str | Path, display_name: str = "export zip") -> None:
-    """Read the whole zip once to check its structure and CRCs (streaming, flat memory)."""
+def extract_csv(path: str | Path, out: BinaryIO, display_name: str = "export zip") -> str:
+    """Check the zip and write its one CSV out, decompressed; return the CSV's name.
+
+    One streaming pass (flat memory): the member's CRC is checked as it is read, so a
+    damaged download is found here, in the download worker, before any row is emitted.
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             member = _csv_member(archive, display_name)
             with archive.open(member) as data:
-                while data.read(1 << 20):
-                    pass
+                shutil.copyfileobj(data, out, EXTRACT_BYTES)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         msg = f"{display_name}: corrupt zip ({exc})"
         raise CorruptDownloadError(msg) from None
+    out.flush()
+    return member.filename
 
 
-def iter_activity_rows(path: str | Path, *, display_name: str) -> Iterator[dict[str, Any]]:
-    """Yield typed rows of the export's CSV, in file order."""
+def iter_csv_rows(path: str | Path, *, where: str) -> Iterator[dict[str, Any]]:
+    """Yield typed rows of an extracted export CSV, in file order."""
+    with open(path, encoding="utf-8-sig", newline="") as text:
+        yield from _rows(csv.reader(text, strict=True), where)
+
+
+def read_header(path: str | Path) -> tuple[int, list[str]] | None:
+    """``(offset of the first data row, header cells)``, or None if the header is odd.
+
+    None (a header over several lines, or none at all) means: read the file in one pass.
+    """
+    with open(path, "rb") as data:
+        head = data.read(HEADER_BYTES)
+    end = head.find(b"\n")
+    if end < 0 or b'"' in head[:end]:
+        return None
     try:
-        with zipfile.ZipFile(path) as archive:
-            member = _csv_member(archive, display_name)
-            where = f"{display_name} ({member.filename})"
-            with archive.open(member) as raw:
-                text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-                yield from _rows(csv.reader(text, strict=True), where)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        msg = f"{display_name}: corrupt zip ({exc})"
-        raise CorruptDownloadError(msg) from None
+        cells = next(csv.reader([head[: end + 1].decode("utf-8-sig")], strict=True))
+    except (csv.Error, UnicodeDecodeError, StopIteration):
+        return None
+    return end + 1, cells
+
+
+def row_ranges(path: str | Path, start: int, size: int | None = None) -> Iterator[tuple[int, int]]:
+    """Cut the file from ``start`` into byte ranges of about ``size``, each whole rows.
+
+    A range ends after a newline preceded by an even number of quote characters: in
+    well-formed CSV that newline is outside any quoted field (inside one, quotes come in
+    pairs after the opening one). A stray quote can still fool this; the range it spoils
+    then fails to parse, and :func:`frame_csv_range`'s caller reads the file in one pass.
+    """
+    size = size or RANGE_BYTES
+    quotes = 0  # quote characters before ``offset``
+    offset = start
+    with open(path, "rb") as data:
+        data.seek(start)
+        while block := data.read(size):
+            cut = len(block)
+            for _ in range(MAX_CUT_TRIES):
+                cut = block.rfind(b"\n", 0, cut)
+                if cut < 0 or (quotes + block.count(b'"', 0, cut)) % 2 == 0:
+                    break
+            else:
+                cut = -1  # no even newline near the end: this range runs on
+            quotes += block.count(b'"')
+            if cut >= 0:
+                yield start, offset + cut + 1
+                start = offset + cut + 1
+            offset += len(block)
+    if offset > start:
+        yield start, offset
+
+
+@dataclass(frozen=True)
+class CsvRange:
+    """Rows ``path[start:end]`` of an extracted export CSV, as one worker's task."""
+
+    path: str
+    start: int
+    end: int
+    header: list[str]
+    fields: tuple[str, ...]
+    """Schema fields: those a row lacks are null."""
+    framing: Framing
+    directory: str | None
+    """Where the spool goes."""
+
+
+def frame_csv_range(task: CsvRange) -> Handoff[int]:
+    """Worker: the task's rows, typed, null-filled and framed, in a spool.
+
+    Module-level, so that a worker process can run it. A malformed row raises
+    :class:`CsvRowError` (its numbers are relative to the range: the caller reads the
+    whole file again for the authoritative message).
+    """
+    with open(task.path, "rb") as data:
+        data.seek(task.start)
+        raw = data.read(task.end - task.start)
+    # Decoded as the reader goes (a whole range as one str takes up to 4 bytes a byte).
+    text = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", newline="")
+    rows = _data_rows(csv.reader(text, strict=True), task.header, f"rows at byte {task.start}")
+    return spool(frame_records(rows, task.fields, task.framing), task.directory).handoff()
 
 
 def _rows(reader: Any, where: str) -> Iterator[dict[str, Any]]:
@@ -141,6 +229,10 @@ def _rows(reader: Any, where: str) -> Iterator[dict[str, Any]]:
         raise CsvRowError(msg) from None
     if not header:
         return
+    yield from _data_rows(reader, header, where)
+
+
+def _data_rows(reader: Any, header: list[str], where: str) -> Iterator[dict[str, Any]]:
     columns = [normalise_column(name) for name in header]
     converters = [(i, name, _converter(name)) for i, name in enumerate(columns)]
     width = len(columns)

@@ -90,6 +90,31 @@ LINES = Framing(b"", b"\n", b"\n")
 """JSON Lines: one record per line."""
 
 
+def frame_records(
+    records: Iterable[dict[str, Any]],
+    fields: Iterable[str],
+    framing: Framing,
+    default: Callable[[Any], Any] | None = None,
+) -> Iterator[tuple[int, bytes]]:
+    """Serialise decoded records, schema ``fields`` they lack as null, framed in blocks.
+
+    ``(count, bytes)`` per :data:`BLOCK_RECORDS` records: one ``join`` per block, not one
+    write per record. ``default`` serialises what orjson does not know.
+    """
+    nulls = dict.fromkeys(fields)
+    dumps = orjson.dumps
+    block: list[bytes] = []
+    append = block.append
+    for record in records:
+        append(dumps({**nulls, **record}, default=default))
+        if len(block) >= BLOCK_RECORDS:
+            yield len(block), framing.join(block)
+            block = []
+            append = block.append
+    if block:
+        yield len(block), framing.join(block)
+
+
 class RecordLines:
     """Turns JSON Lines into RECORD bodies without decoding them into Python objects.
 

@@ -36,7 +36,7 @@ def build_runtime(
         from tap_activities.chartmogul import ChartMogulClient
 
         assert settings.chartmogul is not None
-        client = ChartMogulClient(settings.chartmogul, settings)
+        client = ChartMogulClient(settings.chartmogul, settings, workers)
     else:
         msg = f"unknown source {source_name!r}"
         raise ValueError(msg)

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-import orjson
 from singer_sdk import SchemaDirectory, Stream, StreamSchema
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
@@ -34,7 +33,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from tap_activities.batch import BatchFileWriter, DeflatedBlock
 from tap_activities.errors import ConfigError, ExportExpiredError
 from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
-from tap_activities.jsonl import BLOCK_RECORDS, LINES, Framing
+from tap_activities.jsonl import LINES, Framing, frame_records
 from tap_activities.output import BufferedSingerWriter, default_json, record_envelope
 from tap_activities.schemas import schema_directory
 from tap_activities.windows import Window
@@ -258,7 +257,7 @@ class ExportStream(Stream):
         if record_blocks is not None and type(self).fetch is ExportStream.fetch:
             blocks = record_blocks(job, request, tuple(self._null_record), frame)
         else:
-            blocks = self._serialised(self.fetch(job, request), frame)
+            blocks = frame_records(self.fetch(job, request), self._null_record, frame, default_json)
         count = 0
         for block in blocks:
             count += block[0]
@@ -278,22 +277,6 @@ class ExportStream(Stream):
     def _record_framing(self) -> Framing:
         prefix, suffix = self._envelope
         return Framing(prefix, suffix + prefix, suffix)
-
-    def _serialised(
-        self, records: Iterable[dict[str, Any]], framing: Framing
-    ) -> Iterator[tuple[int, bytes]]:
-        nulls = self._null_record
-        dumps = orjson.dumps
-        block: list[bytes] = []
-        append = block.append
-        for record in records:
-            append(dumps({**nulls, **record}, default=default_json))
-            if len(block) >= BLOCK_RECORDS:
-                yield len(block), framing.join(block)
-                block = []
-                append = block.append
-        if block:
-            yield len(block), framing.join(block)
 
     def _log_window(self, job: JobSnapshot, request: ExportRequest, count: int) -> None:
         self.logger.info(
@@ -327,7 +310,9 @@ class ExportStream(Stream):
         if type(self).get_records is ExportStream.get_records:
             blocks = self._each_window(self._window_blocks)
         else:  # a subclass's own records: serialise them as they come
-            blocks = self._serialised(self.get_records(context), self._record_framing())
+            blocks = frame_records(
+                self.get_records(context), self._null_record, self._record_framing(), default_json
+            )
         with self.get_record_counter() as counter, self.get_sync_timer():
             for count, data in blocks:
                 writer.write_bytes(data)

@@ -25,7 +25,6 @@ from tap_activities.streams import (
     CHARTMOGUL_STREAMS,
     PEOPLEAI_STREAMS,
     ExportStream,
-    PeopleAIStream,
 )
 from tap_activities.workers import FragmentWorkers
 
@@ -135,9 +134,11 @@ class TapActivities(Tap):
             "worker_processes",
             INTEGER,
             description=(
-                "Processes that validate, null-fill and frame (or compress) downloaded "
-                "People.ai fragments, using more than one core (0-16; default: one per CPU "
-                "core, at most download_workers; 0: in the download threads). Linux only."
+                "Processes for the CPU-bound pass over downloaded exports (People.ai "
+                "fragments validated, null-filled and framed or compressed; ChartMogul CSVs "
+                "typed and framed in ranges of rows), so more than one core works (0-16; "
+                "default: one per CPU core, at most download_workers; 0: in the tap's own "
+                "threads). Linux only."
             ),
         ),
     ).to_dict()
@@ -213,9 +214,8 @@ class TapActivities(Tap):
 
         Worker processes are forked first, before planning starts any thread.
         """
-        if self.settings.peopleai is not None and any(
-            isinstance(stream, PeopleAIStream) and stream.selected
-            for stream in self.streams.values()
+        if any(
+            isinstance(stream, ExportStream) and stream.selected for stream in self.streams.values()
         ):
             self._workers = FragmentWorkers.start(self.settings.worker_processes)
         try:

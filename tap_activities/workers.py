@@ -12,6 +12,7 @@ record data.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing
@@ -20,8 +21,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
@@ -34,8 +36,9 @@ T = TypeVar("T")
 class FragmentWorkers:
     """Runs a function in a worker process if there are any, else in the calling thread."""
 
-    def __init__(self, pool: ProcessPoolExecutor | None = None) -> None:
+    def __init__(self, pool: ProcessPoolExecutor | None = None, processes: int = 0) -> None:
         self._pool = pool
+        self._processes = processes if pool is not None else 0
 
     @classmethod
     def start(cls, processes: int) -> FragmentWorkers:
@@ -64,7 +67,7 @@ class FragmentWorkers:
         finally:
             gc.unfreeze()
         LOGGER.debug("%d worker process(es) started", processes)
-        return cls(pool)
+        return cls(pool, processes)
 
     @property
     def uses_processes(self) -> bool:
@@ -79,13 +82,58 @@ class FragmentWorkers:
         the work is done here instead, with a warning.
         """
         pool = self._pool
-        if pool is not None:
-            try:
-                return pool.submit(function, *args).result()
-            except BrokenProcessPool:
-                LOGGER.warning("a worker process died; going on in threads")
-                self._pool = None
-        return function(*args)
+        if pool is None:
+            return function(*args)
+        try:
+            future = pool.submit(function, *args)
+        except BrokenProcessPool:
+            future = Future()
+            future.set_exception(BrokenProcessPool())
+        return self._result(future, args, function)
+
+    def ordered(
+        self,
+        function: Callable[..., T],
+        argument_lists: Iterable[tuple[Any, ...]],
+        discard: Callable[[T], None] | None = None,
+    ) -> Iterator[T]:
+        """``function(*arguments)`` for each, results in order, computed in parallel.
+
+        At most one more call than there are processes is in flight, so results that
+        wait (files on disk) stay few. Results computed but never handed out, because
+        the caller stopped early or one call failed, are given to ``discard``. Without
+        worker processes the calls run here, one at a time, as they are asked for.
+        """
+        pool = self._pool
+        if pool is None:
+            for arguments in argument_lists:
+                yield function(*arguments)
+            return
+        pending: deque[tuple[Future[T], tuple[Any, ...]]] = deque()
+        try:
+            for arguments in argument_lists:
+                pending.append((pool.submit(function, *arguments), arguments))
+                if len(pending) > self._processes:
+                    yield self._result(*pending.popleft(), function)
+            while pending:
+                yield self._result(*pending.popleft(), function)
+        finally:
+            for future, _arguments in pending:
+                future.cancel()
+            for future, _arguments in pending:
+                if not future.cancelled() and discard is not None:
+                    with contextlib.suppress(Exception):
+                        discard(future.result())
+
+    def _result(
+        self, future: Future[T], arguments: tuple[Any, ...], function: Callable[..., T]
+    ) -> T:
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            LOGGER.warning("a worker process died; going on in threads")
+            self._pool = None
+            return function(*arguments)
 
     def close(self) -> None:
         """Stop the workers (any work still queued is dropped)."""

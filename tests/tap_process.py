@@ -112,3 +112,21 @@ def killed_at_hold(process: subprocess.Popen, hold, timeout: float = 120) -> Ite
         hold.release.set()
         if process.poll() is None:
             process.kill()
+
+
+def select_only(catalog: dict, stream_name: str, deselect_field: str | None = None) -> dict:
+    """The catalog with only ``stream_name`` selected (and, optionally, one field not)."""
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if not meta["breadcrumb"]:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] == stream_name
+            elif deselect_field and meta["breadcrumb"] == ["properties", deselect_field]:
+                meta["metadata"]["selected"] = False
+    return catalog
+
+
+def catalog_of(config: dict, stream_name: str) -> dict:
+    """The tap's catalog for ``config`` with only ``stream_name`` selected."""
+    from tap_activities.tap import TapActivities
+
+    return select_only(TapActivities(config=config).catalog_dict, stream_name)

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import tracemalloc
 import zipfile
 
 import pytest
 
+from tap_activities import chartmogul_csv
 from tap_activities.chartmogul_csv import (
+    CsvRange,
     CsvRowError,
     _date_time,
-    iter_activity_rows,
+    extract_csv,
+    frame_csv_range,
+    iter_csv_rows,
     normalise_column,
-    verify_zip,
+    read_header,
+    row_ranges,
 )
 from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
+from tap_activities.jsonl import LINES, Framing, frame_records
+from tap_activities.spool import Spool
+from tap_activities.workers import FragmentWorkers
 
 HEADER = [
     "uuid",
@@ -45,8 +54,17 @@ def make_zip(
     return path
 
 
+def extracted(path):
+    """The zip's CSV written out as the download worker does, and its message prefix."""
+    target = path.with_suffix(".csv")
+    with target.open("wb") as out:
+        member = extract_csv(path, out, path.name)
+    return target, f"{path.name} ({member})"
+
+
 def rows_of(path):
-    return list(iter_activity_rows(path, display_name="export.zip"))
+    csv_path, where = extracted(path)
+    return list(iter_csv_rows(csv_path, where=where))
 
 
 def test_quoted_commas_quotes_newlines_and_unicode_survive(tmp_path):
@@ -129,7 +147,7 @@ def test_unsafe_members_are_refused(tmp_path):
 def test_zip_bomb_ratio_is_refused(tmp_path):
     path = make_zip(tmp_path, [], raw=b"uuid\r\n" + b"a" * 5_000_000)
     with pytest.raises(UnsafeArchiveError, match="zip bomb"):
-        verify_zip(path)
+        extracted(path)
 
 
 def test_two_csvs_are_refused(tmp_path):
@@ -148,7 +166,7 @@ def test_bad_crc_is_a_corrupt_download(tmp_path):
     raw[raw.index(b"ac_1")] ^= 0x01
     path.write_bytes(bytes(raw))
     with pytest.raises(CorruptDownloadError, match="corrupt zip"):
-        verify_zip(path)
+        extracted(path)
     with pytest.raises(CorruptDownloadError):
         rows_of(path)
 
@@ -160,7 +178,8 @@ def test_large_export_streams_with_flat_memory(tmp_path):
     )
     path = make_zip(tmp_path, rows)
     tracemalloc.start()
-    count = sum(1 for _ in iter_activity_rows(path, display_name="big.zip"))
+    csv_path, where = extracted(path)
+    count = sum(1 for _ in iter_csv_rows(csv_path, where=where))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert count == 200_000
@@ -187,3 +206,106 @@ def test_dates_become_iso_date_times(value, expected):
             _date_time(value)
     else:
         assert _date_time(value) == expected
+
+
+TRICKY_ROWS = [
+    ["ac_1", "2024-01-01T00:00:00Z", "churn", 'he said "hi"\nthen left', "1", "", "12"],
+    ["ac_2", "2024-01-01T00:00:00Z", "churn", "", "", "", ""],
+    ["ac_3", "2024-01-01T00:00:00Z", "churn", "a,b\r\nc", "3", "3", "36"],
+    ["ac_4", "2024-01-01T00:00:00Z", "churn", '"', "4", "4", "48"],
+    ["ac_5", "2024-01-01T00:00:00Z", "churn", "株式会社 ✅", "5", "5", "60"],
+]
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 1 << 20])
+def test_row_ranges_cut_between_rows_only(tmp_path, size):
+    rows = [[f"{r[0]}_{i}", *r[1:]] for i in range(40) for r in TRICKY_ROWS]
+    csv_path, where = extracted(make_zip(tmp_path, rows, bom=True))
+    start, header = read_header(csv_path)
+    assert header == HEADER  # the BOM is not part of the first column's name
+    ranges = list(row_ranges(csv_path, start, size))
+    assert ranges[0][0] == start
+    assert ranges[-1][1] == csv_path.stat().st_size
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    if size < 64:
+        assert len(ranges) > 10
+    framing = Framing(b"<", b">\n<", b">\n")
+    fields = ("uuid", "date", "extra")
+    by_range = b""
+    for begin, end in ranges:
+        task = CsvRange(str(csv_path), begin, end, header, fields, framing, str(tmp_path))
+        by_range += b"".join(data for _count, data in Spool.adopt(*frame_csv_range(task)).read())
+    whole = frame_records(iter_csv_rows(csv_path, where=where), fields, framing)
+    assert by_range == b"".join(data for _count, data in whole)
+    assert by_range.count(b"<") == len(rows)
+
+
+def test_a_quote_in_the_header_means_reading_in_one_pass(tmp_path):
+    csv_path, _ = extracted(make_zip(tmp_path, [], header=['"uuid"', "date"]))
+    assert read_header(csv_path) is None
+    csv_path, _ = extracted(make_zip(tmp_path, [], header=None))
+    assert read_header(csv_path) is None
+
+
+def test_a_range_with_a_bad_row_fails_with_a_row_error(tmp_path):
+    rows = [["ac_1", "2024-01-01T00:00:00Z", "churn", "d", "x", "1", "12"]]
+    csv_path, _ = extracted(make_zip(tmp_path, rows))
+    start, header = read_header(csv_path)
+    task = CsvRange(str(csv_path), start, csv_path.stat().st_size, header, (), LINES, None)
+    with pytest.raises(CsvRowError, match="column 'activity-mrr-movement'"):
+        frame_csv_range(task)
+
+
+class InThreadWorkers(FragmentWorkers):
+    """The worker-process path of ChartMogulClient.record_blocks, run in this thread."""
+
+    uses_processes = True
+
+
+def client_over(monkeypatch, csv_path, where):
+    from tap_activities.chartmogul import ChartMogulClient
+    from tap_activities.settings import parse_settings
+
+    settings = parse_settings({"start_date": "2024-01-01", "chartmogul_api_key": "k"})
+    client = ChartMogulClient(settings.chartmogul, settings, InThreadWorkers())
+    monkeypatch.setattr(client, "_csv_files", lambda _job, _request: iter([(csv_path, where)]))
+    monkeypatch.setattr(chartmogul_csv, "RANGE_BYTES", 64)
+    return client
+
+
+def framed_by_client(client, fields, framing):
+    return b"".join(data for _count, data in client.record_blocks(None, None, fields, framing))
+
+
+def test_a_stray_quote_that_misleads_the_cutting_still_gives_every_row(tmp_path, monkeypatch):
+    # An unquoted field with a quote in it: valid for the csv module, but it flips the
+    # quote count, so a newline inside the next quoted field looks like a row end.
+    good = "ac_{n},2024-01-01T00:00:00Z,churn,plain,1,1,12\r\n"
+    raw = ",".join(HEADER) + "\r\n" + "".join(good.format(n=n) for n in range(5))
+    raw += 'ac_x,2024-01-01T00:00:00Z,churn,5" screen,1,1,12\r\n'
+    raw += "".join(
+        f'ac_q{n},2024-01-01T00:00:00Z,churn,"line one\r\n{"x" * 80}\r\nline three",1,1,12\r\n'
+        for n in range(5)
+    )
+    csv_path, where = extracted(make_zip(tmp_path, [], raw=raw.encode()))
+    start, _ = read_header(csv_path)
+    assert len(list(row_ranges(csv_path, start, 64))) > 3
+    fields, framing = ("uuid", "extra"), LINES
+    client = client_over(monkeypatch, csv_path, where)
+    whole = frame_records(iter_csv_rows(csv_path, where=where), fields, framing)
+    out = framed_by_client(client, fields, framing)
+    assert out == b"".join(data for _count, data in whole)
+    assert out.count(b"\n") == 11
+
+
+def test_a_bad_row_in_a_range_is_reported_with_the_files_own_numbers(tmp_path, monkeypatch):
+    rows = [[f"ac_{n}", "2024-01-01T00:00:00Z", "churn", "d", "1", "1", "12"] for n in range(30)]
+    rows[20][4] = "12.5"
+    csv_path, where = extracted(make_zip(tmp_path, rows))
+    client = client_over(monkeypatch, csv_path, where)
+    with pytest.raises(CsvRowError) as in_ranges:
+        framed_by_client(client, ("uuid",), LINES)
+    with pytest.raises(CsvRowError) as one_pass:
+        list(iter_csv_rows(csv_path, where=where))
+    assert str(in_ranges.value) == str(one_pass.value)
+    assert "row 21 (line 22)" in str(in_ranges.value)

@@ -6,7 +6,7 @@ import datetime as dt
 
 from activities_upstream import LocalUpstream
 from tests.conftest import END, START, fast_upstream_config, peopleai_config
-from tests.tap_process import assert_unchanged, run_tap
+from tests.tap_process import assert_unchanged, run_tap, select_only
 
 TYPES = {"peopleai_email": "email", "peopleai_meeting": "meeting", "peopleai_call": "call"}
 
@@ -105,16 +105,6 @@ def test_failed_job_ends_with_one_line_naming_job_and_window(tmp_path):
     assert "2024-01-01..2024-02-20" in errors[0]
     assert "job" in errors[0]
     assert "Traceback" not in run.stderr
-
-
-def select_only(catalog: dict, stream_name: str, deselect_field: str | None = None) -> dict:
-    for entry in catalog["streams"]:
-        for meta in entry["metadata"]:
-            if not meta["breadcrumb"]:
-                meta["metadata"]["selected"] = entry["tap_stream_id"] == stream_name
-            elif deselect_field and meta["breadcrumb"] == ["properties", deselect_field]:
-                meta["metadata"]["selected"] = False
-    return catalog
 
 
 def test_catalog_selection_and_deselected_fields_are_honoured(upstream, tmp_path):

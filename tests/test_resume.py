@@ -67,7 +67,8 @@ def start_killable(config: dict, workdir: Path, sink: Path) -> subprocess.Popen:
             [TAP, "--config", str(workdir / "config.json")],
             stdout=out,
             stderr=subprocess.DEVNULL,
-            env=os.environ.copy(),
+            # A killed tap leaves its temporary files behind: in the test's directory.
+            env={**os.environ, "TMPDIR": str(workdir)},
         )
 
 

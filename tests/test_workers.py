@@ -7,12 +7,14 @@ on a multi-core machine; these tests pin down what is particular to them.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,9 +22,9 @@ import pytest
 from activities_upstream import LocalUpstream
 from tap_activities.settings import default_worker_processes, parse_settings
 from tap_activities.workers import FragmentWorkers
-from tests.conftest import fast_upstream_config, peopleai_config
+from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
 from tests.faultkit import peopleai_ids
-from tests.tap_process import TAP, killed_at_hold, run_tap
+from tests.tap_process import TAP, TapRun, catalog_of, killed_at_hold, run_tap
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork workers: Linux")
 
@@ -87,6 +89,7 @@ def test_workers_exit_when_the_tap_is_killed(tmp_path):
             [TAP, "--config", str(tmp_path / "config.json")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, "TMPDIR": str(tmp_path)},  # what a killed tap leaves behind
         )
         with killed_at_hold(process, hold):
             workers = children_of(process.pid)
@@ -140,3 +143,64 @@ def test_worker_processes_default_to_one_per_core_up_to_download_workers(monkeyp
     config = {"start_date": "2024-01-01", "chartmogul_api_key": "k"}
     assert parse_settings({**config, "worker_processes": "3"}).worker_processes == 3
     assert parse_settings(config).worker_processes == 0
+
+
+@linux_only
+def test_chartmogul_rows_typed_in_ranges_by_workers_match_one_pass(tmp_path):
+    # 20,000 rows of ~245 bytes: a few ranges of RANGE_BYTES (2 MiB) for the workers.
+    day = dt.date(2024, 1, 1).isoformat()
+    config_upstream = fast_upstream_config(start=dt.date(2024, 1, 1), end=dt.date(2024, 1, 1))
+    with LocalUpstream(replace(config_upstream, chartmogul_per_day=20_000)) as up:
+
+        def both(name: str) -> dict[int, TapRun]:
+            runs = {}
+            for processes in (2, 0):
+                config = chartmogul_config(
+                    up, start_date=day, end_date=day, worker_processes=processes
+                )
+                catalog = catalog_of(config, "chartmogul_new_biz")
+                runs[processes] = run_tap(config, tmp_path / f"{name}{processes}", catalog=catalog)
+            return runs
+
+        good = both("good")
+        assert good[0].returncode == good[2].returncode == 0, good[2].stderr[-3000:]
+        assert len(good[2].records["chartmogul_new_biz"]) == 20_000
+        assert good[2].records == good[0].records
+
+        up.faults.bad_csv_row(times=2)  # the middle row of the next two files
+        bad = both("bad")
+        errors = {n: [e.split(" export ")[0] for e in run.cli_errors] for n, run in bad.items()}
+        assert errors[2] == errors[0]
+        assert "row 10001 (line " in bad[2].cli_errors[0]  # the middle row, by its number
+
+
+@linux_only
+def test_ordered_results_come_in_order_and_unused_ones_are_discarded(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import os, time
+        from pathlib import Path
+        from tap_activities.workers import FragmentWorkers
+
+        def slow_square(n):
+            time.sleep(0.3 if n == 0 else 0.05 * (n % 3))  # finish out of order
+            return n * n, os.getpid()
+
+        discarded = []
+        workers = FragmentWorkers.start(2)
+        results = list(workers.ordered(slow_square, [(n,) for n in range(9)]))
+        assert [r for r, _pid in results] == [n * n for n in range(9)]
+        assert len({{pid for _r, pid in results}} - {{os.getpid()}}) == 2
+        early = workers.ordered(slow_square, [(n,) for n in range(9)], discarded.append)
+        assert next(early)[0] == 0
+        early.close()  # the caller stops: what was computed ahead is discarded
+        assert sorted(r for r, _pid in discarded) == [1, 4], discarded  # running: not cancelled
+        workers.close()
+        Path({str(tmp_path / "ok")!r}).touch()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "ok").exists()
