@@ -7,10 +7,11 @@ means a damaged transfer: the part is fetched again instead of being emitted hal
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -50,15 +51,25 @@ BLOCK_RECORDS = 2000
 MAX_LAYOUTS = 4096
 
 
-def iter_line_pieces(path: Path, *, read_bytes: int = READ_BYTES) -> Iterator[tuple[bytes, int]]:
+class Readable(Protocol):
+    """Anything read in pieces: an open file, or an HTTP body as it arrives."""
+
+    def read(self, size: int, /) -> bytes:
+        """Up to ``size`` bytes; ``b""`` at the end."""
+        ...
+
+
+def iter_line_pieces(
+    source: Path | Readable, *, read_bytes: int = READ_BYTES
+) -> Iterator[tuple[bytes, int]]:
     """Yield ``(piece, end)``: ``piece[:end]`` is whole lines, each ending in a newline.
 
-    The file is read in large pieces, so the per-line work can be done on slices of one
-    buffer instead of one object per line, and the piece is never copied to cut it at
-    its last newline; memory stays at about two pieces.
+    The file (or body) is read in large pieces, so the per-line work can be done on
+    slices of one buffer instead of one object per line, and the piece is never copied
+    to cut it at its last newline; memory stays at about two pieces.
     """
-    pending = b""
-    with path.open("rb") as data:
+    with source.open("rb") if isinstance(source, Path) else contextlib.nullcontext(source) as data:
+        pending = b""
         while piece := data.read(read_bytes):
             if pending:
                 piece = pending + piece
@@ -135,13 +146,13 @@ class RecordLines:
 
     def blocks(
         self,
-        path: Path,
+        source: Path | Readable,
         *,
         where: str,
         framing: Framing,
         error: type[DataFormatError] = DataFormatError,
     ) -> Iterator[tuple[int, bytes]]:
-        """Yield ``(record count, framed records)`` for each piece of the file, in order.
+        """Yield ``(record count, framed records)`` for each piece of ``source``, in order.
 
         Lines are never copied one by one: each is parsed through a slice of the piece,
         and the output is joined once per piece from slices and closings. A malformed
@@ -154,7 +165,7 @@ class RecordLines:
         last_keys: tuple[str, ...] | None = None
         closing = joint = b""
         number = 1
-        for data, end in iter_line_pieces(path):
+        for data, end in iter_line_pieces(source):
             view = memoryview(data)
             find = data.find
             pieces: list[Any] = [head]

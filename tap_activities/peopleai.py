@@ -21,8 +21,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tap_activities.batch import DeflatedBlock, DeflatedPart, deflate_part, read_deflated
-from tap_activities.download import PartDownloader, copy_body
+from tap_activities.batch import DeflatedBlock, deflate_part, read_deflated
+from tap_activities.download import BodyGet, PartDownloader, ReadItself, copy_body, read_body
 from tap_activities.errors import (
     AuthError,
     ExportExpiredError,
@@ -34,7 +34,14 @@ from tap_activities.errors import (
 )
 from tap_activities.http import ApiSession
 from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
-from tap_activities.jsonl import LINES, Framing, RecordLines, check_json_lines, iter_json_lines
+from tap_activities.jsonl import (
+    LINES,
+    Framing,
+    Readable,
+    RecordLines,
+    check_json_lines,
+    iter_json_lines,
+)
 from tap_activities.peopleai_auth import PeopleAITokenAuth
 from tap_activities.settings import PeopleAISettings, Settings
 from tap_activities.spool import Handoff, Spool, spool
@@ -112,6 +119,7 @@ class PeopleAIClient:
             source.client_secret,
             settings.request_timeout_seconds,
         )
+        self._auth = auth
         self.api = ApiSession(
             name="People.ai",
             base_url=source.api_url,
@@ -167,14 +175,10 @@ class PeopleAIClient:
         of the fragment is emitted. The framed bytes wait in a spool file; this thread
         only copies them out, in order.
         """
-        fields = tuple(fields)
-        directory = self._spool_directory
-
-        def prepare(path: Path, label: str) -> Spool[int]:
-            handoff = self.workers.run(frame_fragment, str(path), label, fields, framing, directory)
-            return Spool.adopt(*handoff)
-
-        for _label, (_path, part) in self._fragment_results(job, request, prepare):
+        work = partial(
+            frame_fragment, fields=tuple(fields), framing=framing, directory=self._spool_directory
+        )
+        for part in self._prepared_fragments(job, request, work):
             yield from part.read()
 
     def deflated_blocks(
@@ -185,15 +189,25 @@ class PeopleAIClient:
         As :meth:`record_blocks`, with the framed lines compressed in the same worker
         pass (ISA-L, which releases the GIL).
         """
-        fields = tuple(fields)
-        directory = self._spool_directory
-
-        def prepare(path: Path, label: str) -> DeflatedPart:
-            handoff = self.workers.run(deflate_fragment, str(path), label, fields, directory)
-            return Spool.adopt(*handoff)
-
-        for _label, (_path, part) in self._fragment_results(job, request, prepare):
+        work = partial(deflate_fragment, fields=tuple(fields), directory=self._spool_directory)
+        for part in self._prepared_fragments(job, request, work):
             yield from read_deflated(part)
+
+    def _prepared_fragments(
+        self, job: JobSnapshot, request: ExportRequest, work: FragmentPass
+    ) -> Iterator[Spool[Any]]:
+        """Each fragment as ``work`` prepared it in a worker, in order.
+
+        The worker sends the fragment's GET itself and feeds the body to ``work`` as it
+        arrives (:func:`read_body`). Only if that does not get a clean ``200`` is the
+        fragment fetched the regular way, to a file, and ``work`` run over the file.
+        """
+
+        def from_file(path: Path, label: str) -> Spool[Any]:
+            return Spool.adopt(*self.workers.run(work, str(path), label))
+
+        for _label, (_path, part) in self._fragment_results(job, request, from_file, work):
+            yield part
 
     @property
     def _spool_directory(self) -> str | None:
@@ -219,12 +233,14 @@ class PeopleAIClient:
         job: JobSnapshot,
         request: ExportRequest,
         prepare: Callable[[Path, str], Any] | None,
+        direct: FragmentPass | None = None,
     ) -> Iterator[tuple[str, tuple[Path, Any]]]:
         """``(label, (file, prepared))`` of each fragment, in order.
 
         ``prepare(file, label)`` runs in the download worker once the fragment is in (by
         default the fragment is only checked); a :class:`MalformedPartError` from it
-        fetches the fragment again.
+        fetches the fragment again. With ``direct``, the body goes straight into that
+        pass in a worker instead, and ``prepare`` is the way taken when that fails.
         """
         indices = fragment_indices(job.body)
         size = job.body.get("results_size")
@@ -238,6 +254,7 @@ class PeopleAIClient:
                 self._fetch_part,
                 _Part(job.job_id, i, timeout, where, bool(i) and i == last),
                 prepare=prepare,
+                direct=direct,
             )
             for i in (indices if indices is not None else [None])
         ]
@@ -245,9 +262,17 @@ class PeopleAIClient:
         return zip(labels, self.downloader.results(fetchers, where), strict=False)
 
     def _fetch_part(
-        self, part: _Part, out: BinaryIO, prepare: Callable[[Path, str], Any] | None = None
+        self,
+        part: _Part,
+        out: BinaryIO,
+        prepare: Callable[[Path, str], Any] | None = None,
+        direct: FragmentPass | None = None,
     ) -> Any:
         params = {} if part.index is None else {"fragment": part.index}
+        if direct is not None:
+            read = self._read_directly(part, params, direct)
+            if read is not None:
+                return read
         try:
             response = self.api.request(
                 "GET",
@@ -271,6 +296,29 @@ class PeopleAIClient:
             check_json_lines(Path(out.name), where=label)
             return written
         return prepare(Path(out.name), label)
+
+    def _read_directly(
+        self, part: _Part, params: dict[str, Any], work: FragmentPass
+    ) -> ReadItself | None:
+        """The fragment read and prepared by ``work`` in a worker, with no file between.
+
+        None when the worker got no clean ``200`` (an error status, a refused
+        connection): the regular request then handles it.
+        """
+        label = _label(part.where, part.index)
+        token = self.api.retrying(self._auth.token)
+        get = BodyGet(
+            url=self.api.url(f"{JOBS_PATH}/{part.job_id}/data"),
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=part.timeout,
+            what=label,
+        )
+        read = self.workers.run(read_body, get, partial(work, label=label))
+        if read is None:
+            return None
+        size, handoff = read
+        return ReadItself(size, Spool.adopt(*handoff))
 
     def find_created(
         self, request: ExportRequest, since: float, exclude: set[str]
@@ -313,26 +361,39 @@ class PeopleAIClient:
             raise UpstreamError(msg) from None
 
 
+FragmentPass = Callable[..., Handoff[Any]]
+"""A worker's pass over one fragment, ``(source, label) -> spool handoff``: the source
+is a downloaded file's name or the body as it arrives (:class:`BodyReader`)."""
+
+
+def _source(source: str | Readable) -> Path | Readable:
+    return Path(source) if isinstance(source, str) else source
+
+
 def frame_fragment(
-    path: str, label: str, fields: tuple[str, ...], framing: Framing, directory: str | None
+    source: str | Readable,
+    label: str,
+    fields: tuple[str, ...],
+    framing: Framing,
+    directory: str | None,
 ) -> Handoff[int]:
-    """Worker: a downloaded fragment's records, null-filled and framed, in a spool.
+    """Worker: a fragment's records, null-filled and framed, in a spool.
 
     Module-level, so that a worker process can run it; a malformed line raises
     :class:`MalformedPartError`, which fetches the fragment again.
     """
     lines = RecordLines(fields).blocks(
-        Path(path), where=label, framing=framing, error=MalformedPartError
+        _source(source), where=label, framing=framing, error=MalformedPartError
     )
     return spool(lines, directory).handoff()
 
 
 def deflate_fragment(
-    path: str, label: str, fields: tuple[str, ...], directory: str | None
+    source: str | Readable, label: str, fields: tuple[str, ...], directory: str | None
 ) -> Handoff[tuple[int, int, int]]:
     """Worker: :func:`frame_fragment` as JSON Lines, compressed for a gzip batch file."""
     lines = RecordLines(fields).blocks(
-        Path(path), where=label, framing=LINES, error=MalformedPartError
+        _source(source), where=label, framing=LINES, error=MalformedPartError
     )
     return deflate_part(lines, directory).handoff()
 

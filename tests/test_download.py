@@ -1,0 +1,145 @@
+"""Reading a part's body where it is prepared (read_body): only a clean 200 is read there.
+
+Everything else (an error status, a reset, a refused connection) must come back as None
+before the pass has seen a byte, so that the regular request with its retries decides;
+a body cut short must fail the pass, never hand it part of the data as if it were all.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from activities_upstream.http import drop_connection, send_truncated
+from tap_activities.download import BodyGet, read_body
+from tap_activities.errors import CorruptDownloadError
+from tap_activities.jsonl import iter_line_pieces
+
+BODY = b"".join(b'{"n":%d,"text":"%s"}\n' % (n, b"x" * (n % 97)) for n in range(20_000))
+TOKEN = "canary-bearer-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def server():
+    seen: list[dict[str, str]] = []
+
+    @Request.application
+    def app(request: Request) -> Response:
+        seen.append(dict(request.headers))
+        if request.path == "/ok":
+            return Response(BODY, content_type="application/x-ndjson")
+        if request.path == "/error":
+            return Response(b'{"message":"busy"}', status=503)
+        if request.path == "/reset":
+            return drop_connection(request)
+        return send_truncated(request, BODY, "application/x-ndjson")
+
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}", seen
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def get(url: str) -> BodyGet:
+    return BodyGet(url, {"fragment": 3}, {"Authorization": f"Bearer {TOKEN}"}, 10.0, "part 3")
+
+
+def whole(body) -> bytes:
+    return b"".join(piece[:end] for piece, end in iter_line_pieces(body, read_bytes=4096))
+
+
+def test_a_clean_200_goes_through_the_pass_whole(server):
+    url, seen = server
+    size, data = read_body(get(f"{url}/ok"), whole)
+    assert data == BODY
+    assert size == len(BODY)
+    assert seen[-1]["Authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize("path", ["/error", "/reset"])
+def test_anything_but_200_is_left_to_the_regular_request(server, path):
+    url, _seen = server
+    called = []
+    assert read_body(get(f"{url}{path}"), called.append) is None
+    assert called == []  # the pass never saw a byte
+
+
+def test_a_refused_connection_is_left_to_the_regular_request():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nobody listens here once it is closed
+    assert read_body(get(f"http://127.0.0.1:{port}/ok"), lambda body: 1 / 0) is None
+
+
+def test_a_body_cut_short_fails_the_pass(server):
+    url, _seen = server
+    with pytest.raises(CorruptDownloadError) as caught:
+        read_body(get(f"{url}/short"), whole)
+    assert str(caught.value).startswith("part 3: ")
+    assert TOKEN not in str(caught.value)
+
+
+def test_the_credentials_stay_out_of_its_repr():
+    assert TOKEN not in repr(get("http://127.0.0.1:1/ok"))
+
+
+def completed_job(client, request):
+    import time
+
+    job = client.create(request)
+    while not job.status.is_terminal:
+        time.sleep(0.02)
+        job = client.status(job.job_id)
+    return job
+
+
+def framed_uids(client, job, request) -> list[str]:
+    from tap_activities.jsonl import LINES
+
+    data = b"".join(block for _count, block in client.record_blocks(job, request, ["uid"], LINES))
+    return [json.loads(line)["uid"] for line in data.splitlines()]
+
+
+def test_fragments_reach_the_pass_without_a_file_unless_the_upstream_says_no(monkeypatch):
+    """Happy path: no fragment is written to a file. A 503 on one fragment: that one
+    goes the regular way (file, retries), and still every record arrives once."""
+    import tap_activities.peopleai as peopleai
+    from activities_upstream import LocalUpstream
+    from tap_activities.jobs import ExportRequest
+    from tap_activities.runtime import build_runtime
+    from tap_activities.settings import parse_settings
+    from tap_activities.windows import Window
+    from tests.conftest import START, fast_upstream_config, peopleai_config
+
+    filed: list[str] = []
+    regular_copy = peopleai.copy_body
+
+    def copy_body(response, out, what):
+        filed.append(what)
+        return regular_copy(response, out, what)
+
+    monkeypatch.setattr(peopleai, "copy_body", copy_body)
+    with LocalUpstream(fast_upstream_config(peopleai_per_day=100, fragment_records=30)) as up:
+        settings = parse_settings(peopleai_config(up, worker_processes=0))
+        runtime = build_runtime("peopleai", settings)
+        try:
+            request = ExportRequest(
+                "peopleai_email", "email", Window(START, START), export_type="snapshot"
+            )
+            job = completed_job(runtime.client, request)
+            want = sorted(r["uid"] for r in up.peopleai.records("email", START, START))
+            assert sorted(framed_uids(runtime.client, job, request)) == want
+            assert filed == []
+
+            up.faults.http_error("peopleai.data", 503, times=1)
+            assert sorted(framed_uids(runtime.client, job, request)) == want
+            assert len(filed) == 1
+        finally:
+            runtime.close()
