@@ -1,9 +1,10 @@
 """The upstream alone: create one export per window, wait for them, download every byte.
 
-No parsing, no Singer output: it shows how fast the local upstream exports and serves
-data, so the tap's numbers can be read against it (and it renders the exports once, so
-the tap's runs that follow are not charged for the upstream's serialisation). Uses the
-tap's own HTTP clients; prints one JSON line with bytes, seconds to completion and
+No parsing, no checking, no file, no Singer output: it shows how fast the local upstream
+exports and serves data to the tap's own HTTP client (People.ai fragments in parallel,
+as many at once as the tap fetches), so the tap's numbers can be read against it. It
+also renders the exports once, so the tap's runs that follow are not charged for the
+upstream's serialisation. Prints one JSON line with bytes, seconds to completion and
 download seconds.
 
     python bench/upstream_download.py CONFIG.json peopleai email 2024-01-01 2024-01-01
@@ -15,16 +16,23 @@ import datetime as dt
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tap_activities.download import copy_body
+from tap_activities.download import BodyGet, BodyReader, copy_body, read_body
 from tap_activities.http import fetch_foreign
 from tap_activities.jobs import ExportRequest, ExportStatus
 from tap_activities.runtime import build_runtime
 from tap_activities.settings import parse_settings
 from tap_activities.windows import Window
+
+
+def _drain(body: BodyReader) -> None:
+    """Read a body to its end and keep nothing."""
+    while body.read(1 << 20):
+        pass
 
 
 class _Counter:
@@ -74,15 +82,23 @@ def main(config_path: str, source: str, activity_type: str, *days: str) -> None:
     total = 0
     for job in done:
         if source == "peopleai":
-            from tap_activities.peopleai import _Part, fragment_indices
+            from tap_activities.peopleai import JOBS_PATH, fragment_indices
 
-            indices = fragment_indices(job.body) or [None]
-            fetchers = [
-                partial(client._fetch_part, _Part(job.job_id, i, 600.0, "bench", bool(i)))
-                for i in indices
+            headers = {"Authorization": f"Bearer {client._auth.token()}"}
+            gets = [
+                BodyGet(
+                    client.api.url(f"{JOBS_PATH}/{job.job_id}/data"),
+                    {} if i is None else {"fragment": i},
+                    headers,
+                    600.0,
+                    "bench",
+                )
+                for i in fragment_indices(job.body) or [None]
             ]
-            for path in client.downloader.files(fetchers, "bench"):
-                total += path.stat().st_size
+            with ThreadPoolExecutor(settings.download_workers) as pool:
+                for read in pool.map(partial(read_body, work=_drain), gets):
+                    assert read is not None, "the upstream refused a fragment"
+                    total += read[0]
         else:
             out = _Counter()
             response = fetch_foreign(str(job.body["file_url"]), timeout=600.0, what="bench")
