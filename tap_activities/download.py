@@ -79,8 +79,7 @@ class BodyReader:
 
     def __init__(self, response: requests.Response, what: str) -> None:
         self._raw = response.raw
-        expected = response.headers.get("Content-Length")
-        self._expected = int(expected) if expected is not None and expected.isdigit() else None
+        self._expected = expected_length(response)
         self._what = what
         self.size = 0
 
@@ -134,9 +133,23 @@ def read_body(get: BodyGet, work: Callable[[BodyReader], T]) -> tuple[int, T] | 
         return body.size, result
 
 
+def expected_length(response: requests.Response) -> int | None:
+    """The body's length once decoded, if the headers tell it.
+
+    ``Content-Length`` counts the bytes on the wire: for a compressed body
+    (``Content-Encoding: gzip``) it says nothing of the decoded length; urllib3 still
+    checks the wire bytes against it and raises on a body cut short.
+    """
+    expected = response.headers.get("Content-Length")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if expected is None or not expected.isdigit() or encoding not in {"", "identity"}:
+        return None
+    return int(expected)
+
+
 def copy_body(response: requests.Response, out: BinaryIO, what: str) -> int:
     """Stream a response body into ``out``; raise CorruptDownloadError on a short read."""
-    expected = response.headers.get("Content-Length")
+    expected = expected_length(response)
     written = 0
     try:
         for chunk in response.iter_content(CHUNK_BYTES):
@@ -150,7 +163,7 @@ def copy_body(response: requests.Response, out: BinaryIO, what: str) -> int:
         raise CorruptDownloadError(msg) from None
     finally:
         response.close()
-    if expected is not None and expected.isdigit() and int(expected) != written:
+    if expected is not None and expected != written:
         msg = f"{what}: got {written} of {expected} bytes"
         raise CorruptDownloadError(msg)
     return written

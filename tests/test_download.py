@@ -7,6 +7,7 @@ a body cut short must fail the pass, never hand it part of the data as if it wer
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
@@ -33,6 +34,9 @@ def server():
         seen.append(dict(request.headers))
         if request.path == "/ok":
             return Response(BODY, content_type="application/x-ndjson")
+        if request.path == "/gzip":
+            compressed = gzip.compress(BODY)
+            return Response(compressed, headers={"Content-Encoding": "gzip"})
         if request.path == "/error":
             return Response(b'{"message":"busy"}', status=503)
         if request.path == "/reset":
@@ -61,6 +65,13 @@ def test_a_clean_200_goes_through_the_pass_whole(server):
     assert data == BODY
     assert size == len(BODY)
     assert seen[-1]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_a_compressed_body_is_read_decoded_and_not_held_to_its_wire_length(server):
+    url, _seen = server
+    size, data = read_body(get(f"{url}/gzip"), whole)
+    assert data == BODY
+    assert size == len(BODY)
 
 
 @pytest.mark.parametrize("path", ["/error", "/reset"])
