@@ -1,4 +1,4 @@
-"""Parallel, ordered downloads of export parts to temporary files.
+"""Parallel, ordered downloads of export parts: to temporary files, or straight into their pass.
 
 An export arrives in parts (People.ai fragments). Parts are fetched by a small thread pool
 a few ahead of the part being parsed, each straight to a temporary file on disk, so memory
