@@ -98,7 +98,7 @@ def main(config_path: str, source: str, activity_type: str, *days: str) -> None:
             with ThreadPoolExecutor(settings.download_workers) as pool:
                 for read in pool.map(partial(read_body, work=_drain), gets):
                     assert read is not None, "the upstream refused a fragment"
-                    total += read[0]
+                    total += read.size
         else:
             out = _Counter()
             response = fetch_foreign(str(job.body["file_url"]), timeout=600.0, what="bench")

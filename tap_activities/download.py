@@ -23,12 +23,13 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 import requests
 import urllib3
@@ -74,6 +75,40 @@ class BodyGet:
     """What the part is, for messages (never the URL's query or the headers)."""
 
 
+@dataclass(frozen=True)
+class BodyRead(Generic[T]):
+    """What :func:`read_body` made of a body, and how long it waited for it."""
+
+    size: int
+    """Bytes of the body."""
+    network_seconds: float
+    """Time spent waiting for the answer and reading its bytes."""
+    seconds: float
+    """Time from sending the request to the end of the work."""
+    result: T
+
+
+class TransferGauge:
+    """Tells, from the last part read in a worker, whether downloads wait on the network.
+
+    A worker that reads a part straight from its connection is taken for the whole
+    transfer. When most of that time goes to waiting for bytes (an upstream that serves
+    each connection only so fast), more parts should download at once than there are
+    workers, the others to files; when the pass over the bytes takes the time (a fast
+    upstream), those extra downloads would only add writing and reading back a file.
+    """
+
+    NETWORK_SHARE = 0.5
+
+    def __init__(self) -> None:
+        self.network_bound = False
+        """Whether the last part read waited on the network for most of its time."""
+
+    def record(self, read: BodyRead[Any]) -> None:
+        """Learn from one part read in a worker."""
+        self.network_bound = read.network_seconds > self.NETWORK_SHARE * read.seconds
+
+
 class BodyReader:
     """A streamed response body, read in pieces, that notices when it is cut short."""
 
@@ -82,14 +117,19 @@ class BodyReader:
         self._expected = expected_length(response)
         self._what = what
         self.size = 0
+        self.seconds = 0.0
+        """Time spent inside :meth:`read`, mostly waiting for bytes."""
 
     def read(self, size: int, /) -> bytes:
         """Up to ``size`` bytes of the body; ``b""`` at its end, once it is all there."""
+        started = time.perf_counter()
         try:
             data = self._raw.read(size, decode_content=True)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             msg = f"{self._what}: download cut short after {self.size} bytes ({type(exc).__name__})"
             raise CorruptDownloadError(msg) from None
+        finally:
+            self.seconds += time.perf_counter() - started
         self.size += len(data)
         if not data and self._expected is not None and self._expected != self.size:
             msg = f"{self._what}: got {self.size} of {self._expected} bytes"
@@ -100,8 +140,10 @@ class BodyReader:
 _SESSIONS = threading.local()
 
 
-def read_body(get: BodyGet, work: Callable[[BodyReader], T]) -> tuple[int, T] | None:
-    """``(body size, work(body))`` for a GET answered ``200``; None for any other outcome.
+def read_body(get: BodyGet, work: Callable[[BodyReader], T]) -> BodyRead[T] | None:
+    """``work(body)`` for a GET answered ``200``, with the body's size and timings.
+
+    None for any other outcome.
 
     Runs in a worker (process or thread), which keeps one session of its own so that
     connections are reused. A failed connection or a status other than 200 returns None
@@ -114,6 +156,7 @@ def read_body(get: BodyGet, work: Callable[[BodyReader], T]) -> tuple[int, T] | 
         session = _SESSIONS.session = requests.Session()
         session.trust_env = False
         session.headers["User-Agent"] = USER_AGENT
+    started = time.perf_counter()
     try:
         response = session.get(
             get.url,
@@ -128,9 +171,11 @@ def read_body(get: BodyGet, work: Callable[[BodyReader], T]) -> tuple[int, T] | 
     with contextlib.closing(response):
         if response.status_code != 200:
             return None
+        answered = time.perf_counter()
         body = BodyReader(response, get.what)
         result = work(body)
-        return body.size, result
+        ended = time.perf_counter()
+    return BodyRead(body.size, answered - started + body.seconds, ended - started, result)
 
 
 def expected_length(response: requests.Response) -> int | None:

@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from tap_activities.batch import DeflatedBlock, deflate_part, read_deflated
-from tap_activities.download import BodyGet, PartDownloader, ReadItself, copy_body, read_body
+from tap_activities.download import (
+    BodyGet,
+    PartDownloader,
+    ReadItself,
+    TransferGauge,
+    copy_body,
+    read_body,
+)
 from tap_activities.errors import (
     AuthError,
     ExportExpiredError,
@@ -46,7 +53,7 @@ from tap_activities.peopleai_auth import PeopleAITokenAuth
 from tap_activities.settings import PeopleAISettings, Settings
 from tap_activities.spool import Handoff, Spool, spool
 from tap_activities.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
-from tap_activities.workers import FragmentWorkers
+from tap_activities.workers import FragmentWorkers, WorkersBusyError
 
 JOBS_PATH = "/pull/v1/export/activities/jobs"
 TOKEN_PATH = "/auth/v1/tokens"  # noqa: S105 - a path, not a secret
@@ -131,6 +138,7 @@ class PeopleAIClient:
         self.max_outstanding = MAX_QUEUED_JOBS
         self.downloader = PartDownloader(workers=settings.download_workers)
         self.workers = workers or FragmentWorkers()
+        self._transfers = TransferGauge()
 
     def create(self, request: ExportRequest) -> JobSnapshot:
         """Create a JSONLines export job for one window."""
@@ -303,7 +311,11 @@ class PeopleAIClient:
         """The fragment read and prepared by ``work`` in a worker, with no file between.
 
         None when the worker got no clean ``200`` (an error status, a refused
-        connection): the regular request then handles it.
+        connection): the regular request then handles it. When every worker process is
+        taken, this thread waits for one, unless the last fragments waited mostly on the
+        network (:class:`TransferGauge`): then it returns None too and downloads the
+        fragment to a file meanwhile, so that ``download_workers`` fragments still
+        download at once with fewer worker processes.
         """
         label = _label(part.where, part.index)
         token = self.api.retrying(self._auth.token)
@@ -314,11 +326,15 @@ class PeopleAIClient:
             timeout=part.timeout,
             what=label,
         )
-        read = self.workers.run(read_body, get, partial(work, label=label))
+        wait = not self._transfers.network_bound
+        try:
+            read = self.workers.run(read_body, get, partial(work, label=label), wait=wait)
+        except WorkersBusyError:
+            return None
         if read is None:
             return None
-        size, handoff = read
-        return ReadItself(size, Spool.adopt(*handoff))
+        self._transfers.record(read)
+        return ReadItself(read.size, Spool.adopt(*read.result))
 
     def find_created(
         self, request: ExportRequest, since: float, exclude: set[str]

@@ -33,12 +33,19 @@ PARENT_CHECK_SECONDS = 0.5
 T = TypeVar("T")
 
 
+class WorkersBusyError(Exception):
+    """Every worker process is taken, and the caller asked not to wait."""
+
+
 class FragmentWorkers:
     """Runs a function in a worker process if there are any, else in the calling thread."""
 
     def __init__(self, pool: ProcessPoolExecutor | None = None, processes: int = 0) -> None:
         self._pool = pool
         self._processes = processes if pool is not None else 0
+        # Calls through run() hold a slot while they are in a worker, so a caller can
+        # tell whether one is free right now (run(..., wait=False)).
+        self._free = threading.BoundedSemaphore(self._processes) if pool is not None else None
 
     @classmethod
     def start(cls, processes: int) -> FragmentWorkers:
@@ -74,22 +81,29 @@ class FragmentWorkers:
         """Whether work goes to worker processes."""
         return self._pool is not None
 
-    def run(self, function: Callable[..., T], *args: Any) -> T:
+    def run(self, function: Callable[..., T], *args: Any, wait: bool = True) -> T:
         """``function(*args)`` in a worker process (waiting for it), or here.
 
         ``function`` must be a module-level function; its arguments and result are
         pickled. If the pool has broken (a worker was killed, say by the OOM killer),
-        the work is done here instead, with a warning.
+        the work is done here instead, with a warning. With ``wait=False``, raise
+        :class:`WorkersBusyError` at once if every worker process is taken by another call;
+        without processes the call always runs here.
         """
-        pool = self._pool
-        if pool is None:
+        pool, free = self._pool, self._free
+        if pool is None or free is None:
             return function(*args)
+        if not free.acquire(blocking=wait):
+            raise WorkersBusyError
         try:
-            future = pool.submit(function, *args)
-        except BrokenProcessPool:
-            future = Future()
-            future.set_exception(BrokenProcessPool())
-        return self._result(future, args, function)
+            try:
+                future = pool.submit(function, *args)
+            except BrokenProcessPool:
+                future = Future()
+                future.set_exception(BrokenProcessPool())
+            return self._result(future, args, function)
+        finally:
+            free.release()
 
     def ordered(
         self,

@@ -11,13 +11,14 @@ import gzip
 import json
 import socket
 import threading
+import time
 
 import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from activities_upstream.http import drop_connection, send_truncated
-from tap_activities.download import BodyGet, read_body
+from tap_activities.download import BodyGet, TransferGauge, read_body
 from tap_activities.errors import CorruptDownloadError
 from tap_activities.jsonl import iter_line_pieces
 
@@ -33,6 +34,9 @@ def server():
     def app(request: Request) -> Response:
         seen.append(dict(request.headers))
         if request.path == "/ok":
+            return Response(BODY, content_type="application/x-ndjson")
+        if request.path == "/slow":
+            time.sleep(0.3)  # an upstream far away: the answer takes its time
             return Response(BODY, content_type="application/x-ndjson")
         if request.path == "/gzip":
             compressed = gzip.compress(BODY)
@@ -61,17 +65,18 @@ def whole(body) -> bytes:
 
 def test_a_clean_200_goes_through_the_pass_whole(server):
     url, seen = server
-    size, data = read_body(get(f"{url}/ok"), whole)
-    assert data == BODY
-    assert size == len(BODY)
+    read = read_body(get(f"{url}/ok"), whole)
+    assert read.result == BODY
+    assert read.size == len(BODY)
+    assert 0 < read.network_seconds <= read.seconds
     assert seen[-1]["Authorization"] == f"Bearer {TOKEN}"
 
 
 def test_a_compressed_body_is_read_decoded_and_not_held_to_its_wire_length(server):
     url, _seen = server
-    size, data = read_body(get(f"{url}/gzip"), whole)
-    assert data == BODY
-    assert size == len(BODY)
+    read = read_body(get(f"{url}/gzip"), whole)
+    assert read.result == BODY
+    assert read.size == len(BODY)
 
 
 @pytest.mark.parametrize("path", ["/error", "/reset"])
@@ -95,6 +100,23 @@ def test_a_body_cut_short_fails_the_pass(server):
         read_body(get(f"{url}/short"), whole)
     assert str(caught.value).startswith("part 3: ")
     assert TOKEN not in str(caught.value)
+
+
+def test_the_gauge_tells_waiting_on_the_network_from_working_on_the_bytes(server):
+    """A slow answer: downloads wait on the network (more of them at once help). A
+    slow pass over a fast answer: they do not (extra downloads would only add files)."""
+    url, _seen = server
+    gauge = TransferGauge()
+    gauge.record(read_body(get(f"{url}/slow"), whole))
+    assert gauge.network_bound
+
+    def slow_work(body):
+        data = whole(body)
+        time.sleep(0.3)
+        return data
+
+    gauge.record(read_body(get(f"{url}/ok"), slow_work))
+    assert not gauge.network_bound
 
 
 def test_the_credentials_stay_out_of_its_repr():

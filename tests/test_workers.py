@@ -134,6 +134,33 @@ def test_a_dead_worker_means_going_on_in_threads():
     assert "a worker process died; going on in threads" in done.stderr
 
 
+@linux_only
+def test_a_caller_that_will_not_wait_is_told_when_every_worker_is_taken():
+    script = textwrap.dedent(
+        """
+        import os, threading, time
+        from tap_activities.workers import FragmentWorkers, WorkersBusyError
+        workers = FragmentWorkers.start(1)
+        taken = threading.Thread(target=workers.run, args=(time.sleep, 0.5))
+        taken.start()
+        time.sleep(0.2)
+        try:
+            workers.run(os.getpid, wait=False)
+            print("ran")
+        except WorkersBusyError:
+            print("busy")
+        taken.join()
+        print(workers.run(os.getpid, wait=False) != os.getpid())
+        workers.close()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["busy", "True"]
+
+
 def test_worker_processes_default_to_one_per_core_up_to_download_workers(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
     assert default_worker_processes(4) == 2
