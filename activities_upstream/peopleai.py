@@ -89,6 +89,9 @@ class PeopleAIApp:
         self.tokens: dict[str, float] = {}
         self.peak_open_jobs = 0
         """Most jobs ever Queued or Running at once (an observation for tests)."""
+        self.peak_data_requests = 0
+        """Most data requests ever being answered at once (an observation for tests)."""
+        self._data_requests = 0
         self._lock = threading.RLock()
         self._render_lock = threading.Lock()
         self._rendered: dict[tuple, list[bytes]] = {}
@@ -114,14 +117,24 @@ class PeopleAIApp:
                 {"error": "NotFoundException", "message": "no such endpoint"}, 404
             )
             return response(environ, start_response)
-        response = self.gate.check(f"peopleai.{endpoint}", request)
-        if response is None:
-            if endpoint != "token" and not self._authorized(request):
-                response = json_response(
-                    {"error": "UnauthorizedException", "message": "invalid or expired token"}, 401
-                )
-            else:
-                response = getattr(self, f"on_{endpoint}")(request, **args)
+        if endpoint == "data":
+            with self._lock:
+                self._data_requests += 1
+                self.peak_data_requests = max(self.peak_data_requests, self._data_requests)
+        try:
+            response = self.gate.check(f"peopleai.{endpoint}", request)
+            if response is None:
+                if endpoint != "token" and not self._authorized(request):
+                    response = json_response(
+                        {"error": "UnauthorizedException", "message": "invalid or expired token"},
+                        401,
+                    )
+                else:
+                    response = getattr(self, f"on_{endpoint}")(request, **args)
+        finally:
+            if endpoint == "data":
+                with self._lock:
+                    self._data_requests -= 1
         return response(environ, start_response)
 
     # Auth ----------------------------------------------------------------------------------

@@ -48,6 +48,11 @@ class PeopleAIView:
         """Most jobs that were Queued or Running at the same time."""
         return self._app.peak_open_jobs
 
+    @property
+    def peak_data_requests(self) -> int:
+        """Most data requests (fragments) that were being answered at the same time."""
+        return self._app.peak_data_requests
+
     def forget_jobs(self) -> None:
         """Drop every job, as the retention period eventually does."""
         with self._app._lock:

@@ -89,24 +89,26 @@ class BodyRead(Generic[T]):
 
 
 class TransferGauge:
-    """Tells, from the last part read in a worker, whether downloads wait on the network.
+    """Tells, from the last part fetched, whether downloads wait on the network.
 
     A worker that reads a part straight from its connection is taken for the whole
-    transfer. When most of that time goes to waiting for bytes (an upstream that serves
-    each connection only so fast), more parts should download at once than there are
-    workers, the others to files; when the pass over the bytes takes the time (a fast
-    upstream), those extra downloads would only add writing and reading back a file.
+    transfer. That pays while the pass over the bytes takes the time (a fast upstream):
+    no file is written and read back. When most of the time goes to waiting for bytes
+    (an upstream that serves each connection only so fast), the download threads should
+    fetch to files instead, ``download_workers`` at once, leaving the workers to the
+    passes. Every part fetched either way is measured, so the choice follows the run.
     """
 
     NETWORK_SHARE = 0.5
 
     def __init__(self) -> None:
-        self.network_bound = False
-        """Whether the last part read waited on the network for most of its time."""
+        self.network_bound: bool | None = None
+        """Whether the last part fetched waited on the network for most of its time
+        (None: nothing measured yet)."""
 
-    def record(self, read: BodyRead[Any]) -> None:
-        """Learn from one part read in a worker."""
-        self.network_bound = read.network_seconds > self.NETWORK_SHARE * read.seconds
+    def record(self, network_seconds: float, seconds: float) -> None:
+        """Learn from one part: time spent on the network, and in all."""
+        self.network_bound = network_seconds > self.NETWORK_SHARE * seconds
 
 
 class BodyReader:

@@ -14,7 +14,9 @@ here are deliberately tolerant:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -55,6 +57,7 @@ from tap_activities.spool import Handoff, Spool, spool
 from tap_activities.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
 from tap_activities.workers import FragmentWorkers, WorkersBusyError
 
+LOGGER = logging.getLogger("tap_activities.peopleai")
 JOBS_PATH = "/pull/v1/export/activities/jobs"
 TOKEN_PATH = "/auth/v1/tokens"  # noqa: S105 - a path, not a secret
 ACTIVITY_TYPES = ("email", "meeting", "call")
@@ -277,10 +280,22 @@ class PeopleAIClient:
         direct: FragmentPass | None = None,
     ) -> Any:
         params = {} if part.index is None else {"fragment": part.index}
+        measured = False  # whether this fetch tells how long the network takes
         if direct is not None:
-            read = self._read_directly(part, params, direct)
-            if read is not None:
-                return read
+            in_threads = not self.workers.uses_processes  # no worker to tie up
+            if in_threads or self._transfers.network_bound is not True:
+                try:
+                    read = self._read_directly(part, params, direct)
+                except WorkersBusyError:
+                    measured = True  # to a file, as every worker is taken
+                else:
+                    if read is not None:
+                        return read
+                    # No clean 200: the regular way retries; its waits are not the network's.
+            else:
+                measured = True
+                LOGGER.debug("%s: to a file, as fragments wait on the network", part.where)
+        started = time.perf_counter()
         try:
             response = self.api.request(
                 "GET",
@@ -303,7 +318,11 @@ class PeopleAIClient:
         if prepare is None:
             check_json_lines(Path(out.name), where=label)
             return written
-        return prepare(Path(out.name), label)
+        downloaded = time.perf_counter()
+        prepared = prepare(Path(out.name), label)
+        if measured:
+            self._transfers.record(downloaded - started, time.perf_counter() - started)
+        return prepared
 
     def _read_directly(
         self, part: _Part, params: dict[str, Any], work: FragmentPass
@@ -312,10 +331,12 @@ class PeopleAIClient:
 
         None when the worker got no clean ``200`` (an error status, a refused
         connection): the regular request then handles it. When every worker process is
-        taken, this thread waits for one, unless the last fragments waited mostly on the
-        network (:class:`TransferGauge`): then it returns None too and downloads the
-        fragment to a file meanwhile, so that ``download_workers`` fragments still
-        download at once with fewer worker processes.
+        taken, this thread waits for one if the last fragment's pass took most of its
+        time (:class:`TransferGauge`); before anything is measured it raises
+        :class:`WorkersBusyError` instead, and the fragment goes to a file meanwhile.
+        (Once fragments wait mostly on the network, :meth:`_fetch_part` does not come
+        here: files let ``download_workers`` fragments transfer at once while the
+        workers do the passes.)
         """
         label = _label(part.where, part.index)
         token = self.api.retrying(self._auth.token)
@@ -326,14 +347,12 @@ class PeopleAIClient:
             timeout=part.timeout,
             what=label,
         )
-        wait = not self._transfers.network_bound
-        try:
-            read = self.workers.run(read_body, get, partial(work, label=label), wait=wait)
-        except WorkersBusyError:
-            return None
+        # Measured as CPU-bound: wait for a worker. Not measured yet: only a free one.
+        wait = self._transfers.network_bound is False
+        read = self.workers.run(read_body, get, partial(work, label=label), wait=wait)
         if read is None:
             return None
-        self._transfers.record(read)
+        self._transfers.record(read.network_seconds, read.seconds)
         return ReadItself(read.size, Spool.adopt(*read.result))
 
     def find_created(

@@ -103,20 +103,23 @@ def test_a_body_cut_short_fails_the_pass(server):
 
 
 def test_the_gauge_tells_waiting_on_the_network_from_working_on_the_bytes(server):
-    """A slow answer: downloads wait on the network (more of them at once help). A
-    slow pass over a fast answer: they do not (extra downloads would only add files)."""
+    """A slow answer: downloads wait on the network (fetch to files, many at once). A
+    slow pass over a fast answer: they do not (read in the workers, no file)."""
     url, _seen = server
     gauge = TransferGauge()
-    gauge.record(read_body(get(f"{url}/slow"), whole))
-    assert gauge.network_bound
+    assert gauge.network_bound is None  # nothing measured yet
+    slow = read_body(get(f"{url}/slow"), whole)
+    gauge.record(slow.network_seconds, slow.seconds)
+    assert gauge.network_bound is True
 
     def slow_work(body):
         data = whole(body)
         time.sleep(0.3)
         return data
 
-    gauge.record(read_body(get(f"{url}/ok"), slow_work))
-    assert not gauge.network_bound
+    fast = read_body(get(f"{url}/ok"), slow_work)
+    gauge.record(fast.network_seconds, fast.seconds)
+    assert gauge.network_bound is False
 
 
 def test_the_credentials_stay_out_of_its_repr():

@@ -135,6 +135,32 @@ def test_a_dead_worker_means_going_on_in_threads():
 
 
 @linux_only
+def test_a_slow_upstream_still_serves_download_workers_fragments_at_once(tmp_path):
+    """Each fragment answered 0.3 s late: the downloads wait on the network, so the tap
+    must keep ``download_workers`` (4) of them going with only 2 worker processes,
+    fetching to files, instead of one fragment per worker."""
+    config_up = fast_upstream_config(peopleai_per_day=240, fragment_records=20)
+    with LocalUpstream(config_up) as up:
+        up.faults.slow("peopleai.data", 0.3, times=1000)
+        day = config_up.start.isoformat()
+        config = peopleai_config(
+            up, start_date=day, end_date=day, download_workers=4, worker_processes=2
+        )
+        run = run_tap(
+            config,
+            tmp_path,
+            catalog=catalog_of(config, "peopleai_email"),
+            args=("--log-level", "debug"),
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        want = {r["uid"] for r in up.peopleai.records("email", config_up.start, config_up.start)}
+        uids = [r["uid"] for r in run.records["peopleai_email"]]
+        assert sorted(uids) == sorted(want)
+        assert up.peopleai.peak_data_requests == 4
+        assert "to a file, as fragments wait on the network" in run.stderr
+
+
+@linux_only
 def test_a_caller_that_will_not_wait_is_told_when_every_worker_is_taken():
     script = textwrap.dedent(
         """
