@@ -210,10 +210,24 @@ CASES = (
     "peopleai-batch",
     "peopleai-record-threads",
     "peopleai-batch-threads",
+    "peopleai-record-latency",
     "chartmogul-record",
     "chartmogul-batch",
     "stock",
 )
+
+
+def late_answers(up: LocalUpstream, seconds: float, run: Any) -> dict:
+    """Run a case with every People.ai data request answered ``seconds`` late.
+
+    An upstream far away, or one that is slow to start serving a fragment: downloads
+    then wait on the network, and what counts is how many fragments transfer at once.
+    """
+    up.faults.slow("peopleai.data", seconds, times=1_000_000)
+    try:
+        return run()
+    finally:
+        up.faults.slow("peopleai.data", 0.0, times=0)
 
 
 def median_run(repeat: int, run: Any) -> dict:
@@ -258,6 +272,12 @@ def main() -> None:
         action="store_true",
         help="only the full-sync case: 3 People.ai streams x 8 yearly windows, wall time "
         "against the upstream's own export time",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.25,
+        help="peopleai-record-latency: seconds each fragment's answer is late",
     )
     parser.add_argument("--run-seconds", type=float, default=0.5, help="--windows: job run time")
     parser.add_argument("--per-day", type=int, default=20, help="--windows: records/type/day")
@@ -366,6 +386,13 @@ def main() -> None:
                     {**peopleai, **threads, "batch_config": batch_config},
                     "peopleai_email",
                     "pbt",
+                ),
+            ),
+            (
+                "peopleai-record-latency",
+                f"tap-activities RECORD, People.ai, {args.latency:g} s late",
+                lambda: late_answers(
+                    up, args.latency, lambda: tap_case(work, peopleai, "peopleai_email", "pl")
                 ),
             ),
             (
