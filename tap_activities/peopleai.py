@@ -280,21 +280,11 @@ class PeopleAIClient:
         direct: FragmentPass | None = None,
     ) -> Any:
         params = {} if part.index is None else {"fragment": part.index}
-        measured = False  # whether this fetch tells how long the network takes
+        measured = False  # whether the fetch to a file below tells what the network takes
         if direct is not None:
-            in_threads = not self.workers.uses_processes  # no worker to tie up
-            if in_threads or self._transfers.network_bound is not True:
-                try:
-                    read = self._read_directly(part, params, direct)
-                except WorkersBusyError:
-                    measured = True  # to a file, as every worker is taken
-                else:
-                    if read is not None:
-                        return read
-                    # No clean 200: the regular way retries; its waits are not the network's.
-            else:
-                measured = True
-                LOGGER.debug("%s: to a file, as fragments wait on the network", part.where)
+            read, measured = self._try_directly(part, params, direct)
+            if read is not None:
+                return read
         started = time.perf_counter()
         try:
             response = self.api.request(
@@ -323,6 +313,25 @@ class PeopleAIClient:
         if measured:
             self._transfers.record(downloaded - started, time.perf_counter() - started)
         return prepared
+
+    def _try_directly(
+        self, part: _Part, params: dict[str, Any], work: FragmentPass
+    ) -> tuple[ReadItself | None, bool]:
+        """The fragment read in a worker, if that is the way now, else None.
+
+        Also whether the fetch to a file that then follows is to be measured: yes when
+        it is the way chosen (fragments wait on the network, or every worker is taken
+        before anything was measured), no when it is the fallback after an answer that
+        was not a clean ``200``, whose retries wait for other reasons than the network.
+        Without worker processes there is no worker to tie up: always read directly.
+        """
+        if self.workers.uses_processes and self._transfers.network_bound is True:
+            LOGGER.debug("%s: to a file, as fragments wait on the network", part.where)
+            return None, True
+        try:
+            return self._read_directly(part, params, work), False
+        except WorkersBusyError:
+            return None, True
 
     def _read_directly(
         self, part: _Part, params: dict[str, Any], work: FragmentPass
