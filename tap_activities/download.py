@@ -44,19 +44,9 @@ PartFetcher = Callable[[BinaryIO], Any]
 """Writes one part into the open file; what it returns comes back with the file
 (:meth:`PartDownloader.results`), e.g. the number of bytes written, or the part
 already prepared for output in the worker. A fetcher that read the part without the
-file returns :class:`ReadItself`."""
+file returns a :class:`BodyRead` (its ``result`` comes back with the empty file)."""
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ReadItself:
-    """A fetcher's answer when it read the part's body itself: the file stays empty."""
-
-    size: int
-    """Bytes of the body, for the log."""
-    result: Any
-    """What comes back with the (empty) file."""
 
 
 @dataclass(frozen=True)
@@ -279,7 +269,7 @@ class PartDownloader:
                     try:
                         result = fetcher(out)
                         size = out.tell()
-                        if isinstance(result, ReadItself):
+                        if isinstance(result, BodyRead):
                             size, result = result.size, result.result
                         LOGGER.info("%s: part %d downloaded (%.1f MB)", what, index + 1, size / 1e6)
                         return path, result

@@ -18,7 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -26,8 +26,8 @@ from typing import Any, BinaryIO
 from tap_activities.batch import DeflatedBlock, deflate_part, read_deflated
 from tap_activities.download import (
     BodyGet,
+    BodyRead,
     PartDownloader,
-    ReadItself,
     TransferGauge,
     copy_body,
     read_body,
@@ -316,7 +316,7 @@ class PeopleAIClient:
 
     def _try_directly(
         self, part: _Part, params: dict[str, Any], work: FragmentPass
-    ) -> tuple[ReadItself | None, bool]:
+    ) -> tuple[BodyRead[Spool[Any]] | None, bool]:
         """The fragment read in a worker, if that is the way now, else None.
 
         Also whether the fetch to a file that then follows is to be measured: yes when
@@ -335,7 +335,7 @@ class PeopleAIClient:
 
     def _read_directly(
         self, part: _Part, params: dict[str, Any], work: FragmentPass
-    ) -> ReadItself | None:
+    ) -> BodyRead[Spool[Any]] | None:
         """The fragment read and prepared by ``work`` in a worker, with no file between.
 
         None when the worker got no clean ``200`` (an error status, a refused
@@ -362,7 +362,7 @@ class PeopleAIClient:
         if read is None:
             return None
         self._transfers.record(read.network_seconds, read.seconds)
-        return ReadItself(read.size, Spool.adopt(*read.result))
+        return replace(read, result=Spool.adopt(*read.result))
 
     def find_created(
         self, request: ExportRequest, since: float, exclude: set[str]
