@@ -10,7 +10,7 @@ MELTANO_VERSION ?= 4.4.1
 
 .PHONY: test lint demo demo-clean bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml hatch_build.py tap_activities/native_lines.cpp
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

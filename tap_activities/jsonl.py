@@ -8,6 +8,7 @@ means a damaged transfer: the part is fetched again instead of being emitted hal
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from tap_activities.errors import DataFormatError, MalformedPartError
+from tap_activities.errors import ConfigError, DataFormatError, MalformedPartError
 
 
 def iter_json_lines(
@@ -138,11 +139,20 @@ class RecordLines:
     orjson, whose verdict and errors (with line numbers) are those of ``iter_json_lines``.
     """
 
-    def __init__(self, fields: Iterable[str]) -> None:
+    def __init__(self, fields: Iterable[str], *, native: bool | None = None) -> None:
+        """``native``: use the native pass (None: when it is built and not switched off)."""
         self.fields = tuple(fields)
         self._layouts: dict[tuple[str, ...], bytes] = {}
         self._null_record = dict.fromkeys(self.fields)
         self._parse = _simdjson_parser()
+        self._native = native_frame() if native is None or native else None
+        if native and self._native is None:
+            msg = "the native fragment pass is not built (or TAP_ACTIVITIES_NATIVE=0)"
+            raise ConfigError(msg)
+        self._native_fields = (
+            tuple(f.encode() for f in self.fields),
+            tuple(orjson.dumps(f) + b":null" for f in self.fields),
+        )
 
     def blocks(
         self,
@@ -156,8 +166,11 @@ class RecordLines:
 
         Lines are never copied one by one: each is parsed through a slice of the piece,
         and the output is joined once per piece from slices and closings. A malformed
-        line raises ``error``, naming its line number.
+        line raises ``error``, naming its line number. Where the native pass is built, it
+        frames each piece in one call; a piece it declines (any line that is not a clean
+        object) takes the Python pass below, which words the error or decodes the line.
         """
+        native, (names, nulls) = self._native, self._native_fields
         parse = self._parse
         head, sep, tail = framing.head, framing.sep, framing.tail
         # The layout of the previous record: records tend to repeat it, and comparing
@@ -166,6 +179,11 @@ class RecordLines:
         closing = joint = b""
         number = 1
         for data, end in iter_line_pieces(source):
+            if native is not None and (framed := native(data, end, names, nulls, head, sep, tail)):
+                number += framed[0]
+                last_keys = None  # the next piece may take the Python pass
+                yield framed
+                continue
             view = memoryview(data)
             find = data.find
             pieces: list[Any] = [head]
@@ -232,6 +250,40 @@ class RecordLines:
     ) -> bytes | None:
         record = _decode_line(line, number, where, error)
         return None if record is None else orjson.dumps({**self._null_record, **record})
+
+
+NativeFrame = Callable[
+    [bytes, int, tuple[bytes, ...], tuple[bytes, ...], bytes, bytes, bytes],
+    "tuple[int, bytes] | None",
+]
+
+
+def native_frame() -> NativeFrame | None:
+    """The native pass's ``frame``, or None (not built, or ``TAP_ACTIVITIES_NATIVE=0``).
+
+    ``TAP_ACTIVITIES_NATIVE=1`` makes its absence an error, so that CI and benchmarks
+    cannot measure the Python pass while believing they measure the native one.
+    """
+    mode = os.environ.get("TAP_ACTIVITIES_NATIVE", "")
+    if mode == "0":
+        return None
+    try:
+        from tap_activities import _native_lines  # type: ignore[attr-defined]
+    except ImportError as exc:
+        if mode == "1":
+            msg = f"TAP_ACTIVITIES_NATIVE=1 but the native fragment pass cannot be loaded: {exc}"
+            raise ConfigError(msg) from None
+        return None
+    return _native_lines.frame
+
+
+def fragment_pass() -> str:
+    """Which pass People.ai fragments take in this installation, for the start-up log."""
+    if native_frame() is None:
+        return "pure Python (the native pass is not built, or TAP_ACTIVITIES_NATIVE=0)"
+    from tap_activities import _native_lines  # type: ignore[attr-defined]
+
+    return f"native (simdjson, {_native_lines.implementation()} kernel)"
 
 
 def _simdjson_parser() -> Callable[[bytes], Any] | None:

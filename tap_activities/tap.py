@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_activities.errors import ConfigError, TapActivitiesError
+from tap_activities.jsonl import fragment_pass
 from tap_activities.output import BufferedSingerWriter
 from tap_activities.redact import REDACTOR, install
 from tap_activities.runtime import SourceRuntime, build_runtime
@@ -218,6 +219,8 @@ class TapActivities(Tap):
             isinstance(stream, ExportStream) and stream.selected for stream in self.streams.values()
         ):
             self._workers = FragmentWorkers.start(self.settings.worker_processes)
+        if self.settings.peopleai is not None:
+            self.logger.info("People.ai fragment pass: %s", fragment_pass())
         try:
             for stream in self.streams.values():
                 if isinstance(stream, ExportStream) and stream.selected:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from activities_upstream import LocalUpstream
+from tap_activities.jsonl import native_frame
 from tests.conftest import END, START, fast_upstream_config, peopleai_config
 from tests.tap_process import assert_unchanged, run_tap, select_only
 
@@ -119,3 +122,20 @@ def test_catalog_selection_and_deselected_fields_are_honoured(upstream, tmp_path
     want = expected(upstream, "call", START, END, "activity")
     assert sorted(r["uid"] for r in run.records["peopleai_call"]) == sorted(r["uid"] for r in want)
     assert {j["activity_type"] for j in upstream.peopleai.jobs()} == {"call"}
+
+
+def test_the_native_and_the_python_pass_emit_the_same_sync(upstream, tmp_path):
+    if native_frame() is None:
+        pytest.skip("the native pass is not built here (hatch_build.py needs libsimdjson-dev)")
+    runs = [
+        run_tap(peopleai_config(upstream), tmp_path / mode, env={"TAP_ACTIVITIES_NATIVE": mode})
+        for mode in ("0", "1")
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-3000:]
+        check_records(run, upstream, START, END, "activity")
+    python, native = runs
+    assert "People.ai fragment pass: pure Python" in python.stderr
+    assert "People.ai fragment pass: native (simdjson" in native.stderr
+    assert native.records == python.records
+    assert native.state == python.state  # the final bookmarks (job ids differ run to run)
