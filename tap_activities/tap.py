@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_activities.errors import ConfigError, TapActivitiesError
+from tap_activities.heap import keep_freed_buffers
 from tap_activities.jsonl import fragment_pass
 from tap_activities.output import BufferedSingerWriter
 from tap_activities.redact import REDACTOR, install
@@ -218,6 +219,7 @@ class TapActivities(Tap):
         if any(
             isinstance(stream, ExportStream) and stream.selected for stream in self.streams.values()
         ):
+            keep_freed_buffers()  # before the fork: the workers inherit it
             self._workers = FragmentWorkers.start(self.settings.worker_processes)
         if self.settings.peopleai is not None:
             self.logger.info("People.ai fragment pass: %s", fragment_pass())
