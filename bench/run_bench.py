@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 from activities_upstream import LocalUpstream, UpstreamConfig
+from tap_activities.jsonl import fragment_pass
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -55,7 +56,7 @@ def run_counted(command: list[str], env: dict | None = None) -> dict:
         records, manifests = count_messages(proc.stdout.fileno())
         sampler.sample()
         sampler.stop()
-        _, status, _usage = os.wait4(proc.pid, 0)
+        _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - started
         proc.stdout.close()
         if status != 0:
@@ -67,6 +68,9 @@ def run_counted(command: list[str], env: dict | None = None) -> dict:
     return {
         "records": records,
         "seconds": elapsed,
+        # The tap's and its reaped workers' CPU time: against the wall time, how many
+        # cores the run kept busy.
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "sync_seconds": sync,
         "peak_rss_mb": sampler.peak_kb / 1024,
         "tree_pss_mb": sampler.tree_pss_kb / 1024,
@@ -192,7 +196,11 @@ def catalog_for(config: dict, stream: str) -> dict:
     return catalog
 
 
-def tap_case(workdir: Path, config: dict, stream: str, name: str) -> dict:
+PURE_PYTHON = {**os.environ, "TAP_ACTIVITIES_NATIVE": "0"}
+"""The environment of the ``-pure`` cases: the tap's Python fragment pass, native built or not."""
+
+
+def tap_case(workdir: Path, config: dict, stream: str, name: str, env: dict | None = None) -> dict:
     (workdir / f"{name}.json").write_text(json.dumps(config))
     (workdir / f"{name}-catalog.json").write_text(json.dumps(catalog_for(config, stream)))
     command = [
@@ -200,7 +208,7 @@ def tap_case(workdir: Path, config: dict, stream: str, name: str) -> dict:
         "--config", str(workdir / f"{name}.json"),
         "--catalog", str(workdir / f"{name}-catalog.json"),
     ]  # fmt: skip
-    return run_counted(command)
+    return run_counted(command, env)
 
 
 CASES = (
@@ -208,6 +216,8 @@ CASES = (
     "raw",
     "peopleai-record",
     "peopleai-batch",
+    "peopleai-record-pure",
+    "peopleai-batch-pure",
     "peopleai-record-threads",
     "peopleai-batch-threads",
     "peopleai-record-latency",
@@ -374,6 +384,22 @@ def main() -> None:
                 ),
             ),
             (
+                "peopleai-record-pure",
+                "tap-activities RECORD, People.ai, Python pass",
+                lambda: tap_case(work, peopleai, "peopleai_email", "pp", PURE_PYTHON),
+            ),
+            (
+                "peopleai-batch-pure",
+                "tap-activities BATCH, People.ai, Python pass",
+                lambda: tap_case(
+                    work,
+                    {**peopleai, "batch_config": batch_config},
+                    "peopleai_email",
+                    "pbp",
+                    PURE_PYTHON,
+                ),
+            ),
+            (
                 "peopleai-record-threads",
                 "tap-activities RECORD, People.ai, 0 wp",
                 lambda: tap_case(work, {**peopleai, **threads}, "peopleai_email", "pt"),
@@ -496,6 +522,7 @@ def clear(folder: Path) -> None:
 def report(results: dict[str, dict], upstream: dict[str, dict], n: int, n_cm: int) -> None:
     machine = f"{platform.node()} | {os.cpu_count()} cores | Python {platform.python_version()}"
     print(f"\n{machine} | {dt.date.today()} | {n} People.ai / {n_cm} ChartMogul records")
+    print(f"People.ai fragment pass (unless the case says otherwise): {fragment_pass()}")
     for name, u in upstream.items():
         rate = u["bytes"] / 1e6 / max(u["download_seconds"], 1e-9)
         print(
@@ -504,7 +531,7 @@ def report(results: dict[str, dict], upstream: dict[str, dict], n: int, n_cm: in
             f"({rate:.0f} MB/s)"
         )
     print(
-        f"{'case':38} {'records':>9} {'seconds':>8} {'rec/s':>9} {'peak RSS MB':>12}"
+        f"{'case':38} {'records':>9} {'seconds':>8} {'rec/s':>9} {'cpu s':>6} {'peak RSS MB':>12}"
         f" {'sync s':>7} {'sync rec/s':>10} {'workers':>7} {'+workers PSS MB':>15}"
     )
     for name, r in results.items():
@@ -514,7 +541,8 @@ def report(results: dict[str, dict], upstream: dict[str, dict], n: int, n_cm: in
         sync = r.get("sync_seconds") or 0.0
         sync_text = f"{sync:>7.2f} {r['records'] / sync:>10.0f}" if sync else f"{'':>7} {'':>10}"
         print(
-            f"{name:38} {r['records']:>9} {r['seconds']:>8.2f} {rate:>9.0f} {mb:>12.1f} "
+            f"{name:38} {r['records']:>9} {r['seconds']:>8.2f} {rate:>9.0f} "
+            f"{r.get('cpu_seconds', 0):>6.2f} {mb:>12.1f} "
             f"{sync_text} {r.get('worker_processes', 0):>7} {r.get('tree_pss_mb', 0):>15.1f}"
         )
     stock = results.get("stock singer-sdk tap (file)")
