@@ -33,11 +33,26 @@ constexpr size_t kBatchBytes = 1 << 20;
 // line the batch refuses anyway, and would leave the kept buffers that large.
 constexpr size_t kMaxPieceBytes = 8 << 20;
 
-thread_local simdjson::dom::parser *tl_parser = nullptr;
-// The piece, padded as simdjson reads it, and the framed output: kept from call to call,
-// since fresh megabyte buffers cost the kernel a page fault per page each time.
-thread_local std::vector<char> *tl_padded = nullptr;
-thread_local std::string *tl_out = nullptr;
+// What one thread keeps from call to call: fresh megabyte buffers would cost the kernel a
+// page fault per page every time. Objects, not pointers, so that they are destroyed when
+// their thread ends (the tap's download threads come and go with each window).
+struct ThreadBuffers {
+  simdjson::dom::parser parser;
+  std::vector<char> padded;  // the piece, padded as simdjson reads it
+  std::string out;           // the framed output
+
+  ThreadBuffers() {
+#ifdef SIMDJSON_THREADS_ENABLED
+    // The tap already keeps every core busy with one pass per worker.
+    parser.threaded = false;
+#endif
+  }
+};
+
+ThreadBuffers &thread_buffers() {
+  thread_local ThreadBuffers buffers;
+  return buffers;
+}
 
 // Keys of the previous record, owned: the parser reuses its string buffer per document.
 class Layout {
@@ -97,20 +112,14 @@ std::string closing_for(const std::vector<std::string_view> &keys, const Fields 
 // Frames buf[0:end) into out; false when the piece must go the Python way.
 bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_view head,
                  std::string_view sep, std::string_view tail, std::string &out, size_t &count) {
-  if (tl_parser == nullptr) {
-    tl_parser = new simdjson::dom::parser();
-#ifdef SIMDJSON_THREADS_ENABLED
-    // The tap already keeps every core busy with one pass per worker.
-    tl_parser->threaded = false;
-#endif
-  }
   if (end > kMaxPieceBytes) return false;
-  if (tl_padded == nullptr) tl_padded = new std::vector<char>();
-  tl_padded->resize(end + simdjson::SIMDJSON_PADDING);
-  std::memcpy(tl_padded->data(), buf, end);
-  std::memset(tl_padded->data() + end, 0, simdjson::SIMDJSON_PADDING);
+  ThreadBuffers &buffers = thread_buffers();
+  buffers.padded.resize(end + simdjson::SIMDJSON_PADDING);
+  std::memcpy(buffers.padded.data(), buf, end);
+  std::memset(buffers.padded.data() + end, 0, simdjson::SIMDJSON_PADDING);
   simdjson::dom::document_stream stream;
-  if (tl_parser->parse_many(reinterpret_cast<const uint8_t *>(tl_padded->data()), end, kBatchBytes)
+  if (buffers.parser
+          .parse_many(reinterpret_cast<const uint8_t *>(buffers.padded.data()), end, kBatchBytes)
           .get(stream)) {
     return false;
   }
@@ -182,8 +191,7 @@ PyObject *frame(PyObject *, PyObject *args) {
   } else if (PyTuple_GET_SIZE(names) != PyTuple_GET_SIZE(nulls)) {
     PyErr_SetString(PyExc_ValueError, "names and nulls differ in length");
   } else if (read_strings(names, fields.names) && read_strings(nulls, fields.nulls)) {
-    if (tl_out == nullptr) tl_out = new std::string();
-    std::string &out = *tl_out;
+    std::string &out = thread_buffers().out;
     out.clear();
     size_t count = 0;
     bool framed = false;

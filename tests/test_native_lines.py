@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import random
+import sys
+import threading
 
 import orjson
 import pytest
@@ -86,6 +88,7 @@ def test_clean_pieces_are_framed_natively_with_the_python_passes_bytes(content, 
         b'{"uid":"a"\n}\n',  # one object over two lines
         b'{"n":123456789012345678901234567890}\n',  # beyond simdjson: orjson decides
         b'{"uid":"' + b"a" * (1 << 20) + b'"}\n',  # larger than the native batch
+        b'{"uid":"a"}\n' * 800_000,  # a piece over 8 MiB: its buffers would stay that large
     ],
 )
 def test_pieces_it_cannot_frame_exactly_are_declined(content):
@@ -162,3 +165,33 @@ def test_a_bad_line_after_natively_framed_pieces_is_reported_at_its_line():
         messages.append(str(failed.value))
     assert messages[0] == messages[1]
     assert f"line {line} is not valid JSON" in messages[1]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_a_thread_frees_its_buffers_when_it_ends():
+    # In threads mode each window's downloads run in new threads; what one thread's
+    # native pass keeps (a parser for a 1 MiB piece, ~14 MB) must go with the thread.
+    content = generated_export(random.Random(3), 30000, faults=False)
+    end = content.rindex(b"\n", 0, 1 << 20) + 1
+
+    def one_thread() -> None:
+        worker = threading.Thread(
+            target=frame, args=(content, end, NAMES, NULLS, b"", b"\n", b"\n")
+        )
+        worker.start()
+        worker.join()
+
+    one_thread()
+    before = rss_mb()
+    for _ in range(20):
+        one_thread()
+    grown = rss_mb() - before
+    assert grown < 40, f"native buffers outlive their threads: {grown:.0f} MB more after 20"
