@@ -195,3 +195,37 @@ def test_a_thread_frees_its_buffers_when_it_ends():
         one_thread()
     grown = rss_mb() - before
     assert grown < 40, f"native buffers outlive their threads: {grown:.0f} MB more after 20"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"n":1e400}',  # a double out of range
+        b'{"n":1E-400}',
+        b'{"n":-0}',
+        b'{"n":18446744073709551615}',  # the largest unsigned 64-bit integer
+        b'{"n":18446744073709551616}',  # one more: orjson decides
+        b'{"s":"\\ud800"}',  # a lone surrogate escape
+        b'{"s":"\\ud83d\\ude00"}',
+        b'{"s":"\xed\xa0\x80"}',  # a surrogate in UTF-8
+        b'{"n":01}',
+        b"\xef\xbb\xbf" + b'{"a":1}',  # a byte order mark
+        b'{"a":1}\x00',
+        b'{"a":' + b"[" * 1100 + b"]" * 1100 + b"}",  # deeper than the parsers go
+        b'{"\\u0000":1}',
+    ],
+)
+def test_both_passes_give_the_same_verdict_on_edge_lines(line):
+    verdicts = []
+    for native in (False, True):
+        try:
+            verdicts.append(
+                list(
+                    RecordLines(FIELDS, native=native).blocks(
+                        Chunks(line + b"\n"), where="w", framing=LINES
+                    )
+                )
+            )
+        except DataFormatError as exc:
+            verdicts.append(str(exc))
+    assert verdicts[0] == verdicts[1]
