@@ -18,6 +18,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <string>
@@ -53,36 +54,6 @@ ThreadBuffers &thread_buffers() {
   thread_local ThreadBuffers buffers;
   return buffers;
 }
-
-// Keys of the previous record, owned: the parser reuses its string buffer per document.
-class Layout {
- public:
-  bool same_as(const std::vector<std::string_view> &keys) const {
-    if (!known_ || keys.size() != offsets_.size()) return false;
-    size_t from = 0;
-    for (size_t i = 0; i < keys.size(); i++) {
-      std::string_view mine(text_.data() + from, offsets_[i] - from);
-      if (mine != keys[i]) return false;
-      from = offsets_[i];
-    }
-    return true;
-  }
-
-  void remember(const std::vector<std::string_view> &keys) {
-    text_.clear();
-    offsets_.clear();
-    for (const auto &key : keys) {
-      text_.append(key);
-      offsets_.push_back(text_.size());
-    }
-    known_ = true;
-  }
-
- private:
-  bool known_ = false;
-  std::string text_;
-  std::vector<size_t> offsets_;
-};
 
 struct Fields {
   std::vector<std::string> names;  // schema field names, UTF-8, unescaped
@@ -127,7 +98,9 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
   out.reserve(end + end / 8 + head.size() + tail.size());
   out.append(head);
   std::vector<std::string_view> keys;
-  Layout last;
+  // The previous record's keys, copied: the parser reuses its string buffer per document.
+  std::vector<std::string> last;
+  bool first = true;
   std::string closing;
   size_t line = 0;  // where the current line starts
   for (auto it = stream.begin(); it != stream.end(); ++it) {
@@ -146,9 +119,10 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
 
     keys.clear();
     for (auto field : object) keys.push_back(field.key);
-    if (!last.same_as(keys)) {
-      last.remember(keys);
+    if (first || !std::equal(keys.begin(), keys.end(), last.begin(), last.end())) {
+      last.assign(keys.begin(), keys.end());
       closing = closing_for(keys, fields);
+      first = false;
     }
     if (count) out.append(sep);
     // From the start of the line, whitespace included, as the Python pass copies it.
