@@ -1,9 +1,11 @@
 """Benchmark: tap-activities end to end against the local upstream, next to a stock SDK tap.
 
 For each case the program under test runs as its own process with stdout read by a
-counting sink; wall time runs from process start to exit, peak RSS is the
-child's VmHWM, sampled while it runs (and, with worker processes, the peak of the summed
-PSS of the tap and its workers). In the same run:
+counting sink; wall time runs from process start to exit. Memory is measured in one more
+run of each case, not in the timed ones (sampling costs the run under test time): peak
+RSS is the child's VmHWM, sampled while it runs (and, with worker processes, the peak of
+the summed PSS of the tap and its workers). The local upstream runs in a process of its
+own (``upstream_process.py``). In the same run:
 
 - ``tap-activities`` RECORD output, People.ai (one window of N records) and ChartMogul;
 - ``tap-activities`` BATCH output (jsonl.gz files), People.ai;
@@ -34,8 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from upstream_process import UpstreamProcess
 
-from activities_upstream import LocalUpstream, UpstreamConfig
+from activities_upstream import UpstreamConfig
 from tap_activities.jsonl import fragment_pass
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,8 +46,12 @@ BIN = Path(sys.executable).parent
 DAY = dt.date(2024, 1, 1)
 
 
-def run_counted(command: list[str], env: dict | None = None) -> dict:
-    """Run a command, count its stdout lines by message type, measure time and peak RSS."""
+def run_counted(command: list[str], env: dict | None = None, *, sample: bool = False) -> dict:
+    """Run a command, count its stdout lines by message type, measure its time.
+
+    With ``sample``, also its peak RSS and PSS, polled while it runs (which slows it: the
+    PSS of the tap and of each worker is a walk of its page tables).
+    """
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env)
@@ -52,10 +59,12 @@ def run_counted(command: list[str], env: dict | None = None) -> dict:
         with contextlib.suppress(OSError):  # a larger pipe: fewer wake-ups on both ends
             fcntl.fcntl(proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)
         sampler = PeakSampler(proc.pid)
-        sampler.start()
+        if sample:
+            sampler.start()
         records, manifests = count_messages(proc.stdout.fileno())
-        sampler.sample()
-        sampler.stop()
+        if sample:
+            sampler.sample()
+            sampler.stop()
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - started
         proc.stdout.close()
@@ -110,7 +119,8 @@ def count_messages(fd: int) -> tuple[int, list[str]]:
                     manifests.extend(orjson.loads(line)["manifest"])
             if len(partial) > 20 and b'"BATCH"' not in partial:
                 partial = b""  # not a BATCH line (its type comes first): drop it
-        tail = (tail + chunk)[-seam:]
+        # Only the last bytes matter: no copy of the whole chunk (~1 MiB) per read.
+        tail = chunk[-seam:] if len(chunk) >= seam else (tail + chunk)[-seam:]
     return records, manifests
 
 
@@ -200,7 +210,14 @@ PURE_PYTHON = {**os.environ, "TAP_ACTIVITIES_NATIVE": "0"}
 """The environment of the ``-pure`` cases: the tap's Python fragment pass, native built or not."""
 
 
-def tap_case(workdir: Path, config: dict, stream: str, name: str, env: dict | None = None) -> dict:
+def tap_case(
+    workdir: Path,
+    config: dict,
+    stream: str,
+    name: str,
+    env: dict | None = None,
+    sample: bool = False,
+) -> dict:
     (workdir / f"{name}.json").write_text(json.dumps(config))
     (workdir / f"{name}-catalog.json").write_text(json.dumps(catalog_for(config, stream)))
     command = [
@@ -208,7 +225,7 @@ def tap_case(workdir: Path, config: dict, stream: str, name: str, env: dict | No
         "--config", str(workdir / f"{name}.json"),
         "--catalog", str(workdir / f"{name}-catalog.json"),
     ]  # fmt: skip
-    return run_counted(command, env)
+    return run_counted(command, env, sample=sample)
 
 
 CASES = (
@@ -227,25 +244,32 @@ CASES = (
 )
 
 
-def late_answers(up: LocalUpstream, seconds: float, run: Any) -> dict:
+def late_answers(up: UpstreamProcess, seconds: float, run: Any) -> dict:
     """Run a case with every People.ai data request answered ``seconds`` late.
 
     An upstream far away, or one that is slow to start serving a fragment: downloads
     then wait on the network, and what counts is how many fragments transfer at once.
     """
-    up.faults.slow("peopleai.data", seconds, times=1_000_000)
+    up.slow("peopleai.data", seconds, times=1_000_000)
     try:
         return run()
     finally:
-        up.faults.slow("peopleai.data", 0.0, times=0)
+        up.slow("peopleai.data", 0.0, times=0)
 
 
 def median_run(repeat: int, run: Any) -> dict:
-    """Run a case ``repeat`` times; keep the run of median wall time (and the highest RSS)."""
-    runs = sorted((run() for _ in range(repeat)), key=lambda r: r["seconds"])
+    """Time a case ``repeat`` times and keep the run of median wall time; then run it
+    once more with memory sampled, for its peak RSS and PSS (and its time, not counted).
+
+    ``run(sample)`` runs the case once.
+    """
+    runs = sorted((run(False) for _ in range(repeat)), key=lambda r: r["seconds"])
     chosen = dict(runs[len(runs) // 2])
-    chosen["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
-    chosen["tree_pss_mb"] = max(r["tree_pss_mb"] for r in runs)
+    sampled = run(True)
+    chosen["peak_rss_mb"] = sampled["peak_rss_mb"]
+    chosen["tree_pss_mb"] = sampled["tree_pss_mb"]
+    chosen["worker_processes"] = sampled["worker_processes"]
+    chosen["sampled_seconds"] = round(sampled["seconds"], 2)
     chosen["all_seconds"] = [round(r["seconds"], 2) for r in runs]
     return chosen
 
@@ -318,20 +342,18 @@ def main() -> None:
     upstream: dict[str, dict] = {}
     with (
         tempfile.TemporaryDirectory(prefix="tap-activities-bench-") as tmp,
-        LocalUpstream(upstream_config) as up,
+        UpstreamProcess(upstream_config) as up,
     ):
         work = Path(tmp)
         print(f"generating {n} People.ai and {n_cm} ChartMogul records ...", file=sys.stderr)
         source = work / "records.jsonl"
         if want_peopleai:
-            records = up.peopleai.records("email", DAY, DAY)
             if {"raw", "stock"} & set(cases):
-                with source.open("wb") as out:
-                    for record in records:
-                        out.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-            del records
+                up.write_peopleai_records("email", DAY, source)
+            else:
+                up.generate("peopleai", "email", DAY, DAY)
         if want_chartmogul:
-            up.chartmogul.rows("new_biz", DAY, DAY)
+            up.generate("chartmogul", "new_biz", DAY, DAY)
         base = {
             "start_date": DAY.isoformat(),
             "end_date": DAY.isoformat(),
@@ -356,6 +378,7 @@ def main() -> None:
             "storage": {"root": f"file://{batch_root}", "prefix": "b-"},
             "batch_size": 100_000,
         }
+        peopleai_batch = {**peopleai, "batch_config": batch_config}
         # The upstream alone first: it also renders both exports, once, so that no tap run
         # below is charged for the upstream serialising its data.
         print("upstream-only downloads ...", file=sys.stderr)
@@ -369,75 +392,85 @@ def main() -> None:
             (
                 "raw",
                 "raw orjson loop (file)",
-                lambda: run_counted([sys.executable, str(ROOT / "bench/raw_loop.py"), str(source)]),
+                lambda sample: run_counted(
+                    [sys.executable, str(ROOT / "bench/raw_loop.py"), str(source)], sample=sample
+                ),
             ),
             (
                 "peopleai-record",
                 "tap-activities RECORD, People.ai",
-                lambda: tap_case(work, peopleai, "peopleai_email", "p"),
+                lambda sample: tap_case(work, peopleai, "peopleai_email", "p", sample=sample),
             ),
             (
                 "peopleai-batch",
                 "tap-activities BATCH, People.ai",
-                lambda: tap_case(
-                    work, {**peopleai, "batch_config": batch_config}, "peopleai_email", "pb"
+                lambda sample: tap_case(
+                    work, peopleai_batch, "peopleai_email", "pb", sample=sample
                 ),
             ),
             (
                 "peopleai-record-pure",
                 "tap-activities RECORD, People.ai, Python pass",
-                lambda: tap_case(work, peopleai, "peopleai_email", "pp", PURE_PYTHON),
+                lambda sample: tap_case(
+                    work, peopleai, "peopleai_email", "pp", PURE_PYTHON, sample=sample
+                ),
             ),
             (
                 "peopleai-batch-pure",
                 "tap-activities BATCH, People.ai, Python pass",
-                lambda: tap_case(
-                    work,
-                    {**peopleai, "batch_config": batch_config},
-                    "peopleai_email",
-                    "pbp",
-                    PURE_PYTHON,
+                lambda sample: tap_case(
+                    work, peopleai_batch, "peopleai_email", "pbp", PURE_PYTHON, sample=sample
                 ),
             ),
             (
                 "peopleai-record-threads",
                 "tap-activities RECORD, People.ai, 0 wp",
-                lambda: tap_case(work, {**peopleai, **threads}, "peopleai_email", "pt"),
+                lambda sample: tap_case(
+                    work, {**peopleai, **threads}, "peopleai_email", "pt", sample=sample
+                ),
             ),
             (
                 "peopleai-batch-threads",
                 "tap-activities BATCH, People.ai, 0 wp",
-                lambda: tap_case(
-                    work,
-                    {**peopleai, **threads, "batch_config": batch_config},
-                    "peopleai_email",
-                    "pbt",
+                lambda sample: tap_case(
+                    work, {**peopleai_batch, **threads}, "peopleai_email", "pbt", sample=sample
                 ),
             ),
             (
                 "peopleai-record-latency",
                 f"tap-activities RECORD, People.ai, {args.latency:g} s late",
-                lambda: late_answers(
-                    up, args.latency, lambda: tap_case(work, peopleai, "peopleai_email", "pl")
+                lambda sample: late_answers(
+                    up,
+                    args.latency,
+                    lambda: tap_case(work, peopleai, "peopleai_email", "pl", sample=sample),
                 ),
             ),
             (
                 "chartmogul-record",
                 "tap-activities RECORD, ChartMogul",
-                lambda: tap_case(work, chartmogul, "chartmogul_new_biz", "c"),
+                lambda sample: tap_case(work, chartmogul, "chartmogul_new_biz", "c", sample=sample),
             ),
             (
                 "chartmogul-batch",
                 "tap-activities BATCH, ChartMogul",
-                lambda: tap_case(
-                    work, {**chartmogul, "batch_config": batch_config}, "chartmogul_new_biz", "cb"
+                lambda sample: tap_case(
+                    work,
+                    {**chartmogul, "batch_config": batch_config},
+                    "chartmogul_new_biz",
+                    "cb",
+                    sample=sample,
                 ),
             ),
-            ("stock", "stock singer-sdk tap (file)", lambda: stock_case(work, source)),
+            (
+                "stock",
+                "stock singer-sdk tap (file)",
+                lambda sample: stock_case(work, source, sample),
+            ),
         ]
         for key, name, run in plan:
             if key in cases:
-                print(f"  {name} x{repeat if key != 'stock' else 1}", file=sys.stderr)
+                times = repeat if key != "stock" else 1
+                print(f"  {name} x{times} (+1 for memory)", file=sys.stderr)
                 results[name] = median_run(repeat if key != "stock" else 1, run)
                 clear(batch_root)
     report(results, upstream, n, n_cm)
@@ -462,11 +495,11 @@ def windows_case(run_seconds: float, per_day: int, repeat: int) -> None:
     runs = []
     with (
         tempfile.TemporaryDirectory(prefix="tap-activities-bench-") as tmp,
-        LocalUpstream(config) as up,
+        UpstreamProcess(config) as up,
     ):
         work = Path(tmp)
         for kind in ("email", "meeting", "call"):
-            up.peopleai.records(kind, start, end)  # generate the data before timing
+            up.generate("peopleai", kind, start, end)  # generate the data before timing
         tap_config = {
             "start_date": start.isoformat(),
             "end_date": end.isoformat(),
@@ -487,10 +520,8 @@ def windows_case(run_seconds: float, per_day: int, repeat: int) -> None:
             "--config", str(work / "w.json"),
             "--catalog", str(work / "w-catalog.json"),
         ]  # fmt: skip
-        for _ in range(repeat):
-            runs.append(run_counted(command))
-    runs.sort(key=lambda r: r["seconds"])
-    median = runs[len(runs) // 2]
+        median = median_run(repeat, lambda sample: run_counted(command, sample=sample))
+    runs = [{"seconds": seconds} for seconds in median["all_seconds"]]
     print(f"\n{platform.node()} | {os.cpu_count()} cores | {dt.date.today()}")
     print(
         f"full sync, 3 People.ai streams x 8 windows ({jobs} jobs of {run_seconds:g} s, "
@@ -506,11 +537,12 @@ def windows_case(run_seconds: float, per_day: int, repeat: int) -> None:
     )
 
 
-def stock_case(work: Path, source: Path) -> dict:
+def stock_case(work: Path, source: Path, sample: bool) -> dict:
     """The stock singer-sdk tap over the same People.ai records, from a local file."""
     (work / "stock.json").write_text(json.dumps({"path": str(source)}))
     return run_counted(
-        [sys.executable, str(ROOT / "bench/stock_tap.py"), "--config", str(work / "stock.json")]
+        [sys.executable, str(ROOT / "bench/stock_tap.py"), "--config", str(work / "stock.json")],
+        sample=sample,
     )
 
 
