@@ -58,11 +58,11 @@ def run_counted(command: list[str], env: dict | None = None, *, sample: bool = F
         assert proc.stdout is not None
         with contextlib.suppress(OSError):  # a larger pipe: fewer wake-ups on both ends
             fcntl.fcntl(proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)
-        sampler = PeakSampler(proc.pid)
-        if sample:
+        sampler = PeakSampler(proc.pid) if sample else None
+        if sampler is not None:
             sampler.start()
         records, manifests = count_messages(proc.stdout.fileno())
-        if sample:
+        if sampler is not None:
             sampler.sample()
             sampler.stop()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -74,18 +74,18 @@ def run_counted(command: list[str], env: dict | None = None, *, sample: bool = F
         sync = sum(float(m) for m in SYNC_DURATION.findall(log.read()))
     if manifests:
         records = sum(count_lines(m) for m in manifests)
-    return {
+    measured = {
         "records": records,
         "seconds": elapsed,
         # The tap's and its reaped workers' CPU time: against the wall time, how many
         # cores the run kept busy.
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "sync_seconds": sync,
-        "peak_rss_mb": sampler.peak_kb / 1024,
-        "tree_pss_mb": sampler.tree_pss_kb / 1024,
-        "worker_processes": len(sampler.workers),
         "batches": len(manifests),
     }
+    if sampler is not None:
+        measured.update(sampler.memory())
+    return measured
 
 
 F_SETPIPE_SZ = 1031
@@ -155,6 +155,18 @@ class PeakSampler(threading.Thread):
     def stop(self) -> None:
         self._done.set()
         self.join()
+
+    def memory(self) -> dict[str, float | int]:
+        """What the samples found, under :data:`MEMORY_KEYS`."""
+        return {
+            "peak_rss_mb": self.peak_kb / 1024,
+            "tree_pss_mb": self.tree_pss_kb / 1024,
+            "worker_processes": len(self.workers),
+        }
+
+
+MEMORY_KEYS = ("peak_rss_mb", "tree_pss_mb", "worker_processes")
+"""What a run measures only when its memory is sampled."""
 
 
 def pss_kb(pid: int) -> int:
@@ -266,9 +278,7 @@ def median_run(repeat: int, run: Any) -> dict:
     runs = sorted((run(False) for _ in range(repeat)), key=lambda r: r["seconds"])
     chosen = dict(runs[len(runs) // 2])
     sampled = run(True)
-    chosen["peak_rss_mb"] = sampled["peak_rss_mb"]
-    chosen["tree_pss_mb"] = sampled["tree_pss_mb"]
-    chosen["worker_processes"] = sampled["worker_processes"]
+    chosen.update({key: sampled[key] for key in MEMORY_KEYS})
     chosen["sampled_seconds"] = round(sampled["seconds"], 2)
     chosen["all_seconds"] = [round(r["seconds"], 2) for r in runs]
     return chosen
