@@ -23,6 +23,8 @@ from isal import isal_zlib
 from singer_sdk.batch import Batcher
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
+from tap_activities.contract import FieldTypes
+from tap_activities.jsonl import Block
 from tap_activities.spool import Spool, spool
 
 GZIP_LEVEL = 1
@@ -46,22 +48,22 @@ class DeflatedBlock:
     """CRC-32 of the uncompressed lines."""
     size: int
     """Length of the uncompressed lines."""
+    unknown: FieldTypes | None = None
+    """Types of the fields outside the schema in these lines (``jsonl.Block``)."""
 
 
-def deflate(count: int, lines: bytes) -> DeflatedBlock:
+def deflate(count: int, lines: bytes, unknown: FieldTypes | None = None) -> DeflatedBlock:
     """``lines`` as a :class:`DeflatedBlock` (ISA-L, level 1; it releases the GIL)."""
     packer = isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, -15)
     data = packer.compress(lines) + packer.flush(isal_zlib.Z_SYNC_FLUSH)
-    return DeflatedBlock(count, data, isal_zlib.crc32(lines), len(lines))
+    return DeflatedBlock(count, data, isal_zlib.crc32(lines), len(lines), unknown)
 
 
-DeflatedPart = Spool[tuple[int, int, int]]
-"""A part's compressed blocks, parked by the download worker: ``(count, crc, size)`` each."""
+DeflatedPart = Spool[tuple[int, int, int, "FieldTypes | None"]]
+"""A part's compressed blocks, parked by the download worker: ``(count, crc, size, unknown)``."""
 
 
-def deflate_part(
-    blocks: Iterable[tuple[int, bytes]], directory: Path | None = None
-) -> DeflatedPart:
+def deflate_part(blocks: Iterable[Block], directory: Path | None = None) -> DeflatedPart:
     """Compress ``(count, JSON lines)`` blocks into a spool file, block by block.
 
     Runs in the download worker, so lines are compressed in parallel with the output
@@ -72,18 +74,18 @@ def deflate_part(
 
 
 def _compressed(
-    blocks: Iterable[tuple[int, bytes]],
-) -> Iterator[tuple[tuple[int, int, int], bytes]]:
-    """``((count, crc, size), compressed)`` of each block, as a spool parks them."""
-    for count, lines in blocks:
+    blocks: Iterable[Block],
+) -> Iterator[tuple[tuple[int, int, int, FieldTypes | None], bytes]]:
+    """``((count, crc, size, unknown), compressed)`` of each block, as a spool parks them."""
+    for count, lines, unknown in blocks:
         block = deflate(count, lines)
-        yield (count, block.crc, block.size), block.data
+        yield (count, block.crc, block.size, unknown), block.data
 
 
 def read_deflated(part: DeflatedPart) -> Iterator[DeflatedBlock]:
     """The blocks of a part, one at a time, as :func:`deflate_part` compressed them."""
-    for (count, crc, size), data in part.read():
-        yield DeflatedBlock(count, data, crc, size)
+    for (count, crc, size, unknown), data in part.read():
+        yield DeflatedBlock(count, data, crc, size, unknown)
 
 
 class BatchFileWriter:
@@ -102,9 +104,9 @@ class BatchFileWriter:
         return self.config.encoding.format == "jsonl"
 
     def line_manifests(
-        self, blocks: Iterable[tuple[int, bytes]]
+        self, blocks: Iterable[Block]
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
-        """Like :meth:`manifests`, from ``(count, JSON lines)`` blocks of serialised records.
+        """Like :meth:`manifests`, from ``(count, JSON lines, unknown)`` blocks (``Block``).
 
         Each file holds exactly ``batch_size`` records (the last one fewer); a block is
         cut at a line end where a file is full.
@@ -116,7 +118,7 @@ class BatchFileWriter:
             with self.config.storage.open(filename, "wb") as raw:
                 out = _gzip_writer(raw) if compressed else raw
                 try:
-                    for _count, data in file_blocks:
+                    for _count, data, _unknown in file_blocks:
                         out.write(data)
                 finally:
                     if compressed:
@@ -212,15 +214,15 @@ def _gzip_writer(raw: BinaryIO) -> BinaryIO:
     return igzip_threaded.open(raw, "wb", compresslevel=GZIP_LEVEL, threads=1)  # type: ignore[return-value]
 
 
-Block = TypeVar("Block")
+AnyBlock = TypeVar("AnyBlock")
 
 
 def _per_file(
-    blocks: Iterable[Block],
+    blocks: Iterable[AnyBlock],
     size: int,
-    count: Callable[[Block], int],
-    split: Callable[[Block, int], tuple[Block, Block]],
-) -> Iterator[Iterator[Block]]:
+    count: Callable[[AnyBlock], int],
+    split: Callable[[AnyBlock, int], tuple[AnyBlock, AnyBlock]],
+) -> Iterator[Iterator[AnyBlock]]:
     """Blocks of records grouped into files of exactly ``size`` records (the last fewer).
 
     One iterator of blocks per file, lazily, so no file's records are ever held together;
@@ -228,9 +230,9 @@ def _per_file(
     is ``split(block, records that still fit)`` into its head and the rest.
     """
     iterator = iter(blocks)
-    pending: Block | None = None
+    pending: AnyBlock | None = None
 
-    def one_file() -> Iterator[Block]:
+    def one_file() -> Iterator[AnyBlock]:
         nonlocal pending
         room = size
         while room:
@@ -259,16 +261,14 @@ def _line_cut(lines: bytes, records: int) -> int:
     return cut
 
 
-def _line_count(block: tuple[int, bytes]) -> int:
+def _line_count(block: Block) -> int:
     return block[0]
 
 
-def _split_lines(
-    block: tuple[int, bytes], room: int
-) -> tuple[tuple[int, bytes], tuple[int, bytes]]:
-    count, data = block
+def _split_lines(block: Block, room: int) -> tuple[Block, Block]:
+    count, data, unknown = block  # either half may hold the unknown fields: both say so
     cut = _line_cut(data, room)
-    return (room, data[:cut]), (count - room, data[cut:])
+    return (room, data[:cut], unknown), (count - room, data[cut:], unknown)
 
 
 def _deflated_count(block: DeflatedBlock) -> int:
@@ -278,7 +278,8 @@ def _deflated_count(block: DeflatedBlock) -> int:
 def _split_deflated(block: DeflatedBlock, room: int) -> tuple[DeflatedBlock, DeflatedBlock]:
     lines = _inflate(block.data)
     cut = _line_cut(lines, room)
-    return deflate(room, lines[:cut]), deflate(block.count - room, lines[cut:])
+    unknown = block.unknown
+    return deflate(room, lines[:cut], unknown), deflate(block.count - room, lines[cut:], unknown)
 
 
 def _inflate(data: bytes) -> bytes:

@@ -35,9 +35,9 @@ from tap_activities.errors import (
 )
 from tap_activities.http import ApiSession, fetch_foreign, redact_url
 from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
-from tap_activities.jsonl import Framing, frame_records
+from tap_activities.jsonl import Block, Framing, frame_records
 from tap_activities.settings import ChartMogulSettings, Settings
-from tap_activities.spool import Handoff, Spool
+from tap_activities.spool import BlockMeta, Handoff, Spool, read_blocks
 from tap_activities.windows import Window, snapshot_windows
 from tap_activities.workers import FragmentWorkers
 
@@ -127,9 +127,17 @@ class ChartMogulClient:
             yield from chartmogul_csv.iter_csv_rows(path, where=where)
 
     def record_blocks(
-        self, job: JobSnapshot, request: ExportRequest, fields: Iterable[str], framing: Framing
-    ) -> Iterator[tuple[int, bytes]]:
+        self,
+        job: JobSnapshot,
+        request: ExportRequest,
+        fields: Iterable[str],
+        framing: Framing,
+        date_times: Iterable[tuple[str, ...]] = (),  # typed by the CSV reader instead
+    ) -> Iterator[Block]:
         """The records of :meth:`records`, serialised with null-filled schema fields.
+
+        Dates need no ``date_times``: the CSV reader types them (``chartmogul_csv``).
+        Columns outside ``fields`` are reported with every block, as nullable strings.
 
         With worker processes, the CSV is cut into ranges of whole rows that the workers
         type and frame in parallel, in order. If a range does not parse (a malformed row,
@@ -150,14 +158,16 @@ class ChartMogulClient:
                 ranges = self.workers.ordered(frame_csv_range, tasks, discard=_drop_spool)
                 try:
                     for handoff in ranges:
-                        for count, data in Spool.adopt(*handoff).read():
-                            emitted += count
-                            yield count, data
+                        for block in read_blocks(Spool.adopt(*handoff)):
+                            emitted += block[0]
+                            yield block
                     continue
                 except chartmogul_csv.CsvRowError:
                     pass  # read again in one pass below, for the authoritative verdict
+            columns = chartmogul_csv.read_columns(path)
             rows = chartmogul_csv.iter_csv_rows(path, where=where)
-            yield from frame_records(islice(rows, emitted, None), fields, framing)
+            unknown = chartmogul_csv.unknown_columns(columns, fields)
+            yield from frame_records(islice(rows, emitted, None), fields, framing, None, unknown)
 
     def _csv_files(self, job: JobSnapshot, request: ExportRequest) -> Iterator[tuple[Path, str]]:
         """``(extracted CSV, what it is for messages)`` of the export; deleted after use."""
@@ -227,7 +237,7 @@ class ChartMogulClient:
             raise UpstreamError(msg) from None
 
 
-def _drop_spool(handoff: Handoff[int]) -> None:
+def _drop_spool(handoff: Handoff[BlockMeta]) -> None:
     """A range's spool that will never be read."""
     Path(handoff[0]).unlink(missing_ok=True)
 

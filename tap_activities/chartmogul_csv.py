@@ -20,14 +20,15 @@ import re
 import shutil
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
+from tap_activities.contract import NULL, STRING, FieldTypes
 from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
 from tap_activities.jsonl import Framing, frame_records
-from tap_activities.spool import Handoff, spool
+from tap_activities.spool import BlockMeta, Handoff, spool_blocks
 
 MONEY_COLUMNS = ("activity_mrr_movement", "activity_mrr", "activity_arr")
 KNOWN_COLUMNS: dict[str, dict[str, Any]] = {
@@ -205,7 +206,7 @@ class CsvRange:
     """Where the spool goes."""
 
 
-def frame_csv_range(task: CsvRange) -> Handoff[int]:
+def frame_csv_range(task: CsvRange) -> Handoff[BlockMeta]:
     """Worker: the task's rows, typed, null-filled and framed, in a spool.
 
     Module-level, so that a worker process can run it. A malformed row raises
@@ -218,7 +219,29 @@ def frame_csv_range(task: CsvRange) -> Handoff[int]:
     # Decoded as the reader goes (a whole range as one str takes up to 4 bytes a byte).
     text = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", newline="")
     rows = _data_rows(csv.reader(text, strict=True), task.header, f"rows at byte {task.start}")
-    return spool(frame_records(rows, task.fields, task.framing), task.directory).handoff()
+    unknown = unknown_columns(task.header, task.fields)
+    blocks = frame_records(rows, task.fields, task.framing, None, unknown)
+    return spool_blocks(blocks, task.directory).handoff()
+
+
+def unknown_columns(header: list[str] | None, fields: Iterable[str]) -> FieldTypes | None:
+    """The header's columns the schema does not list, as nullable strings (CSV has no types)."""
+    known = set(fields)
+    unknown = {
+        name: STRING | NULL
+        for name in (normalise_column(cell) for cell in header or ())
+        if name not in known
+    }
+    return unknown or None
+
+
+def read_columns(path: str | Path) -> list[str] | None:
+    """The header's cells, however the header is written (None: the file is empty)."""
+    with open(path, encoding="utf-8-sig", newline="") as text:
+        try:
+            return next(csv.reader(text, strict=True), None)
+        except (csv.Error, UnicodeDecodeError):
+            return None  # reading the rows words the error
 
 
 def _rows(reader: Any, where: str) -> Iterator[dict[str, Any]]:

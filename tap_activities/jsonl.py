@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,14 @@ from typing import Any, Protocol
 
 import orjson
 
+from tap_activities.contract import (
+    DateTimeError,
+    FieldTypes,
+    fix_date_time,
+    merge_types,
+    normal_date_time,
+    type_bits,
+)
 from tap_activities.errors import ConfigError, DataFormatError, MalformedPartError
 
 
@@ -82,6 +91,10 @@ def iter_line_pieces(
             yield pending + b"\n", len(pending) + 1
 
 
+Block = tuple[int, bytes, "FieldTypes | None"]
+"""``(record count, framed records, types of the fields the schema does not list)``."""
+
+
 @dataclass(frozen=True)
 class Framing:
     """How serialised records are joined into one piece of output."""
@@ -107,11 +120,14 @@ def frame_records(
     fields: Iterable[str],
     framing: Framing,
     default: Callable[[Any], Any] | None = None,
-) -> Iterator[tuple[int, bytes]]:
+    unknown: FieldTypes | None = None,
+) -> Iterator[Block]:
     """Serialise decoded records, schema ``fields`` they lack as null, framed in blocks.
 
-    ``(count, bytes)`` per :data:`BLOCK_RECORDS` records: one ``join`` per block, not one
-    write per record. ``default`` serialises what orjson does not know.
+    ``(count, bytes, unknown)`` per :data:`BLOCK_RECORDS` records: one ``join`` per block,
+    not one write per record. ``default`` serialises what orjson does not know. ``unknown``
+    (the types of fields outside the schema, when the caller knows them up front, as the
+    CSV header tells them) goes with every block.
     """
     nulls = dict.fromkeys(fields)
     dumps = orjson.dumps
@@ -120,11 +136,11 @@ def frame_records(
     for record in records:
         append(dumps({**nulls, **record}, default=default))
         if len(block) >= BLOCK_RECORDS:
-            yield len(block), framing.join(block)
+            yield len(block), framing.join(block), unknown
             block = []
             append = block.append
     if block:
-        yield len(block), framing.join(block)
+        yield len(block), framing.join(block), unknown
 
 
 class RecordLines:
@@ -137,12 +153,34 @@ class RecordLines:
     appended as ``null`` before its closing brace. A line simdjson refuses (invalid, or
     valid but outside its limits, such as integers wider than 64 bits) goes the slow way:
     orjson, whose verdict and errors (with line numbers) are those of ``iter_json_lines``.
+
+    The data contract (:mod:`~tap_activities.contract`) is kept on the way: a date-time
+    without an offset gets ``Z`` appended (such a record is re-serialised, the slow way;
+    the native pass splices the ``Z`` in), one that is no date-time raises
+    :class:`DataFormatError` with its line number, and the JSON types of keys outside
+    ``fields`` are reported with each block.
     """
 
-    def __init__(self, fields: Iterable[str], *, native: bool | None = None) -> None:
-        """``native``: use the native pass (None: when it is built and not switched off)."""
+    def __init__(
+        self,
+        fields: Iterable[str],
+        *,
+        date_times: Iterable[tuple[str, ...]] = (),
+        native: bool | None = None,
+    ) -> None:
+        """``date_times``: paths of the date-time fields; ``native``: use the native pass.
+
+        ``native`` None: when it is built and not switched off.
+        """
         self.fields = tuple(fields)
-        self._layouts: dict[tuple[str, ...], bytes] = {}
+        self.date_times = tuple(date_times)
+        self._top_date_times = frozenset(p[0] for p in self.date_times if len(p) == 1)
+        self._nested = tuple("/" + "/".join(p) for p in self.date_times if len(p) > 1)
+        self._stamp_patterns = {
+            name: re.compile(b'"' + re.escape(name.encode()) + rb'"\s*:\s*"([^"\\]*)"')
+            for name in self._top_date_times
+        }
+        self._layouts: dict[tuple[str, ...], _Layout] = {}
         self._null_record = dict.fromkeys(self.fields)
         self._parse = _simdjson_parser()
         self._native = native_frame() if native is None or native else None
@@ -152,6 +190,8 @@ class RecordLines:
         self._native_fields = (
             tuple(f.encode() for f in self.fields),
             tuple(orjson.dumps(f) + b":null" for f in self.fields),
+            tuple(sorted(f.encode() for f in self._top_date_times)),
+            tuple(p.encode() for p in self._nested),
         )
 
     def blocks(
@@ -161,79 +201,183 @@ class RecordLines:
         where: str,
         framing: Framing,
         error: type[DataFormatError] = DataFormatError,
-    ) -> Iterator[tuple[int, bytes]]:
-        """Yield ``(record count, framed records)`` for each piece of ``source``, in order.
+    ) -> Iterator[Block]:
+        """Yield ``(record count, framed records, unknown types)`` per piece, in order.
 
         Lines are never copied one by one: each is parsed through a slice of the piece,
         and the output is joined once per piece from slices and closings. A malformed
         line raises ``error``, naming its line number. Where the native pass is built, it
         frames each piece in one call; a piece it declines (any line that is not a clean
-        object) takes the Python pass below, which words the error or decodes the line.
+        object, a date-time it does not decide) takes the Python pass below, which words
+        the error or decodes the line.
         """
-        native, (names, nulls) = self._native, self._native_fields
+        native, (names, nulls, stamps, pointers) = self._native, self._native_fields
+        number = 1
+        for data, end in iter_line_pieces(source):
+            framed = None
+            if native is not None:
+                head, sep, tail = framing.head, framing.sep, framing.tail
+                framed = native(data, end, names, nulls, head, sep, tail, stamps, pointers)
+            if framed is None:
+                framed = self._python_piece(
+                    data, end, number=number, where=where, framing=framing, error=error
+                )
+                number += data.count(b"\n", 0, end)
+            else:
+                number += framed[0]
+            if framed is not None:
+                yield framed
+
+    def _python_piece(
+        self,
+        data: bytes,
+        end: int,
+        *,
+        number: int,
+        where: str,
+        framing: Framing,
+        error: type[DataFormatError],
+    ) -> Block | None:
+        """The Python pass over one piece whose first line is line ``number``."""
         parse = self._parse
-        head, sep, tail = framing.head, framing.sep, framing.tail
+        sep = framing.sep
         # The layout of the previous record: records tend to repeat it, and comparing
         # keys costs less than hashing them.
         last_keys: tuple[str, ...] | None = None
-        closing = joint = b""
-        number = 1
-        for data, end in iter_line_pieces(source):
-            if native is not None and (framed := native(data, end, names, nulls, head, sep, tail)):
-                number += framed[0]
-                last_keys = None  # the next piece may take the Python pass
-                yield framed
-                continue
-            view = memoryview(data)
-            find = data.find
-            pieces: list[Any] = [head]
-            append = pieces.append
-            count = 0
-            start = 0
-            while start < end:
-                stop = find(b"\n", start)
+        layout = joint = None
+        view = memoryview(data)
+        find = data.find
+        pieces: list[Any] = [framing.head]
+        append = pieces.append
+        count = 0
+        unknown: FieldTypes = {}
+        start = 0
+        while start < end:
+            stop = find(b"\n", start)
+            try:
+                # The document is dropped before the next parse: the parser is reused
+                # only once its objects are gone. (simdjson takes bytes faster than a
+                # memoryview, copy included.)
+                document = parse(data[start:stop]) if parse is not None else None
+                keys = tuple(document.keys())  # type: ignore[union-attr]
+            except (ValueError, AttributeError, RuntimeError):
+                document = keys = None  # refused, or not an object: the slow way decides
+            if keys is not None and keys != last_keys:
+                layout = self._layout(keys)
+                joint = layout.closing + sep
+                last_keys = keys
+            fixes: list[int] | None = []
+            if keys is not None and layout.checks:
                 try:
-                    # tuple() at once: the parser is reused only after its document is gone.
-                    # (simdjson takes bytes faster than a memoryview, copy included.)
-                    keys = tuple(parse(data[start:stop]).keys()) if parse is not None else None
-                except (ValueError, AttributeError, RuntimeError):
-                    keys = None  # refused, or not an object: the slow way decides
-                if keys is None:
-                    body = self._slow(data[start:stop], number, where, error)
-                    if body is not None:
-                        append(body)
-                        append(sep)
-                        last_keys, closing, joint = None, b"", sep
-                        count += 1
-                else:
-                    if keys != last_keys:
-                        closing = self._layout(keys)
-                        joint = closing + sep
-                        last_keys = keys
-                    if closing:
-                        close = stop - 1
-                        while data[close] != 0x7D:  # back over whitespace to the "}"
-                            close -= 1
-                        append(view[start:close])
-                    else:
-                        append(view[start:stop])
-                    append(joint)
+                    fixes = self._fits(document, layout, unknown, number, where)
+                except (KeyError, RuntimeError):  # a key simdjson cannot look up ("\u0000")
+                    document = None
+                    fixes = self._fits_decoded(data[start:stop], unknown)
+                if fixes:
+                    fixes = self._stamp_quotes(data, start, stop, fixes)
+            document = None
+            if keys is None or fixes is None:
+                body, types = self._slow(data[start:stop], number, where, error)
+                if body is not None:
+                    merge_types(unknown, types)
+                    append(body)
+                    append(sep)
+                    last_keys = layout = None
+                    joint = sep
                     count += 1
-                number += 1
-                start = stop + 1
-            if count:
-                pieces[-1] = closing + tail
-                yield count, b"".join(pieces)
+            else:
+                _append_line(append, view, start, stop, layout.closing, fixes)
+                append(joint)
+                count += 1
+            number += 1
+            start = stop + 1
+        if not count:
+            return None
+        pieces[-1] = (layout.closing if layout is not None else b"") + framing.tail
+        return count, b"".join(pieces), unknown or None
 
-    def _layout(self, keys: tuple[str, ...]) -> bytes:
-        """What closes an object with these keys: ``b""`` (as is) or its missing nulls.
+    def _fits(
+        self, document: Any, layout: _Layout, unknown: FieldTypes, number: int, where: str
+    ) -> list[tuple[str, str]] | None:
+        """What the line needs: ``[]`` nothing, ``[(field, value)]`` a ``Z`` after the value.
 
-        Records of one export come in a handful of key layouts, so this runs a handful
-        of times per export; a layout's answer is kept (at most a few thousand).
+        None: a nested date-time needs a change (the slow way makes it). Also adds the
+        types of its keys outside the schema to ``unknown``. A date-time field that holds
+        no date-time raises :class:`DataFormatError` at once: fetching the fragment again
+        cannot change the upstream's value.
         """
-        closing = self._layouts.get(keys)
-        if closing is not None:
-            return closing
+        fixes = []
+        for name in layout.stamps:
+            value = document[name]
+            if value is None:
+                continue
+            fixed = normal_date_time(value) if isinstance(value, str) else None
+            if fixed is None:
+                raise _date_time_error(where, number, DateTimeError((name,), value))
+            if fixed is not value:
+                fixes.append((name, value))
+        for pointer in self._nested if layout.nested else ():
+            try:
+                value = document.at_pointer(pointer)
+            except (KeyError, IndexError, TypeError, ValueError):
+                continue  # absent, or its parent is null
+            if value is not None and (
+                not isinstance(value, str) or normal_date_time(value) is not value
+            ):
+                return None  # the slow way fixes it, or words the error
+        for name in layout.unknown:
+            bits = type_bits(document[name])
+            unknown[name] = unknown.get(name, 0) | bits
+        return fixes
+
+    def _fits_decoded(self, line: bytes, unknown: FieldTypes) -> list[tuple[str, str]] | None:
+        """:meth:`_fits` for a line simdjson's lookups refuse, decoded by orjson instead."""
+        record = orjson.loads(line)
+        before = orjson.dumps(record)
+        try:
+            for path in self.date_times:
+                fix_date_time(record, path)
+        except DateTimeError:
+            return None  # the slow way words the error
+        if orjson.dumps(record) != before:
+            return None  # a date-time to fix: the slow way fixes it
+        merge_types(
+            unknown, {k: type_bits(v) for k, v in record.items() if k not in self._null_record}
+        )
+        return []
+
+    def _stamp_quotes(
+        self, data: bytes, start: int, stop: int, fixes: list[tuple[str, str]]
+    ) -> list[int] | None:
+        """Where the closing quotes of the values to fix are, in order (None: not found).
+
+        A date-time value holds no escapes, so its key and value are found as written;
+        one that does not stand exactly once (an escaped key, a nested copy) goes the
+        slow way, as the native pass declines it.
+        """
+        quotes = []
+        for name, value in fixes:
+            wanted = value.encode()
+            found = [
+                match.end(1)
+                for match in self._stamp_patterns[name].finditer(data, start, stop)
+                if match[1] == wanted
+            ]
+            if len(found) != 1:
+                return None
+            quotes.append(found[0])
+        return sorted(quotes)
+
+    def _layout(self, keys: tuple[str, ...]) -> _Layout:
+        """What records with these keys need: their closing, date-times, unknown keys.
+
+        The closing is ``b""`` (as is) or the missing nulls. Records of one export come in
+        a handful of key layouts, so this runs a handful of times per export; a layout's
+        answer is kept (at most a few thousand).
+        """
+        layout = self._layouts.get(keys)
+        if layout is not None:
+            return layout
         present = frozenset(keys)
         missing = [f for f in self.fields if f not in present]
         if not missing:
@@ -241,20 +385,95 @@ class RecordLines:
         else:
             nulls = b",".join(orjson.dumps(f) + b":null" for f in missing)
             closing = (b"," if keys else b"") + nulls + b"}"
+        known = frozenset(self.fields)
+        layout = _Layout(
+            closing,
+            tuple(k for k in keys if k in self._top_date_times),
+            tuple(k for k in keys if k not in known),
+            any(p.split("/")[1] in present for p in self._nested),
+        )
         if len(self._layouts) < MAX_LAYOUTS:
-            self._layouts[keys] = closing
-        return closing
+            self._layouts[keys] = layout
+        return layout
 
     def _slow(
         self, line: bytes, number: int, where: str, error: type[DataFormatError]
-    ) -> bytes | None:
+    ) -> tuple[bytes | None, FieldTypes | None]:
+        """A line decoded, its date-times fixed, serialised again; and its unknown types."""
         record = _decode_line(line, number, where, error)
-        return None if record is None else orjson.dumps({**self._null_record, **record})
+        if record is None:
+            return None, None
+        try:
+            for path in self.date_times:
+                fix_date_time(record, path)
+        except DateTimeError as exc:
+            raise _date_time_error(where, number, exc) from None
+        known = self._null_record
+        types = {k: type_bits(v) for k, v in record.items() if k not in known} or None
+        return orjson.dumps({**known, **record}), types
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What the records of one key layout need (:meth:`RecordLines._layout`)."""
+
+    closing: bytes
+    """``b""``, or the schema fields it lacks as nulls and the closing brace."""
+    stamps: tuple[str, ...]
+    """Its top-level date-time fields, whose values are checked."""
+    unknown: tuple[str, ...]
+    """Its keys the schema does not list, whose types are reported."""
+    nested: bool
+    """Whether it holds an object with a date-time field inside."""
+
+    @property
+    def checks(self) -> bool:
+        """Whether a record of this layout needs more than framing."""
+        return bool(self.stamps or self.unknown or self.nested)
+
+
+def _append_line(
+    append: Callable[[Any], None],
+    view: memoryview,
+    start: int,
+    stop: int,
+    closing: bytes,
+    quotes: list[int],
+) -> None:
+    """The line ``view[start:stop]`` as slices, without its "}" when a closing replaces it.
+
+    A ``Z`` goes before each of ``quotes`` (date-times given their offset).
+    """
+    end = stop
+    if closing:
+        end = stop - 1
+        while view[end] != 0x7D:  # back over whitespace to the "}"
+            end -= 1
+    for quote in quotes:
+        append(view[start:quote])
+        append(b"Z")
+        start = quote
+    append(view[start:end])
+
+
+def _date_time_error(where: str, number: int, exc: DateTimeError) -> DataFormatError:
+    """A date-time field without a date-time, as one line: not retried, data is lost else."""
+    return DataFormatError(f"{where}: line {number} {exc.describe()}")
 
 
 NativeFrame = Callable[
-    [bytes, int, tuple[bytes, ...], tuple[bytes, ...], bytes, bytes, bytes],
-    "tuple[int, bytes] | None",
+    [
+        bytes,
+        int,
+        tuple[bytes, ...],
+        tuple[bytes, ...],
+        bytes,
+        bytes,
+        bytes,
+        tuple[bytes, ...],
+        tuple[bytes, ...],
+    ],
+    "Block | None",
 ]
 
 

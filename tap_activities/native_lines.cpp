@@ -11,6 +11,12 @@
 // than a batch). The Python pass then handles that piece, with its line numbers and its
 // orjson fallback, so there is one place that words errors.
 //
+// The data contract (tap_activities/contract.py) is kept here too: a top-level date-time
+// field without an offset gets "Z" appended in the output (the only bytes that change), and
+// the JSON types of keys the schema does not list are reported per piece, so the stream can
+// declare them. A date-time value of any other shape, or a nested one that needs a change,
+// declines the piece: the Python pass decides and words the error.
+//
 // Built by hatch_build.py when simdjson's headers and library are installed; optional.
 
 #define PY_SSIZE_T_CLEAN
@@ -58,6 +64,144 @@ ThreadBuffers &thread_buffers() {
 struct Fields {
   std::vector<std::string> names;  // schema field names, UTF-8, unescaped
   std::vector<std::string> nulls;  // '"name":null' for each
+  std::vector<std::string> date_times;  // top-level date-time field names
+  std::vector<std::string> pointers;    // JSON pointers of nested date-time fields
+};
+
+// JSON types as bits, as contract.py numbers them.
+enum : int { kNull = 1, kBoolean = 2, kInteger = 4, kNumber = 8, kString = 16, kObject = 32,
+             kArray = 64 };
+
+int type_bits(simdjson::dom::element_type type) {
+  switch (type) {
+    case simdjson::dom::element_type::NULL_VALUE: return kNull;
+    case simdjson::dom::element_type::BOOL: return kBoolean;
+    case simdjson::dom::element_type::INT64:
+    case simdjson::dom::element_type::UINT64: return kInteger;
+    case simdjson::dom::element_type::DOUBLE: return kNumber;
+    case simdjson::dom::element_type::STRING: return kString;
+    case simdjson::dom::element_type::OBJECT: return kObject;
+    default: return kArray;
+  }
+}
+
+// How a date-time string stands against RFC 3339, as contract.normal_date_time judges it.
+enum class Stamp { kValid, kNoOffset, kUndecided };
+
+bool digits(std::string_view s, size_t at, size_t n) {
+  for (size_t i = at; i < at + n; i++) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
+int number(std::string_view s, size_t at, size_t n) {
+  int value = 0;
+  for (size_t i = at; i < at + n; i++) value = value * 10 + (s[i] - '0');
+  return value;
+}
+
+int days_in_month(int year, int month) {
+  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
+// Only the shapes the tap meets every day are decided here; anything else (a leap second,
+// an odd spelling, garbage) is kUndecided and goes to the Python pass, whose verdict counts.
+Stamp classify(std::string_view s) {
+  if (s.size() < 19 || !digits(s, 0, 4) || s[4] != '-' || !digits(s, 5, 2) || s[7] != '-' ||
+      !digits(s, 8, 2) || (s[10] != 'T' && s[10] != 't') || !digits(s, 11, 2) || s[13] != ':' ||
+      !digits(s, 14, 2) || s[16] != ':' || !digits(s, 17, 2)) {
+    return Stamp::kUndecided;
+  }
+  int month = number(s, 5, 2), day = number(s, 8, 2);
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(number(s, 0, 4), month) ||
+      number(s, 11, 2) > 23 || number(s, 14, 2) > 59 || number(s, 17, 2) > 59) {
+    return Stamp::kUndecided;
+  }
+  size_t i = 19;
+  if (i < s.size() && s[i] == '.') {
+    size_t start = ++i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') i++;
+    if (i == start) return Stamp::kUndecided;
+  }
+  if (i == s.size()) return Stamp::kNoOffset;
+  if (i + 1 == s.size() && (s[i] == 'Z' || s[i] == 'z')) return Stamp::kValid;
+  if (i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && digits(s, i + 1, 2) &&
+      s[i + 3] == ':' && digits(s, i + 4, 2) && number(s, i + 1, 2) <= 23 &&
+      number(s, i + 4, 2) <= 59) {
+    return Stamp::kValid;
+  }
+  return Stamp::kUndecided;
+}
+
+// Where the closing quotes of the top-level string values of `wanted` keys are, in the raw
+// line buf[begin, stop): the line is valid JSON (the DOM parsed it), so only strings and
+// nesting need following. False when a key is not found exactly once as written (escaped
+// key spellings, duplicate keys): the piece then takes the Python pass.
+bool value_quotes(const char *buf, size_t begin, size_t stop,
+                  const std::vector<std::string_view> &wanted, std::vector<size_t> &quotes) {
+  size_t i = begin;
+  auto blank = [&] {
+    while (i < stop && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n')) i++;
+  };
+  auto skip_string = [&] {  // from the opening quote to the closing one
+    for (i++; i < stop && buf[i] != '"'; i++) {
+      if (buf[i] == '\\') i++;
+    }
+  };
+  quotes.clear();
+  blank();
+  if (i >= stop || buf[i] != '{') return false;
+  i++;
+  blank();
+  while (i < stop && buf[i] != '}') {
+    if (buf[i] != '"') return false;
+    size_t key_start = i + 1;
+    skip_string();
+    std::string_view key(buf + key_start, i - key_start);
+    i++;
+    blank();
+    if (i >= stop || buf[i] != ':') return false;
+    i++;
+    blank();
+    if (i >= stop) return false;
+    if (buf[i] == '"') {
+      skip_string();
+      if (std::find(wanted.begin(), wanted.end(), key) != wanted.end()) quotes.push_back(i);
+      i++;
+    } else {
+      int depth = 0;
+      for (; i < stop; i++) {
+        char c = buf[i];
+        if (c == '"') {
+          skip_string();
+        } else if (c == '{' || c == '[') {
+          depth++;
+        } else if (c == '}' || c == ']') {
+          if (depth == 0) break;
+          depth--;
+        } else if (c == ',' && depth == 0) {
+          break;
+        }
+      }
+    }
+    blank();
+    if (i < stop && buf[i] == ',') {
+      i++;
+      blank();
+    }
+  }
+  if (quotes.size() != wanted.size()) return false;
+  std::sort(quotes.begin(), quotes.end());
+  return true;
+}
+
+// Keys outside the schema seen in a piece, with the JSON types of their values.
+struct Unknown {
+  std::string name;
+  int types;
 };
 
 // What closes a record with these keys: empty (the line goes out as is) or the schema
@@ -82,7 +226,8 @@ std::string closing_for(const std::vector<std::string_view> &keys, const Fields 
 
 // Frames buf[0:end) into out; false when the piece must go the Python way.
 bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_view head,
-                 std::string_view sep, std::string_view tail, std::string &out, size_t &count) {
+                 std::string_view sep, std::string_view tail, std::string &out, size_t &count,
+                 std::vector<Unknown> &unknown) {
   if (end > kMaxPieceBytes) return false;
   ThreadBuffers &buffers = thread_buffers();
   buffers.padded.resize(end + simdjson::SIMDJSON_PADDING);
@@ -98,10 +243,15 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
   out.reserve(end + end / 8 + head.size() + tail.size());
   out.append(head);
   std::vector<std::string_view> keys;
+  std::vector<simdjson::dom::element> values;
   // The previous record's keys, copied: the parser reuses its string buffer per document.
   std::vector<std::string> last;
   bool first = true;
   std::string closing;
+  std::vector<size_t> stamp_slots;    // positions of date-time fields in this layout
+  std::vector<size_t> unknown_slots;  // positions of keys the schema does not list
+  std::vector<std::string_view> to_fix;
+  std::vector<size_t> quotes;
   size_t line = 0;  // where the current line starts
   for (auto it = stream.begin(); it != stream.end(); ++it) {
     simdjson::dom::element document;
@@ -118,18 +268,67 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
     if (brace >= stop) return false;
 
     keys.clear();
-    for (auto field : object) keys.push_back(field.key);
+    values.clear();
+    for (auto field : object) {
+      keys.push_back(field.key);
+      values.push_back(field.value);
+    }
     if (first || !std::equal(keys.begin(), keys.end(), last.begin(), last.end())) {
       last.assign(keys.begin(), keys.end());
       closing = closing_for(keys, fields);
       first = false;
+      stamp_slots.clear();
+      unknown_slots.clear();
+      for (size_t k = 0; k < keys.size(); k++) {
+        if (std::find(fields.date_times.begin(), fields.date_times.end(), keys[k]) !=
+            fields.date_times.end()) {
+          stamp_slots.push_back(k);
+        }
+        if (std::find(fields.names.begin(), fields.names.end(), keys[k]) == fields.names.end()) {
+          unknown_slots.push_back(k);
+        }
+      }
+    }
+    to_fix.clear();
+    for (size_t k : stamp_slots) {
+      std::string_view stamp;
+      if (values[k].is_null()) continue;
+      if (values[k].get_string().get(stamp)) return false;
+      Stamp verdict = classify(stamp);
+      if (verdict == Stamp::kUndecided) return false;
+      if (verdict == Stamp::kNoOffset) to_fix.push_back(keys[k]);
+    }
+    for (const auto &pointer : fields.pointers) {
+      simdjson::dom::element nested;
+      if (document.at_pointer(pointer).get(nested) || nested.is_null()) continue;
+      std::string_view stamp;
+      if (nested.get_string().get(stamp) || classify(stamp) != Stamp::kValid) return false;
+    }
+    for (size_t k : unknown_slots) {
+      int bits = type_bits(values[k].type());
+      auto known = std::find_if(unknown.begin(), unknown.end(),
+                                [&](const Unknown &u) { return u.name == keys[k]; });
+      if (known == unknown.end()) {
+        unknown.push_back({std::string(keys[k]), bits});
+      } else {
+        known->types |= bits;
+      }
     }
     if (count) out.append(sep);
     // From the start of the line, whitespace included, as the Python pass copies it.
+    size_t copied = line;
+    if (!to_fix.empty()) {
+      if (!value_quotes(buf, line, stop, to_fix, quotes)) return false;
+      for (size_t quote : quotes) {
+        out.append(buf + copied, quote - copied);
+        out.push_back('Z');
+        copied = quote;
+      }
+    }
     if (closing.empty()) {
-      out.append(buf + line, stop - line);
+      out.append(buf + copied, stop - copied);
     } else {
-      out.append(buf + line, brace - line);
+      out.append(buf + copied, brace - copied);
       out.append(closing);
     }
     count++;
@@ -150,12 +349,37 @@ bool read_strings(PyObject *tuple, std::vector<std::string> &into) {
   return true;
 }
 
+// (count, framed bytes, {unknown key: type bits} or None)
+PyObject *build_result(size_t count, const std::string &out, const std::vector<Unknown> &unknown) {
+  PyObject *types = Py_None;
+  if (unknown.empty()) {
+    Py_INCREF(types);
+  } else {
+    types = PyDict_New();
+    if (types == nullptr) return nullptr;
+    for (const auto &u : unknown) {
+      PyObject *name = PyUnicode_FromStringAndSize(u.name.data(), u.name.size());
+      PyObject *bits = PyLong_FromLong(u.types);
+      bool stored = name != nullptr && bits != nullptr && PyDict_SetItem(types, name, bits) == 0;
+      Py_XDECREF(name);
+      Py_XDECREF(bits);
+      if (!stored) {
+        Py_DECREF(types);
+        return nullptr;
+      }
+    }
+  }
+  return Py_BuildValue("(ny#N)", static_cast<Py_ssize_t>(count), out.data(),
+                       static_cast<Py_ssize_t>(out.size()), types);
+}
+
 PyObject *frame(PyObject *, PyObject *args) {
   Py_buffer data, head, sep, tail;
   Py_ssize_t end;
-  PyObject *names, *nulls;
-  if (!PyArg_ParseTuple(args, "y*nO!O!y*y*y*", &data, &end, &PyTuple_Type, &names,
-                        &PyTuple_Type, &nulls, &head, &sep, &tail)) {
+  PyObject *names, *nulls, *date_times, *pointers;
+  if (!PyArg_ParseTuple(args, "y*nO!O!y*y*y*O!O!", &data, &end, &PyTuple_Type, &names,
+                        &PyTuple_Type, &nulls, &head, &sep, &tail, &PyTuple_Type, &date_times,
+                        &PyTuple_Type, &pointers)) {
     return nullptr;
   }
   PyObject *result = nullptr;
@@ -164,9 +388,12 @@ PyObject *frame(PyObject *, PyObject *args) {
     PyErr_SetString(PyExc_ValueError, "end is outside the piece");
   } else if (PyTuple_GET_SIZE(names) != PyTuple_GET_SIZE(nulls)) {
     PyErr_SetString(PyExc_ValueError, "names and nulls differ in length");
-  } else if (read_strings(names, fields.names) && read_strings(nulls, fields.nulls)) {
+  } else if (read_strings(names, fields.names) && read_strings(nulls, fields.nulls) &&
+             read_strings(date_times, fields.date_times) &&
+             read_strings(pointers, fields.pointers)) {
     std::string &out = thread_buffers().out;
     out.clear();
+    std::vector<Unknown> unknown;
     size_t count = 0;
     bool framed = false;
     bool no_memory = false;
@@ -176,7 +403,7 @@ PyObject *frame(PyObject *, PyObject *args) {
                            std::string_view(static_cast<const char *>(head.buf), head.len),
                            std::string_view(static_cast<const char *>(sep.buf), sep.len),
                            std::string_view(static_cast<const char *>(tail.buf), tail.len), out,
-                           count);
+                           count, unknown);
     } catch (const std::bad_alloc &) {
       no_memory = true;
     }
@@ -186,8 +413,7 @@ PyObject *frame(PyObject *, PyObject *args) {
     } else if (!framed || count == 0) {
       result = Py_NewRef(Py_None);
     } else {
-      result = Py_BuildValue("(ny#)", static_cast<Py_ssize_t>(count), out.data(),
-                             static_cast<Py_ssize_t>(out.size()));
+      result = build_result(count, out, unknown);
     }
   }
   PyBuffer_Release(&data);
@@ -203,9 +429,11 @@ PyObject *implementation(PyObject *, PyObject *) {
 
 PyMethodDef methods[] = {
     {"frame", frame, METH_VARARGS,
-     "frame(data, end, names, nulls, head, sep, tail) -> (count, bytes) | None\n\n"
+     "frame(data, end, names, nulls, head, sep, tail, date_times, pointers)\n"
+     "    -> (count, bytes, unknown types | None) | None\n\n"
      "The lines of data[:end] framed as RecordLines.blocks frames them, or None when the\n"
-     "piece must take the Python pass (an invalid, refused or blank line)."},
+     "piece must take the Python pass (an invalid, refused or blank line, a date-time\n"
+     "this pass does not decide)."},
     {"implementation", implementation, METH_NOARGS,
      "The simdjson kernel chosen for this CPU (haswell, icelake, westmere, fallback...)."},
     {nullptr, nullptr, 0, nullptr}};

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from tap_activities.batch import DeflatedBlock, deflate_part, read_deflated
+from tap_activities.contract import FieldTypes
 from tap_activities.download import (
     BodyGet,
     BodyRead,
@@ -45,6 +46,7 @@ from tap_activities.http import ApiSession
 from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
 from tap_activities.jsonl import (
     LINES,
+    Block,
     Framing,
     Readable,
     RecordLines,
@@ -53,7 +55,7 @@ from tap_activities.jsonl import (
 )
 from tap_activities.peopleai_auth import PeopleAITokenAuth
 from tap_activities.settings import PeopleAISettings, Settings
-from tap_activities.spool import Handoff, Spool, spool
+from tap_activities.spool import BlockMeta, Handoff, Spool, read_blocks, spool_blocks
 from tap_activities.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
 from tap_activities.workers import FragmentWorkers, WorkersBusyError
 
@@ -176,9 +178,17 @@ class PeopleAIClient:
             yield from iter_json_lines(path, where=label)
 
     def record_blocks(
-        self, job: JobSnapshot, request: ExportRequest, fields: Iterable[str], framing: Framing
-    ) -> Iterator[tuple[int, bytes]]:
+        self,
+        job: JobSnapshot,
+        request: ExportRequest,
+        fields: Iterable[str],
+        framing: Framing,
+        date_times: Iterable[tuple[str, ...]] = (),
+    ) -> Iterator[Block]:
         """The records of :meth:`records`, serialised with null-filled schema fields.
+
+        ``date_times`` (paths of the schema's date-time fields) are given their offset
+        (:class:`~tap_activities.jsonl.RecordLines`).
 
         Each fragment is validated, null-filled and framed by a worker (a worker process,
         or its download thread) in one pass over its lines, which replaces
@@ -187,20 +197,33 @@ class PeopleAIClient:
         only copies them out, in order.
         """
         work = partial(
-            frame_fragment, fields=tuple(fields), framing=framing, directory=self._spool_directory
+            frame_fragment,
+            fields=tuple(fields),
+            framing=framing,
+            directory=self._spool_directory,
+            date_times=tuple(date_times),
         )
         for part in self._prepared_fragments(job, request, work):
-            yield from part.read()
+            yield from read_blocks(part)
 
     def deflated_blocks(
-        self, job: JobSnapshot, request: ExportRequest, fields: Iterable[str]
+        self,
+        job: JobSnapshot,
+        request: ExportRequest,
+        fields: Iterable[str],
+        date_times: Iterable[tuple[str, ...]] = (),
     ) -> Iterator[DeflatedBlock]:
         """The records of :meth:`record_blocks` (JSON Lines), compressed for a gzip file.
 
         As :meth:`record_blocks`, with the framed lines compressed in the same worker
         pass (ISA-L, which releases the GIL).
         """
-        work = partial(deflate_fragment, fields=tuple(fields), directory=self._spool_directory)
+        work = partial(
+            deflate_fragment,
+            fields=tuple(fields),
+            directory=self._spool_directory,
+            date_times=tuple(date_times),
+        )
         for part in self._prepared_fragments(job, request, work):
             yield from read_deflated(part)
 
@@ -414,29 +437,34 @@ def _source(source: str | Readable) -> Path | Readable:
     return Path(source) if isinstance(source, str) else source
 
 
-def frame_fragment(
+def frame_fragment(  # noqa: PLR0917 - a worker's task, filled in by functools.partial
     source: str | Readable,
     label: str,
     fields: tuple[str, ...],
     framing: Framing,
     directory: str | None,
-) -> Handoff[int]:
+    date_times: tuple[tuple[str, ...], ...] = (),
+) -> Handoff[BlockMeta]:
     """Worker: a fragment's records, null-filled and framed, in a spool.
 
     Module-level, so that a worker process can run it; a malformed line raises
     :class:`MalformedPartError`, which fetches the fragment again.
     """
-    lines = RecordLines(fields).blocks(
+    lines = RecordLines(fields, date_times=date_times).blocks(
         _source(source), where=label, framing=framing, error=MalformedPartError
     )
-    return spool(lines, directory).handoff()
+    return spool_blocks(lines, directory).handoff()
 
 
 def deflate_fragment(
-    source: str | Readable, label: str, fields: tuple[str, ...], directory: str | None
-) -> Handoff[tuple[int, int, int]]:
+    source: str | Readable,
+    label: str,
+    fields: tuple[str, ...],
+    directory: str | None,
+    date_times: tuple[tuple[str, ...], ...] = (),
+) -> Handoff[tuple[int, int, int, FieldTypes | None]]:
     """Worker: :func:`frame_fragment` as JSON Lines, compressed for a gzip batch file."""
-    lines = RecordLines(fields).blocks(
+    lines = RecordLines(fields, date_times=date_times).blocks(
         _source(source), where=label, framing=LINES, error=MalformedPartError
     )
     return deflate_part(lines, directory).handoff()

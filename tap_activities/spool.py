@@ -76,6 +76,26 @@ class Spool(Generic[Meta]):
         Path(self._path).unlink(missing_ok=True)
 
 
+BlockMeta = tuple[int, "dict[str, int] | None"]
+"""What a spool of framed records keeps per block: its record count and unknown types."""
+
+
+def spool_blocks(
+    blocks: Iterable[tuple[int, bytes, dict[str, int] | None]],
+    directory: Path | str | None = None,
+) -> Spool[BlockMeta]:
+    """Park ``(count, framed records, unknown types)`` blocks (``jsonl.Block``)."""
+    return spool((((count, unknown), data) for count, data, unknown in blocks), directory)
+
+
+def read_blocks(
+    part: Spool[BlockMeta],
+) -> Iterator[tuple[int, bytes, dict[str, int] | None]]:
+    """The blocks :func:`spool_blocks` parked, in order, as they were given."""
+    for (count, unknown), data in part.read():
+        yield count, data, unknown
+
+
 def spool(blocks: Iterable[tuple[Meta, bytes]], directory: Path | str | None = None) -> Spool[Meta]:
     """Park ``(meta, block)`` pairs as they come; if producing them fails, drop the file."""
     parked: Spool[Meta] = Spool(directory)

@@ -16,6 +16,7 @@ them up instead of exporting the same window again.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -31,9 +32,16 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_activities.batch import BatchFileWriter, DeflatedBlock
-from tap_activities.errors import ConfigError, ExportExpiredError
+from tap_activities.contract import (
+    DateTimeError,
+    FieldTypes,
+    RecordContract,
+    SchemaDrift,
+    describe_types,
+)
+from tap_activities.errors import ConfigError, DataFormatError, ExportExpiredError
 from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
-from tap_activities.jsonl import LINES, Framing, frame_records
+from tap_activities.jsonl import LINES, Block, Framing, frame_records
 from tap_activities.output import BufferedSingerWriter, default_json, record_envelope
 from tap_activities.schemas import schema_directory
 from tap_activities.windows import Window
@@ -62,6 +70,8 @@ class ExportStream(Stream):
         self._tickets: list[ExportTicket] | None = None
         self._next_window = 0  # index of the first ticket not yet emitted
         self._null_record = dict.fromkeys(self.schema.get("properties", {}))
+        self._contract = RecordContract.of(self.schema)
+        self._drift = SchemaDrift()
         self._fast_output: bool | None = None
         self._envelope = record_envelope(self.name, utc_now())
 
@@ -148,10 +158,10 @@ class ExportStream(Stream):
         ):
             # People.ai: lines validated, null-filled and compressed in the download
             # workers; this thread only lays compressed blocks into files.
-            fields = tuple(self._null_record)
+            fields, date_times = tuple(self._null_record), self._contract.date_times
             return self._each_window(
                 lambda job, request: writer.deflated_manifests(
-                    self._counted(job, request, deflated(job, request, fields))
+                    self._counted(job, request, deflated(job, request, fields, date_times))
                 )
             )
         if writer.writes_lines and self._can_write_directly():
@@ -183,12 +193,13 @@ class ExportStream(Stream):
                 f"{len(maps)} streams is not supported; use RECORD output for that stream"
             )
             raise ConfigError(msg)
-        stream_map, schema, mask = maps[0], self.schema, self.mask
+        schema, mask = self.schema, self.mask
 
         def transform(records: Iterable[dict]) -> Iterator[dict]:
             for record in records:
                 pop_deselected_record_properties(record, schema, mask)
-                mapped = stream_map.transform(record)
+                # Asked per record: a field declared on the way brings a new map.
+                mapped = self.stream_maps[0].transform(record)
                 if mapped is not None:
                     yield mapped
 
@@ -233,34 +244,61 @@ class ExportStream(Stream):
         nulls = self._null_record
         self._envelope = record_envelope(self.name, utc_now())
         count = 0
-        for record in self.fetch(job, request):
+        for record in self._contracted(job, request, self.fetch(job, request)):
             count += 1
             yield {**nulls, **record}
         self._log_window(job, request, count)
+
+    def _contracted(
+        self, job: JobSnapshot, request: ExportRequest, records: Iterable[dict[str, Any]]
+    ) -> Iterator[dict[str, Any]]:
+        """Decoded records with the data contract kept: date-times fixed, new fields declared.
+
+        A field the schema does not list is declared (an updated SCHEMA message) before
+        the record that carries it is handed on.
+        """
+        apply = self._contract.apply
+        for record in records:
+            try:
+                unknown = apply(record)
+            except DateTimeError as exc:
+                msg = (
+                    f"{request.describe()} job {job.job_id}: record "
+                    f"{record.get(self.primary_keys[0])!r} {exc.describe()}"
+                )
+                raise DataFormatError(msg) from None
+            if unknown:
+                self.declare(unknown)
+            yield record
 
     def _window_blocks(
         self,
         job: JobSnapshot,
         request: ExportRequest,
         framing: Callable[[], Framing] | None = None,
-    ) -> Iterator[tuple[int, bytes]]:
-        """The window's records, serialised and framed: ``(count, bytes)`` pieces.
+    ) -> Iterator[Block]:
+        """The window's records, serialised and framed: ``(count, bytes, unknown)`` pieces.
 
         Schema fields a record lacks are null. People.ai records are never decoded: their
         JSON lines are validated and reused (:class:`~tap_activities.jsonl.RecordLines`);
         other sources' records are serialised with orjson as they are parsed. ``framing``
-        is asked once the window's envelope is set (default: RECORD lines).
+        is asked once the window's envelope is set (default: RECORD lines). Fields
+        outside the schema are declared before the block that carries them goes on.
         """
         self._envelope = record_envelope(self.name, utc_now())
         frame = framing() if framing is not None else self._record_framing()
         record_blocks = getattr(self.runtime.client, "record_blocks", None)
         if record_blocks is not None and type(self).fetch is ExportStream.fetch:
-            blocks = record_blocks(job, request, tuple(self._null_record), frame)
+            fields = tuple(self._null_record)
+            blocks = record_blocks(job, request, fields, frame, self._contract.date_times)
         else:
-            blocks = frame_records(self.fetch(job, request), self._null_record, frame, default_json)
+            records = self._contracted(job, request, self.fetch(job, request))
+            blocks = frame_records(records, self._null_record, frame, default_json)
         count = 0
         for block in blocks:
             count += block[0]
+            if block[2]:
+                self.declare(block[2])
             yield block
         self._log_window(job, request, count)
 
@@ -271,6 +309,8 @@ class ExportStream(Stream):
         count = 0
         for block in blocks:
             count += block.count
+            if block.unknown:
+                self.declare(block.unknown)
             yield block
         self._log_window(job, request, count)
 
@@ -314,12 +354,52 @@ class ExportStream(Stream):
                 self.get_records(context), self._null_record, self._record_framing(), default_json
             )
         with self.get_record_counter() as counter, self.get_sync_timer():
-            for count, data in blocks:
+            for count, data, _unknown in blocks:  # declared by _window_blocks
                 writer.write_bytes(data)
                 state_manager.is_flushed = False
                 counter.increment(count)
         self._finalize_state(self.stream_state)
         self._write_state_message()
+
+    def declare(self, seen: FieldTypes) -> None:
+        """Declare fields the schema does not list, before a record carrying them goes out.
+
+        New fields (and fields whose types widened) are added to the stream's raw schema,
+        the stream maps are built again from it (so a map or flattening sees them as the
+        SDK would), and the updated SCHEMA message is written. A field deselected by name
+        in the catalog stays out: its records lose it on the SDK path, as any other
+        deselected field. Each change is logged once.
+        """
+        changes = self._drift.absorb(seen)
+        if not changes:
+            return
+        mapper = self._tap.mapper
+        raw = copy.deepcopy(mapper.stream_maps[self.name][0].raw_schema)
+        properties = raw.setdefault("properties", {})
+        declared = []
+        for name, schema, new in changes:
+            if not self.mask[("properties", name)]:
+                if new:
+                    self.logger.info(
+                        "%s: field '%s' is not in the schema and is deselected: left out",
+                        self.name,
+                        name,
+                    )
+                continue
+            properties[name] = schema
+            declared.append(name)
+            self.logger.warning(
+                "%s: %s '%s' (%s), which the schema does not list: declared in an updated "
+                "SCHEMA message",
+                self.name,
+                "new field" if new else "field widened:",
+                name,
+                describe_types(schema),
+            )
+        if declared:
+            mapper.register_raw_stream_schema(self.name, raw, self.primary_keys)
+            self._stream_maps = None
+            self._write_schema_message()
 
     def _fast_path(self) -> bool:
         if self._fast_output is None:

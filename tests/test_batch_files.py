@@ -87,7 +87,7 @@ def test_a_fragment_is_null_filled_and_compressed_in_the_worker(tmp_path):
     data = b"".join(zlib.decompressobj(-15).decompress(b.data) for b in blocks)
     # The very bytes RECORD messages would carry, one record a line.
     assert data == b"".join(
-        b for _, b in RecordLines(FIELDS).blocks(part, where="w", framing=LINES)
+        b for _, b, _unknown in RecordLines(FIELDS).blocks(part, where="w", framing=LINES)
     )
     lines = data.split(b"\n")
     assert lines[0] == b'{"uid":"a","subject":"s","stats":{"n":1}}'

@@ -139,7 +139,7 @@ def completed_job(client, request):
 def framed_uids(client, job, request) -> list[str]:
     from tap_activities.jsonl import LINES
 
-    data = b"".join(block for _count, block in client.record_blocks(job, request, ["uid"], LINES))
+    data = b"".join(block for _c, block, _u in client.record_blocks(job, request, ["uid"], LINES))
     return [json.loads(line)["uid"] for line in data.splitlines()]
 
 

@@ -35,7 +35,7 @@ def bodies(tmp_path, content: bytes, native: bool) -> list[bytes]:
     path.write_bytes(content)
     lines = RecordLines(FIELDS, native=native)
     out = []
-    for count, data in lines.blocks(path, where="w", framing=LINES):
+    for count, data, _unknown in lines.blocks(path, where="w", framing=LINES):
         assert data.endswith(b"\n")
         out.extend(data.split(b"\n")[:-1])
         assert len(out) == count or count < len(out)
@@ -121,7 +121,9 @@ def test_batch_files_hold_exactly_batch_size_lines(tmp_path, compression):
             "batch_size": 7,
         }
     )
-    blocks = [(5, LINES.join([b'{"n":%d}' % (10 * b + i) for i in range(5)])) for b in range(4)]
+    blocks = [
+        (5, LINES.join([b'{"n":%d}' % (10 * b + i) for i in range(5)]), None) for b in range(4)
+    ]
     manifests = list(BatchFileWriter(config, "tap", "s").line_manifests(iter(blocks)))
     counts, numbers = [], []
     for _encoding, (url,) in manifests:
@@ -138,7 +140,7 @@ def test_record_framing_wraps_every_record_in_its_envelope(tmp_path, native):
     path = tmp_path / "part.jsonl"
     path.write_bytes(b'{"uid":"a"}\n\n{"uid":"b","subject":"s","stats":null}\n')
     framing = Framing(b"<", b">\n<", b">\n")
-    [(count, data)] = list(
+    [(count, data, _unknown)] = list(
         RecordLines(FIELDS, native=native).blocks(path, where="w", framing=framing)
     )
     assert count == 2
