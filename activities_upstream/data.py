@@ -156,7 +156,23 @@ class PeopleAIData:
             record["outbound_phone_number"] = "+44 20 7946 0000"
         if rng.random() < 0.05 and self.unknown_fields:
             record["x_future_field"] = {"note": "unknown to the schema; must pass through"}
+        if self.unknown_fields:
+            self._drift(record)
         return record
+
+    @staticmethod
+    def _drift(record: dict[str, Any]) -> None:
+        """What an upstream that changes under the tap sends, decided by the record's uid.
+
+        A number field the schema does not know (mostly whole, sometimes not: a type that
+        widens), and an ``ingest_timestamp`` now and then without its zone. Its own
+        ``Random``, so the records' other values stay as they were.
+        """
+        rng = random.Random(record["uid"])
+        if rng.random() < 0.3:
+            record["x_engagement_score"] = rng.choice([rng.randint(0, 100), rng.random() * 100])
+        if rng.random() < 0.05:
+            record["ingest_timestamp"] = record["ingest_timestamp"].removesuffix("Z") + ".250"
 
     def mutate(self, day: dt.date, new: int = 0, changed: int = 0) -> list[str]:
         """Add ``new`` activities processed on ``day`` and reprocess ``changed`` old ones.

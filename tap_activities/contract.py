@@ -94,8 +94,8 @@ def schema_for(types: int) -> dict[str, Any]:
 
 
 def declared_bits(types: int) -> int:
-    """What a declaration of ``types`` commits to: null alone counts as a string."""
-    return types | STRING if not types & ~NULL else types
+    """What a declaration of ``types`` commits to: always null; null alone is a string."""
+    return types | NULL | (STRING if not types & ~NULL else 0)
 
 
 def merge_types(into: FieldTypes, more: Mapping[str, int] | None) -> None:

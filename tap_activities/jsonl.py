@@ -286,7 +286,7 @@ class RecordLines:
                     joint = sep
                     count += 1
             else:
-                _append_line(append, view, start, stop, layout.closing, fixes)
+                _append_line(append, view, start, stop, closing=layout.closing, quotes=fixes)
                 append(joint)
                 count += 1
             number += 1
@@ -363,8 +363,8 @@ class RecordLines:
                 for match in self._stamp_patterns[name].finditer(data, start, stop)
                 if match[1] == wanted
             ]
-            if len(found) != 1:
-                return None
+            if len(found) != 1:  # a nested copy, or a key twice: walk the line's top level
+                return _top_level_quotes(data, start, stop, [name for name, _ in fixes])
             quotes.append(found[0])
         return sorted(quotes)
 
@@ -437,6 +437,7 @@ def _append_line(
     view: memoryview,
     start: int,
     stop: int,
+    *,
     closing: bytes,
     quotes: list[int],
 ) -> None:
@@ -454,6 +455,69 @@ def _append_line(
         append(b"Z")
         start = quote
     append(view[start:end])
+
+
+_BLANK = frozenset(b" \t\r\n")
+
+
+def _string_end(data: bytes, i: int) -> int:
+    """Where the string whose opening quote is at ``i`` closes."""
+    i += 1
+    while data[i] != 0x22:
+        i += 2 if data[i] == 0x5C else 1
+    return i
+
+
+def _value_end(data: bytes, i: int) -> int:
+    """Where the number, literal, object or array at ``i`` ends (its "," or "}")."""
+    depth = 0
+    while True:
+        c = data[i]
+        if c == 0x22:
+            i = _string_end(data, i)
+        elif c in b"{[":
+            depth += 1
+        elif c in b"}]":
+            if not depth:
+                return i
+            depth -= 1
+        elif c == 0x2C and not depth:
+            return i
+        i += 1
+
+
+def _top_level_quotes(data: bytes, start: int, stop: int, wanted: list[str]) -> list[int] | None:
+    """The closing quotes of top-level string values whose key is in ``wanted``, in order.
+
+    The walk the native pass makes (``value_quotes``) over a line known to be valid JSON,
+    for the rare line where a search cannot tell the top-level value from a nested copy.
+    None unless there is exactly one value per entry of ``wanted``, keys as written.
+    """
+    keys = {name.encode() for name in wanted}
+    quotes: list[int] = []
+    i = start
+
+    while data[i] in _BLANK:
+        i += 1
+    i += 1  # the "{"
+    while True:
+        while data[i] in _BLANK or data[i] == 0x2C:
+            i += 1
+        if data[i] == 0x7D or i >= stop:
+            break
+        close = _string_end(data, i)
+        key = data[i + 1 : close]
+        i = data.index(b":", close) + 1
+        while data[i] in _BLANK:
+            i += 1
+        if data[i] == 0x22:
+            i = _string_end(data, i)
+            if key in keys:
+                quotes.append(i)
+            i += 1
+        else:
+            i = _value_end(data, i)
+    return quotes if len(quotes) == len(wanted) else None
 
 
 def _date_time_error(where: str, number: int, exc: DateTimeError) -> DataFormatError:

@@ -27,6 +27,7 @@ class TapRun:
     schemas: dict[str, dict] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)  # message types in output order
     batch_streams: list[str] = field(default_factory=list)  # stream of each BATCH, in order
+    messages: list[dict] = field(default_factory=list)  # every message, in output order
 
     @property
     def state(self) -> dict:
@@ -75,6 +76,7 @@ def run_tap(
     run = TapRun(returncode=proc.returncode, stderr=proc.stderr)
     for line in proc.stdout.splitlines():
         message = json.loads(line)
+        run.messages.append(message)
         kind = message["type"]
         run.order.append(kind)
         if kind == "RECORD":

@@ -235,3 +235,122 @@ def test_both_passes_give_the_same_verdict_on_edge_lines(line):
         except DataFormatError as exc:
             verdicts.append(str(exc))
     assert verdicts[0] == verdicts[1]
+
+
+# The data contract on both passes: date-times given their offset, unknown keys typed.
+STAMPED = ("uid", "at", "crm")
+DATE_TIMES = (("at",), ("crm", "push"))
+
+
+def both_passes(content: bytes, read: int | None = None) -> list:
+    """What each pass makes of ``content`` (blocks, or the error's text), Python first."""
+    verdicts = []
+    for native in (False, True):
+        try:
+            verdicts.append(
+                list(
+                    RecordLines(STAMPED, date_times=DATE_TIMES, native=native).blocks(
+                        Chunks(content, read or len(content) + 1), where="w", framing=LINES
+                    )
+                )
+            )
+        except DataFormatError as exc:
+            verdicts.append(str(exc))
+    return verdicts
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # Offset-less, fractional, spaced, null, already zoned: the native pass decides.
+        b'{"uid":"a","at":"2024-02-24T05:39:24"}\n{"uid":"b","at":"2024-02-24T05:39:24.5"}\n',
+        b'{"uid":"a", "at" :  "2024-02-24T05:39:24" ,"x":1}\n{"uid":"b","at":null}\n',
+        b'{"at":"2024-02-24T05:39:24+01:00","uid":"c","crm":{"push":"2024-01-01T00:00:00Z"}}\n',
+        # A key twice; a nested value with the same key and value as the top-level one.
+        b'{"uid":"a","at":"2024-01-01T00:00:00","at":"2024-01-01T00:00:00"}\n',
+        b'{"at":"2024-02-24T05:39:24","y":{"at":"2024-02-24T05:39:24"}}\n',
+        # Keys the schema does not list, of every JSON type.
+        b'{"uid":"d","n":null,"b":true,"i":1,"f":1.5,"s":"s","o":{},"l":[]}\n{"uid":"e","i":2.5}\n',
+    ],
+)
+def test_contract_pieces_are_framed_natively_with_the_python_passes_bytes(content):
+    python, native_blocks = both_passes(content)
+    names = tuple(f.encode() for f in STAMPED)
+    nulls = tuple(orjson.dumps(f) + b":null" for f in STAMPED)
+    framed = frame(
+        content, len(content), names, nulls, b"", b"\n", b"\n", (b"at",), (b"/crm/push",)
+    )
+    assert framed is not None, "the native pass declined a piece it decides"
+    assert [framed] == python == native_blocks
+    for line in framed[1].splitlines():
+        record = orjson.loads(line)
+        assert record["at"] is None or record["at"][-1] in "Z0"
+
+
+def test_unknown_key_types_are_reported_per_piece():
+    content = b'{"uid":"d","n":null,"b":true,"i":1,"f":1.5,"s":"s","o":{},"l":[]}\n{"i":2.5}\n'
+    [(_count, _data, unknown)] = both_passes(content)[1]
+    assert unknown == {"n": 1, "b": 2, "i": 4 | 8, "f": 8, "s": 16, "o": 32, "l": 64}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"uid":"a","at":"2016-12-31T23:59:60Z"}\n',  # a leap second: Python decides
+        b'{"uid":"a","crm":{"push":"2024-01-01T00:00:00"}}\n',  # a nested value to fix
+        b'{"uid":"a","\\u0061t":"2024-01-01T00:00:00"}\n',  # a key spelled with an escape
+    ],
+)
+def test_date_times_the_native_pass_does_not_decide_go_to_python(content):
+    names = tuple(f.encode() for f in STAMPED)
+    nulls = tuple(orjson.dumps(f) + b":null" for f in STAMPED)
+    assert (
+        frame(content, len(content), names, nulls, b"", b"\n", b"\n", (b"at",), (b"/crm/push",))
+        is None
+    )
+    python, native_blocks = both_passes(content)
+    assert python == native_blocks
+    record = orjson.loads(python[0][1].splitlines()[0])
+    assert record.get("at") is None or record["at"].endswith("Z")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"uid":"a","at":"2024-02-30T00:00:00"}\n',
+        b'{"uid":"a","at":"soon"}\n',
+        b'{"uid":"a","at":1706745600}\n',
+        b'{"uid":"a","crm":{"push":"soon"}}\n',
+    ],
+)
+def test_a_date_time_field_without_a_date_time_is_one_error_with_its_line(content):
+    content = b'{"uid":"ok","at":"2024-01-01T00:00:00Z"}\n' + content
+    python, native_verdict = both_passes(content)
+    assert python == native_verdict
+    assert python.startswith("w: line 2 field ")
+    assert "is not an RFC 3339 date-time" in python
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_both_passes_agree_on_generated_exports_with_stamps_and_new_fields(seed):
+    rng = random.Random(seed)
+    lines = []
+    for i in range(3000):
+        record = {
+            "uid": f"u{i}",
+            "at": f"2024-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}T0{rng.randint(0, 9)}:00:00",
+        }
+        if rng.random() < 0.8:
+            record["at"] += rng.choice(["Z", "+01:00", ".25Z"])
+        if rng.random() < 0.1:
+            record["at"] = None
+        if rng.random() < 0.3:
+            record["score"] = rng.choice([1, 2.5, None, "n/a"])
+        if rng.random() < 0.2:
+            record["crm"] = {"push": rng.choice([None, "2024-01-01T00:00:00Z"])}
+        line = orjson.dumps(dict(rng.sample(sorted(record.items()), len(record))))
+        lines.append(line.replace(b'":', b'": ') if rng.random() < 0.05 else line)
+    content = b"\n".join(lines) + b"\n"
+    python, native_blocks = both_passes(content, rng.choice([997, 4096, 65536]))
+    assert python == native_blocks
+    assert sum(b[0] for b in python) == 3000
