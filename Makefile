@@ -7,6 +7,10 @@ STAMP  := $(VENV)/.installed
 MELTANO_VENV  ?= .venv-meltano
 MELTANO_STAMP := $(MELTANO_VENV)/.installed
 MELTANO_VERSION ?= 4.4.1
+# Third-party consumers that judge the tap's output (tests/test_consumers.py), each in a
+# virtualenv of its own: their pins (singer-tools wants an old jsonschema) must not meet.
+CHECK_VENV ?= .venv-singer-tools
+CSV_VENV   ?= .venv-target-csv
 
 .PHONY: test lint demo demo-clean bench clean
 
@@ -23,7 +27,17 @@ $(MELTANO_STAMP):
 	$(MELTANO_VENV)/bin/python -m pip install --quiet 'meltano==$(MELTANO_VERSION)'
 	touch $(MELTANO_STAMP)
 
-test: $(STAMP) $(MELTANO_STAMP)
+$(CHECK_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECK_VENV)
+	$(CHECK_VENV)/bin/python -m pip install --quiet 'singer-tools==0.4.1'
+	touch $@
+
+$(CSV_VENV)/.installed:
+	$(PYTHON) -m venv $(CSV_VENV)
+	$(CSV_VENV)/bin/python -m pip install --quiet 'meltanolabs-target-csv==0.5.0'
+	touch $@
+
+test: $(STAMP) $(MELTANO_STAMP) $(CHECK_VENV)/.installed $(CSV_VENV)/.installed
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -43,4 +57,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) .meltano .pytest_cache .ruff_cache demo-output
+	rm -rf $(VENV) $(MELTANO_VENV) $(CHECK_VENV) $(CSV_VENV) .meltano .pytest_cache .ruff_cache demo-output

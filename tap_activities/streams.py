@@ -397,9 +397,13 @@ class ExportStream(Stream):
                 describe_types(schema),
             )
         if declared:
+            before = [m.transformed_schema for m in self.stream_maps]
             mapper.register_raw_stream_schema(self.name, raw, self.primary_keys)
             self._stream_maps = None
-            self._write_schema_message()
+            # A map that pins or drops the field leaves what targets see unchanged: a
+            # SCHEMA message would only make them start a new sink for nothing.
+            if [m.transformed_schema for m in self.stream_maps] != before:
+                self._write_schema_message()
 
     def _fast_path(self) -> bool:
         if self._fast_output is None:

@@ -118,7 +118,15 @@ def test_stream_maps_flattening_and_selection_keep_the_contract(upstream, tmp_pa
         upstream,
         flattening_enabled=True,
         flattening_max_depth=1,
-        stream_maps={"peopleai_call": {"uid_copy": "uid", "summary": "__NULL__"}},
+        stream_maps={
+            "peopleai_call": {"uid_copy": "uid", "summary": "__NULL__"},
+            # The README's example: a new field's type pinned, another dropped.
+            "peopleai_email": {
+                "x_engagement_score": "float(record['x_engagement_score']) "
+                "if record.get('x_engagement_score') is not None else None",
+                "x_future_field": "__NULL__",
+            },
+        },
     )
     run = run_tap(config, tmp_path / "maps")
     report = assert_contract_holds(run, report_streams(run))
@@ -135,6 +143,16 @@ def test_stream_maps_flattening_and_selection_keep_the_contract(upstream, tmp_pa
         and m["record"].get("x_future_field")
     ]
     assert flattened
+    emails = report.schemas["peopleai_email"]
+    assert len(emails) == 1, "a map that pins and drops the new fields needs no new SCHEMA"
+    assert emails[0]["properties"]["x_engagement_score"]["type"] == ["number", "null"]
+    assert "x_future_field" not in emails[0]["properties"]
+    scores = [
+        m["record"]["x_engagement_score"]
+        for m in run.messages
+        if m["type"] == "RECORD" and m["stream"] == "peopleai_email"
+    ]
+    assert any(isinstance(score, float) for score in scores)
     assert all(json.loads(v)["note"] for v in flattened)
 
     # A stream selected whole gets the new fields; a field deselected by name stays out,

@@ -109,6 +109,47 @@ def snapshot(schema: str) -> dict[str, dict[str, dict]]:
     return {table: table_rows(schema, table, key) for table, key in tables.items()}
 
 
+def column_types(schema: str, table: str) -> dict[str, str]:
+    with psycopg.connect(PG_DSN) as conn:
+        rows = conn.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = %s and table_name = %s",
+            (schema, table),
+        ).fetchall()
+    return dict(rows)
+
+
+def check_drift_columns(schema: str, loaded: dict, up: LocalUpstream) -> None:
+    """Fields the upstream added reached PostgreSQL as typed columns, holding their values.
+
+    Timestamps the upstream wrote without an offset are UTC: the column holds that instant.
+    """
+    for kind in PEOPLEAI_TYPES:
+        table = f"peopleai_{kind}"
+        types = column_types(schema, table)
+        assert types["x_future_field"] == "jsonb", types
+        assert types["x_engagement_score"] in {"numeric", "double precision"}, types
+        # target-postgres 0.8.1 makes date-times "timestamp without time zone", in UTC.
+        assert types["timestamp"].startswith("timestamp"), types
+        for record in up.peopleai.records(kind, START, END):
+            row = loaded[table][record["uid"]]
+            assert row["x_future_field"] == record.get("x_future_field")
+            score = record.get("x_engagement_score")
+            assert (row["x_engagement_score"] is None) == (score is None)
+            if score is not None:
+                assert float(row["x_engagement_score"]) == pytest.approx(score)
+            stamp = dt.datetime.fromisoformat(record["timestamp"].removesuffix("Z"))
+            loaded_stamp = row["timestamp"]
+            if loaded_stamp.tzinfo is not None:
+                loaded_stamp = loaded_stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            assert loaded_stamp == stamp, record["uid"]
+    for kind in CHARTMOGUL_TYPES:
+        assert column_types(schema, f"chartmogul_{kind}")["custom_note"] in {
+            "text",
+            "character varying",
+        }
+
+
 @pytest.mark.parametrize("mode", ["record", "batch"])
 def test_two_runs_into_postgres_add_new_and_update_changed_rows(
     meltano_env, schema, mode, tmp_path
@@ -160,6 +201,9 @@ def test_two_runs_into_postgres_add_new_and_update_changed_rows(
             for key, row in want.items():
                 assert got[key]["activity_mrr"] == int(row["activity-mrr"])
                 assert got[key]["description"] == (row["description"] or None)  # "" is null
+                # A CSV column the schema does not know arrives as a column of its own.
+                assert got[key]["custom_note"] == (row["custom-note"] or None)
+        check_drift_columns(schema, first, up)
 
         touched = set(up.peopleai.mutate(END, new=9, changed=6))
         touched |= set(up.chartmogul.mutate(END, new=5, changed=5))
