@@ -117,19 +117,43 @@ def bookmark_of(state: dict | None, stream: str) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
-def duckdb_counts(streams: list[str]) -> dict[str, tuple[int, int]]:
-    """Rows and distinct keys per table, read with the loader's own duckdb (0.10.x files)."""
+def documented_fields(stream: str) -> set[str]:
+    """The fields of a stream's documented schema (``schemas/``)."""
+    schema = json.loads((ROOT / "schemas" / f"{stream}.json").read_text())
+    return set(schema["properties"])
+
+
+def duckdb_counts(streams: list[str]) -> dict[str, dict]:
+    """Per table: rows, distinct keys, and the non-null values of each column the
+    documented schema does not list (fields the upstream added, declared by the tap).
+    Read with the loader's own duckdb (0.10.x files).
+    """
+    tables = [
+        (s, "uid" if s.startswith("peopleai") else "uuid", sorted(documented_fields(s)))
+        for s in streams
+    ]
     script = f"""
 import duckdb, json
 con = duckdb.connect({str(DUCKDB_FILE)!r}, read_only=True)
 out = {{}}
-for stream, key in {[(s, "uid" if s.startswith("peopleai") else "uuid") for s in streams]!r}:
+for stream, key, documented in {tables!r}:
     try:
-        out[stream] = con.execute(
+        rows, keys = con.execute(
             f"select count(*), count(distinct {{key}}) from {SCHEMA}.{{stream}}"
         ).fetchone()
     except duckdb.CatalogException:
-        out[stream] = (0, 0)
+        out[stream] = {{"rows": 0, "keys": 0, "new": {{}}}}
+        continue
+    columns = [c[0] for c in con.execute(
+        "select column_name from information_schema.columns "
+        f"where table_schema = '{SCHEMA}' and table_name = '{{stream}}'"
+    ).fetchall()]
+    new = {{
+        c: con.execute(f'select count("{{c}}") from {SCHEMA}.{{stream}}').fetchone()[0]
+        for c in columns
+        if c not in documented and not c.startswith("_sdc_")
+    }}
+    out[stream] = {{"rows": rows, "keys": keys, "new": new}}
 print(json.dumps(out))
 """
     result = subprocess.run(
@@ -137,7 +161,26 @@ print(json.dumps(out))
     )
     if result.returncode != 0:
         raise SystemExit(f"demo: reading {DUCKDB_FILE} failed: {result.stderr.strip()[-400:]}")
-    return {k: tuple(v) for k, v in json.loads(result.stdout).items()}
+    return json.loads(result.stdout)
+
+
+def upstream_new_fields(up: LocalUpstream, stream: str) -> dict[str, int]:
+    """Non-null values of each field outside the documented schema, as the upstream holds them."""
+    kind = stream.split("_", 1)[1]
+    if stream.startswith("peopleai"):
+        records = up.peopleai.records(kind, START, END)
+    else:
+        records = [
+            {k.replace("-", "_"): v or None for k, v in row.items()}
+            for row in up.chartmogul.rows(kind, START, END)
+        ]
+    documented = documented_fields(stream)
+    counts: dict[str, int] = {}
+    for record in records:
+        for name, value in record.items():
+            if name not in documented:
+                counts[name] = counts.get(name, 0) + (value is not None)
+    return counts
 
 
 def main() -> None:
@@ -191,18 +234,24 @@ def main() -> None:
         print("demo: meltano run tap-activities target-duckdb", flush=True)
         meltano("run", "tap-activities", "target-duckdb", env=env, show_progress=True)
         want = expected_keys(up, incremental, state)
+        new_fields = {stream: upstream_new_fields(up, stream) for stream in want}
         if up.violations:
             raise SystemExit(f"demo: the upstream saw protocol violations: {up.violations}")
 
     got = duckdb_counts(list(want))
-    print(f"\n{'stream':26} {'rows in DuckDB':>15} {'upstream':>10}")
+    print(f"\n{'stream':26} {'rows in DuckDB':>15} {'upstream':>10}   new upstream fields (values)")
     wrong = []
     for stream, keys in want.items():
-        rows, distinct = got.get(stream, (0, 0))
+        table = got.get(stream, {"rows": 0, "keys": 0, "new": {}})
+        rows, distinct = table["rows"], table["keys"]
         mark = "" if rows == distinct == len(keys) else "  <-- MISMATCH"
+        # A full run loads exactly the upstream's records: their new fields must be there.
+        if not incremental and table["new"] != new_fields[stream]:
+            mark += f"  <-- NEW FIELDS {table['new']} != upstream {new_fields[stream]}"
         if mark or not keys:
             wrong.append(stream)
-        print(f"{stream:26} {rows:>15} {len(keys):>10}{mark}")
+        fields = ", ".join(f"{name} ({count})" for name, count in sorted(table["new"].items()))
+        print(f"{stream:26} {rows:>15} {len(keys):>10}   {fields or '-'}{mark}")
     kind = "incremental" if incremental else "full"
     print(f"\ndemo: {kind} run took {time.monotonic() - started:.0f} s")
     where = DUCKDB_FILE.relative_to(ROOT)
@@ -214,7 +263,7 @@ def main() -> None:
     )
     print("demo: run `make demo` again for an incremental run, `make demo-clean` to start over")
     if wrong:
-        raise SystemExit(f"demo: row counts differ from the upstream for {', '.join(wrong)}")
+        raise SystemExit(f"demo: rows differ from the upstream for {', '.join(wrong)}")
 
 
 if __name__ == "__main__":
