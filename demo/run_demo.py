@@ -124,9 +124,11 @@ def documented_fields(stream: str) -> set[str]:
 
 
 def duckdb_counts(streams: list[str]) -> dict[str, dict]:
-    """Per table: rows, distinct keys, and the non-null values of each column the
-    documented schema does not list (fields the upstream added, declared by the tap).
-    Read with the loader's own duckdb (0.10.x files).
+    """Per table: rows, distinct keys, and the values in columns the upstream added.
+
+    Those are the columns the documented schema does not list (declared by the tap in
+    updated SCHEMA messages), counted by their non-null values. Read with the loader's
+    own duckdb (0.10.x files).
     """
     tables = [
         (s, "uid" if s.startswith("peopleai") else "uuid", sorted(documented_fields(s)))
