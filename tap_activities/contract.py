@@ -32,8 +32,9 @@ FieldTypes = dict[str, int]
 """Fields outside the schema, each with the JSON types seen in it (a mask)."""
 
 _DATE_TIME = re.compile(
-    r"(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)"
-    r"(?:\.\d+)?([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?"
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[Tt](?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)"
+    r"(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?",
+    re.ASCII,  # RFC 3339 digits are ASCII; \d alone would take any script's digits
 )
 
 
@@ -42,13 +43,14 @@ def normal_date_time(value: str) -> str | None:
 
     None when it is no date-time at all (wrong shape, month 13, February 30th…).
     """
-    match = _DATE_TIME.fullmatch(value)
-    if match is None:
+    if _DATE_TIME.fullmatch(value) is None:
         return None
-    day = int(match[3])
-    if day > 28 and day > calendar.monthrange(int(match[1]), int(match[2]))[1]:
+    if (
+        value[8:10] > "28"
+        and int(value[8:10]) > calendar.monthrange(int(value[:4]), int(value[5:7]))[1]
+    ):
         return None
-    return value if match[6] else value + "Z"
+    return value if value[-1] in "Zz" or value[-6] in "+-" else value + "Z"
 
 
 def type_bits(value: Any) -> int:

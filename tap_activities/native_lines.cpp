@@ -45,6 +45,7 @@ constexpr size_t kMaxPieceBytes = 8 << 20;
 // their thread ends (the tap's download threads come and go with each window).
 struct ThreadBuffers {
   simdjson::dom::parser parser;
+  simdjson::ondemand::parser walker;  // finds the values a date-time fix splices into
   std::vector<char> padded;  // the piece, padded as simdjson reads it
   std::string out;           // the framed output
 
@@ -66,7 +67,23 @@ struct Fields {
   std::vector<std::string> nulls;  // '"name":null' for each
   std::vector<std::string> date_times;  // top-level date-time field names
   std::vector<std::string> pointers;    // JSON pointers of nested date-time fields
+  // The pointers cut into their keys ("/a/b" -> a, b): per record the first key is found
+  // by its place in the layout, the rest by key, instead of parsing the pointer each time.
+  std::vector<std::vector<std::string>> paths;
 };
+
+void cut_pointers(Fields &fields) {
+  for (const auto &pointer : fields.pointers) {
+    std::vector<std::string> keys;
+    size_t at = 0;
+    while (at < pointer.size()) {
+      size_t next = pointer.find('/', at + 1);
+      keys.push_back(pointer.substr(at + 1, (next == std::string::npos ? pointer.size() : next) - at - 1));
+      at = next == std::string::npos ? pointer.size() : next;
+    }
+    fields.paths.push_back(std::move(keys));
+  }
+}
 
 // JSON types as bits, as contract.py numbers them.
 enum : int { kNull = 1, kBoolean = 2, kInteger = 4, kNumber = 8, kString = 16, kObject = 32,
@@ -137,61 +154,31 @@ Stamp classify(std::string_view s) {
 }
 
 // Where the closing quotes of the top-level string values of `wanted` keys are, in the raw
-// line buf[begin, stop): the line is valid JSON (the DOM parsed it), so only strings and
-// nesting need following. False when a key is not found exactly once as written (escaped
-// key spellings, duplicate keys): the piece then takes the Python pass.
-bool value_quotes(const char *buf, size_t begin, size_t stop,
-                  const std::vector<std::string_view> &wanted, std::vector<size_t> &quotes) {
-  size_t i = begin;
-  auto blank = [&] {
-    while (i < stop && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n')) i++;
-  };
-  auto skip_string = [&] {  // from the opening quote to the closing one
-    for (i++; i < stop && buf[i] != '"'; i++) {
-      if (buf[i] == '\\') i++;
-    }
-  };
+// line: simdjson's On-Demand API walks the line's top level (its structural index skips
+// nested values) and gives each value's position in the input. Keys are compared as written
+// (no unescaping), as the Python pass compares them; false unless each entry of `wanted`
+// finds exactly one value, so escaped spellings decline the piece to the Python pass.
+bool value_quotes(simdjson::ondemand::parser &parser, const char *padded, size_t begin,
+                  size_t stop, size_t capacity, const std::vector<std::string_view> &wanted,
+                  std::vector<size_t> &quotes) {
   quotes.clear();
-  blank();
-  if (i >= stop || buf[i] != '{') return false;
-  i++;
-  blank();
-  while (i < stop && buf[i] != '}') {
-    if (buf[i] != '"') return false;
-    size_t key_start = i + 1;
-    skip_string();
-    std::string_view key(buf + key_start, i - key_start);
-    i++;
-    blank();
-    if (i >= stop || buf[i] != ':') return false;
-    i++;
-    blank();
-    if (i >= stop) return false;
-    if (buf[i] == '"') {
-      skip_string();
-      if (std::find(wanted.begin(), wanted.end(), key) != wanted.end()) quotes.push_back(i);
-      i++;
-    } else {
-      int depth = 0;
-      for (; i < stop; i++) {
-        char c = buf[i];
-        if (c == '"') {
-          skip_string();
-        } else if (c == '{' || c == '[') {
-          depth++;
-        } else if (c == '}' || c == ']') {
-          if (depth == 0) break;
-          depth--;
-        } else if (c == ',' && depth == 0) {
-          break;
-        }
-      }
-    }
-    blank();
-    if (i < stop && buf[i] == ',') {
-      i++;
-      blank();
-    }
+  simdjson::ondemand::document document;
+  simdjson::ondemand::object object;
+  if (parser.iterate(padded + begin, stop - begin, capacity - begin).get(document) ||
+      document.get_object().get(object)) {
+    return false;
+  }
+  for (auto field : object) {
+    simdjson::ondemand::raw_json_string key;
+    if (field.key().get(key)) return false;
+    bool match = false;
+    for (const auto &name : wanted) match = match || key.unsafe_is_equal(name);
+    if (!match) continue;
+    std::string_view token;
+    if (field.value().raw_json_token().get(token)) return false;
+    size_t last = token.find_last_not_of(" \t\r\n");
+    if (last == std::string_view::npos || token[0] != '"' || token[last] != '"') return false;
+    quotes.push_back(static_cast<size_t>(token.data() + last - padded));
   }
   if (quotes.size() != wanted.size()) return false;
   std::sort(quotes.begin(), quotes.end());
@@ -249,6 +236,7 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
   bool first = true;
   std::string closing;
   std::vector<size_t> stamp_slots;    // positions of date-time fields in this layout
+  std::vector<size_t> nested_slots;   // position of each nested path's first key, or none
   std::vector<size_t> unknown_slots;  // positions of keys the schema does not list
   std::vector<std::string_view> to_fix;
   std::vector<size_t> quotes;
@@ -279,6 +267,11 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
       first = false;
       stamp_slots.clear();
       unknown_slots.clear();
+      nested_slots.assign(fields.paths.size(), keys.size());
+      for (size_t n = 0; n < fields.paths.size(); n++) {
+        auto slot = std::find(keys.begin(), keys.end(), fields.paths[n][0]);
+        if (slot != keys.end()) nested_slots[n] = slot - keys.begin();
+      }
       for (size_t k = 0; k < keys.size(); k++) {
         if (std::find(fields.date_times.begin(), fields.date_times.end(), keys[k]) !=
             fields.date_times.end()) {
@@ -298,9 +291,15 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
       if (verdict == Stamp::kUndecided) return false;
       if (verdict == Stamp::kNoOffset) to_fix.push_back(keys[k]);
     }
-    for (const auto &pointer : fields.pointers) {
-      simdjson::dom::element nested;
-      if (document.at_pointer(pointer).get(nested) || nested.is_null()) continue;
+    for (size_t n = 0; n < fields.paths.size(); n++) {
+      if (nested_slots[n] == keys.size()) continue;  // not in this layout
+      simdjson::dom::element nested = values[nested_slots[n]];
+      bool absent = false;
+      for (size_t k = 1; k < fields.paths[n].size() && !absent; k++) {
+        simdjson::dom::object parent;
+        absent = nested.get_object().get(parent) || parent.at_key(fields.paths[n][k]).get(nested);
+      }
+      if (absent || nested.is_null()) continue;
       std::string_view stamp;
       if (nested.get_string().get(stamp) || classify(stamp) != Stamp::kValid) return false;
     }
@@ -318,7 +317,10 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
     // From the start of the line, whitespace included, as the Python pass copies it.
     size_t copied = line;
     if (!to_fix.empty()) {
-      if (!value_quotes(buf, line, stop, to_fix, quotes)) return false;
+      if (!value_quotes(buffers.walker, buffers.padded.data(), line, stop, end +
+                        simdjson::SIMDJSON_PADDING, to_fix, quotes)) {
+        return false;
+      }
       for (size_t quote : quotes) {
         out.append(buf + copied, quote - copied);
         out.push_back('Z');
@@ -391,6 +393,7 @@ PyObject *frame(PyObject *, PyObject *args) {
   } else if (read_strings(names, fields.names) && read_strings(nulls, fields.nulls) &&
              read_strings(date_times, fields.date_times) &&
              read_strings(pointers, fields.pointers)) {
+    cut_pointers(fields);
     std::string &out = thread_buffers().out;
     out.clear();
     std::vector<Unknown> unknown;

@@ -44,6 +44,7 @@ DATE_TIME = Draft202012Validator({"type": "string", "format": "date-time"}, form
         ("2024-01-01T00:00:00+2:00", None),
         ("2024-01-01T00:00:00.Z", None),
         ("yesterday", None),
+        ("2024-02-24T05:39:2\u0661Z", None),  # a digit, but not an ASCII one
         ("", None),
     ],
 )

@@ -319,6 +319,7 @@ def test_date_times_the_native_pass_does_not_decide_go_to_python(content):
     [
         b'{"uid":"a","at":"2024-02-30T00:00:00"}\n',
         b'{"uid":"a","at":"soon"}\n',
+        '{"uid":"a","at":"2024-02-24T05:39:2\u0661Z"}\n'.encode(),
         b'{"uid":"a","at":1706745600}\n',
         b'{"uid":"a","crm":{"push":"soon"}}\n',
     ],
