@@ -36,6 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+# The local upstream lives beside the tap in this repository, not in its wheel.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from upstream_process import UpstreamProcess
 
 from activities_upstream import UpstreamConfig

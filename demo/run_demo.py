@@ -25,6 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+# The local upstream lives beside the tap in this repository, not in its wheel.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from activities_upstream import LocalUpstream, UpstreamConfig
 from activities_upstream.data import CHARTMOGUL_TYPES, PEOPLEAI_TYPES
 
