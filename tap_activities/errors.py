@@ -45,6 +45,15 @@ class TransientError(UpstreamError):
         self.retry_after = retry_after
 
 
+class UnreachableError(TransientError):
+    """The API host has not answered once this run (refused, unknown, TLS, no connect).
+
+    Retried only for a short while (``http.FIRST_CONTACT_SECONDS``): a wrong URL setting
+    should fail in seconds, not after ``max_retry_seconds``. Once a host has answered,
+    its connection failures are ordinary :class:`TransientError`.
+    """
+
+
 class NotFoundError(UpstreamError):
     """The upstream no longer knows an object (an expired job, a forgotten export)."""
 

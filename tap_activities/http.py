@@ -25,12 +25,20 @@ from tap_activities.errors import (
     NotFoundError,
     RateLimitedError,
     TransientError,
+    UnreachableError,
     UpstreamError,
 )
 
 LOGGER = logging.getLogger("tap_activities.http")
 USER_AGENT = "tap-activities/0.1 (+singer-sdk)"
 CONNECT_TIMEOUT = 15.0
+FIRST_CONTACT_SECONDS = 20.0
+"""How long a host that has not answered once this run is tried before the tap gives up.
+
+A refused connection, an unknown host name, a TLS failure or a connect timeout on the first
+call almost always mean a wrong URL setting: the run fails in well under a minute with one
+line naming the setting, instead of retrying for ``max_retry_seconds``. Later in a run (the
+host answered before), network faults get the full ``max_retry_seconds``."""
 RETRY_CAP_SECONDS = 60.0
 
 
@@ -113,6 +121,50 @@ def check_response(response: requests.Response, what: str) -> requests.Response:
     raise UpstreamError(text)
 
 
+class HostContact:
+    """Whether an API host has answered in this run, and how to word it when it cannot.
+
+    Shared by everything that calls the host (the API session, the token endpoint).
+    """
+
+    def __init__(self, name: str, base_url: str, url_setting: str) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.url_setting = url_setting
+        self.answered = False
+
+    def answer(self) -> None:
+        """The host sent an HTTP answer (any status): it is reachable."""
+        self.answered = True
+
+    def failure(self, what: str, exc: Exception) -> TransientError:
+        """The error for a connection-level failure of a call (``what``)."""
+        reason = connection_failure(exc)
+        if self.answered or isinstance(exc, requests.ReadTimeout):
+            return TransientError(f"{what} failed: {reason}")
+        msg = (
+            f"{self.name} API at {redact_url(self.base_url)} cannot be reached ({reason}); "
+            f"check '{self.url_setting}'"
+        )
+        return UnreachableError(msg)
+
+
+def connection_failure(exc: Exception) -> str:
+    """A short, secret-free reason for a connection-level failure."""
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake failed"
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"no connection within {CONNECT_TIMEOUT:g} s"
+    if isinstance(exc, requests.ReadTimeout):
+        return "ReadTimeout"
+    if "Connection refused" in text:
+        return "connection refused"
+    if "NameResolutionError" in text or "Name or service not known" in text:
+        return "host name not found"
+    return type(exc).__name__
+
+
 class ApiSession:
     """HTTP access to one API host with its own credentials."""
 
@@ -126,6 +178,7 @@ class ApiSession:
         max_retry_seconds: float,
         retry_rate_limits: bool = True,
         auth_hint: str = "",
+        contact: HostContact | None = None,
     ) -> None:
         """Bind a session to ``base_url``.
 
@@ -138,7 +191,9 @@ class ApiSession:
             retry_rate_limits: Whether 429 is retried here (the job scheduler handles it
                 itself for job creation, so it can go on with other work meanwhile).
             auth_hint: The settings to check when the API refuses the credentials.
+            contact: Whether the host answered yet (shared with its token endpoint).
         """
+        self.contact = contact or HostContact(name, base_url, "the API URL")
         self.auth_hint = auth_hint
         self.name = name
         self.base_url = base_url.rstrip("/")
@@ -190,11 +245,18 @@ class ApiSession:
         return self.retrying(once)
 
     def retrying(self, call: Callable[[], Any]) -> Any:
-        """Run ``call`` under this session's retry policy."""
+        """Run ``call`` under this session's retry policy.
+
+        Until the host has answered once, calls are retried for ``FIRST_CONTACT_SECONDS``
+        at most (see there).
+        """
+        budget = self.max_retry_seconds
+        if not self.contact.answered:
+            budget = min(budget, FIRST_CONTACT_SECONDS)
         decorated = backoff.on_exception(
             _wait_gen,
             self._retryable,
-            max_time=self.max_retry_seconds,
+            max_time=budget,
             jitter=None,
             on_backoff=_log_backoff,
             logger=None,
@@ -224,8 +286,8 @@ class ApiSession:
                     **kwargs,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                msg = f"{what} failed: {type(exc).__name__}"
-                raise TransientError(msg) from None
+                raise self.contact.failure(what, exc) from None
+            self.contact.answer()
             if response.status_code == 401 and renewals == 0 and hasattr(self._auth, "renew"):
                 # A token can be revoked or expire early: renew it once, then give up.
                 response.close()

@@ -35,9 +35,10 @@ from tap_activities.errors import (
     RateLimitedError,
     TapActivitiesError,
     TransientError,
+    UnreachableError,
     UpstreamError,
 )
-from tap_activities.http import retry_delay
+from tap_activities.http import FIRST_CONTACT_SECONDS, retry_delay
 from tap_activities.windows import Window
 
 LOGGER = logging.getLogger("tap_activities.jobs")
@@ -126,6 +127,7 @@ class ExportTicket:
         self.create_errors = 0
         self.first_create_error: float | None = None
         self.unclear_since: float | None = None  # wall clock of an unanswered create
+        self.limited_since: float | None = None  # when creating it was first refused (429)
 
     @property
     def job_id(self) -> str | None:
@@ -266,6 +268,8 @@ class JobScheduler:
             try:
                 job = self.source.create(ticket.request)
             except RateLimitedError as exc:
+                if self._limited_too_long(ticket, exc):
+                    continue
                 wait = exc.retry_after if exc.retry_after is not None else self._sleep_seconds()
                 self._create_not_before = time.monotonic() + max(wait, self.poll_interval)
                 LOGGER.info(
@@ -277,8 +281,9 @@ class JobScheduler:
                 return
             except TransientError as exc:
                 # The request may have reached the upstream and created a job whose answer
-                # was lost: remember when, so the next attempt looks for it first.
-                if ticket.unclear_since is None:
+                # was lost: remember when, so the next attempt looks for it first. (A host
+                # that never answered created nothing.)
+                if ticket.unclear_since is None and not isinstance(exc, UnreachableError):
                     ticket.unclear_since = attempt_started
                 self._create_failed(ticket, exc)
                 continue
@@ -287,8 +292,29 @@ class JobScheduler:
                 continue
             self._adopt(ticket, job, "created")
 
+    def _limited_too_long(self, ticket: ExportTicket, exc: RateLimitedError) -> bool:
+        """Whether the upstream has refused this window's job for ``job_timeout_seconds``.
+
+        Jobs the upstream never finishes still fill its queue (the API has no way to
+        cancel them), so a window can wait for a place for ever: that wait has the same
+        deadline as a job, and then ends the run with a line that says why.
+        """
+        now = time.monotonic()
+        if ticket.limited_since is None:
+            ticket.limited_since = now
+        if now - ticket.limited_since <= ticket.deadline_seconds:
+            return False
+        msg = (
+            f"{ticket.request.describe()}: the upstream refused new export jobs for "
+            f"job_timeout_seconds={ticket.deadline_seconds:g} ({exc}); its job queue stays "
+            "full, often with jobs that never finish"
+        )
+        ticket.fail(ExportFailedError(msg))
+        return True
+
     def _adopt(self, ticket: ExportTicket, job: JobSnapshot, how: str) -> None:
         ticket.job = job
+        ticket.limited_since = None
         ticket.created_at = time.monotonic()
         ticket.unclear_since = None
         ticket.create_errors = 0
@@ -309,7 +335,15 @@ class JobScheduler:
         ticket.create_errors += 1
         if ticket.first_create_error is None:
             ticket.first_create_error = now
-        if now - ticket.first_create_error >= self.max_retry_seconds:
+        if isinstance(exc, UnreachableError):
+            # The host never answered: a wrong URL, most likely. Its own line says which
+            # setting to check, and the run ends in seconds (http.FIRST_CONTACT_SECONDS).
+            if now - ticket.first_create_error >= min(
+                FIRST_CONTACT_SECONDS, self.max_retry_seconds
+            ):
+                ticket.fail(exc)
+                return
+        elif now - ticket.first_create_error >= self.max_retry_seconds:
             msg = (
                 f"{ticket.request.describe()}: creating the export kept failing for "
                 f"max_retry_seconds={self.max_retry_seconds:g}: {exc}"
@@ -411,34 +445,42 @@ class JobScheduler:
             ticket.finish(job)
             return
         if job.status in {ExportStatus.FAILED, ExportStatus.CANCELED}:
-            ticket.failures += 1
             why = f" ({job.message})" if job.message else ""
-            if ticket.failures >= self.max_failures:
-                msg = (
-                    f"{ticket.request.describe()}: export job {job.job_id} ended "
-                    f"{job.status.value}{why}; gave up after {ticket.failures} attempts"
-                )
-                ticket.fail(ExportFailedError(msg))
-                return
-            LOGGER.warning(
-                "%s: export job %s ended %s%s; creating it again (attempt %d of %d)",
-                ticket.request.describe(),
-                job.job_id,
-                job.status.value,
-                why,
-                ticket.failures + 1,
-                self.max_failures,
-            )
-            ticket.job = None
-            ticket.not_before = time.monotonic() + 2 * self.poll_interval
+            self._again_or_fail(ticket, job, f"ended {job.status.value}{why}")
             return
         self._check_deadline(ticket, job)
 
-    def _check_deadline(self, ticket: ExportTicket, job: JobSnapshot) -> None:
-        created = ticket.created_at or time.monotonic()
-        if time.monotonic() - created > ticket.deadline_seconds:
+    def _again_or_fail(self, ticket: ExportTicket, job: JobSnapshot, what: str) -> None:
+        """A job that will not complete: create the window's job again, or give up.
+
+        ``max_failures`` attempts per window, a cool-down between them; the old job is
+        no longer waited on (the API documents no way to cancel it).
+        """
+        ticket.failures += 1
+        if ticket.failures >= self.max_failures:
             msg = (
-                f"{ticket.request.describe()}: export job {job.job_id} still "
-                f"{job.status.value} after job_timeout_seconds={ticket.deadline_seconds:g}"
+                f"{ticket.request.describe()}: export job {job.job_id} {what}; "
+                f"gave up after {ticket.failures} attempts"
             )
             ticket.fail(ExportFailedError(msg))
+            return
+        LOGGER.warning(
+            "%s: export job %s %s; creating it again (attempt %d of %d)",
+            ticket.request.describe(),
+            job.job_id,
+            what,
+            ticket.failures + 1,
+            self.max_failures,
+        )
+        ticket.job = None
+        ticket.not_before = time.monotonic() + 2 * self.poll_interval
+
+    def _check_deadline(self, ticket: ExportTicket, job: JobSnapshot) -> None:
+        """A job past ``job_timeout_seconds`` counts as failed: it is created again."""
+        created = ticket.created_at or time.monotonic()
+        if time.monotonic() - created > ticket.deadline_seconds:
+            self._again_or_fail(
+                ticket,
+                job,
+                f"still {job.status.value} after job_timeout_seconds={ticket.deadline_seconds:g}",
+            )

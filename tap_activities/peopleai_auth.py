@@ -13,10 +13,11 @@ import time
 
 import requests
 
-from tap_activities.errors import AuthError, TransientError, UpstreamError
+from tap_activities.errors import AuthError, UpstreamError
 from tap_activities.http import (
     CONNECT_TIMEOUT,
     USER_AGENT,
+    HostContact,
     check_response,
     error_message,
     redact_url,
@@ -29,7 +30,16 @@ RENEW_MARGIN_SECONDS = 120.0
 class PeopleAITokenAuth(requests.auth.AuthBase):
     """Attach a bearer token, fetching and renewing it as needed (thread-safe)."""
 
-    def __init__(self, token_url: str, client_id: str, client_secret: str, timeout: float) -> None:
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        timeout: float,
+        contact: HostContact | None = None,
+    ) -> None:
+        """``contact``: the API host's first-contact state, shared with its session."""
+        self._contact = contact or HostContact("People.ai", token_url, "peopleai_api_url")
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
@@ -77,9 +87,10 @@ class PeopleAITokenAuth(requests.auth.AuthBase):
                 allow_redirects=False,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            # Retried like any other call (bounded by max_retry_seconds).
-            msg = f"{what} unreachable: {type(exc).__name__}; check 'peopleai_api_url'"
-            raise TransientError(msg) from None
+            # Retried like any other call: briefly while the host never answered, else
+            # for max_retry_seconds.
+            raise self._contact.failure(what, exc) from None
+        self._contact.answer()
         if response.status_code in {400, 401, 403}:
             detail = error_message(response)
             msg = (

@@ -71,6 +71,13 @@ PEOPLEAI_CASES = {
     "status-timeout": Case(
         lambda f: f.slow("peopleai.status", 1.0, times=1), {"request_timeout_seconds": 0.3}
     ),
+    # A job stuck Running past job_timeout_seconds is created again, like a failed one.
+    "job-stuck-once": Case(
+        lambda f: f.stall_jobs(times=1),
+        {"job_timeout_seconds": 1.5},
+        extra_jobs=1,
+        log="after job_timeout_seconds=1.5; creating it again (attempt 2 of 3)",
+    ),
     "data-500": Case(lambda f: f.http_error("peopleai.data", 500, times=3)),
     "data-503-retry-after": Case(
         lambda f: f.http_error("peopleai.data", 503, times=2, retry_after=0.1)
@@ -141,9 +148,18 @@ SCENARIOS = {
         lambda f: f.fail_jobs(times=20, state="Canceled", start_date="2024-01-01"),
         {"start_date": "2022-01-01", "job_timeout_seconds": 1.5},
     ),
+    # Jobs stuck Running keep their places upstream (there is no cancel): here the upstream
+    # has room for them, so only the stuck window fails, after three attempts.
     "peopleai/window-stall": Case(
         lambda f: f.stall_jobs(times=20, start_date="2024-01-01"),
         {"start_date": "2022-01-01", "job_timeout_seconds": 1.5},
+        upstream={"max_running_jobs": 100, "max_queued_jobs": 100},
+    ),
+    # Here they fill its queue: new jobs are refused (429) until job_timeout_seconds.
+    "peopleai/queue-stuck": Case(
+        lambda f: f.stall_jobs(times=1000),
+        {"job_timeout_seconds": 1.5},
+        upstream={"max_queued_jobs": 3},
     ),
     "chartmogul/window-failed": Case(
         lambda f: f.fail_exports(times=100, start_date="2024-01-01"),
@@ -291,16 +307,25 @@ def test_peopleai_window_that_keeps_failing_ends_the_sync_and_keeps_earlier_stat
     assert "window 2024-01-01..2024-02-20" in line
     assert any(job["job_id"] in line for job in last), line
     if fault == "stall":
-        assert "job_timeout_seconds=1.5" in line
+        assert "still running after job_timeout_seconds=1.5" in line
     else:
         assert f"ended {fault.lower()}" in line
-        assert "gave up after 3 attempts" in line
-        assert len(last) >= 3
+    # Stuck or failed, the window's job was created three times before the error.
+    assert "gave up after 3 attempts" in line
+    assert len(last) >= 3
     # Windows finished before the failure keep their bookmark in the last STATE.
     stream = _failed_stream(line)
     assert stream in PEOPLEAI_STREAMS
     assert _bookmark(run, stream) == "2023-12-31"
     assert run.bookmarks(stream)["mode"] == "snapshot"
+
+
+@pytest.mark.parametrize("scenario", ["peopleai/queue-stuck"])
+def test_a_queue_full_of_stuck_jobs_ends_the_run_with_a_clear_line(scenario, outcomes):
+    run = outcomes[scenario].run
+    line = _error_line(run)
+    assert "job_timeout_seconds=1.5" in line
+    assert "gave up after 3 attempts" in line or "refused new export jobs" in line
 
 
 @pytest.mark.parametrize("scenario", ["chartmogul/window-failed", "chartmogul/window-stall"])
@@ -313,13 +338,13 @@ def test_chartmogul_window_that_keeps_failing_ends_the_sync_and_keeps_earlier_st
     assert any(e["id"] in line for e in outcome.jobs), line
     stream = _failed_stream(line)
     assert stream in CHARTMOGUL_STREAMS
+    assert "gave up after 3 attempts" in line
     if scenario.endswith("stall"):
-        assert "job_timeout_seconds=1.5" in line
+        assert "still running after job_timeout_seconds=1.5" in line
         assert "window 2023-01-01..2023-12-31" in line
         assert _bookmark(run, stream) is None
     else:
         assert "window 2024-01-01..2024-02-20" in line
-        assert "gave up after 3 attempts" in line
         assert _bookmark(run, stream) == "2023-12-31"
 
 

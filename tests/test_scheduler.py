@@ -119,14 +119,29 @@ def test_failed_job_gives_up_with_window_job_id_and_message():
     assert "gave up after 2 attempts" in text
 
 
-def test_job_that_never_completes_hits_the_deadline():
-    source = FakeSource(outcomes=[None])
+def test_a_job_past_its_deadline_is_created_again_like_a_failed_one(caplog):
+    source = FakeSource(outcomes=[None])  # the first job never completes, the next does
     sched = scheduler(source, job_timeout=0.05)
     try:
-        with pytest.raises(ExportFailedError, match=r"job_timeout_seconds=0\.05"):
+        job = sched.submit(request(0)).wait(10)
+    finally:
+        sched.close()
+    assert job.job_id == "job-2"
+    assert [job_id for job_id, _ in source.created] == ["job-1", "job-2"]
+    assert "job-1 still running after job_timeout_seconds=0.05; creating it again" in caplog.text
+
+
+def test_jobs_that_never_complete_end_in_one_error_after_the_attempts():
+    source = FakeSource(outcomes=[None] * 10)
+    sched = scheduler(source, job_timeout=0.05)
+    try:
+        with pytest.raises(
+            ExportFailedError, match=r"still running after job_timeout_seconds=0\.05; gave up"
+        ):
             sched.submit(request(0)).wait(10)
     finally:
         sched.close()
+    assert len(source.created) >= 2
 
 
 def test_resume_adopts_a_known_job_and_replaces_a_forgotten_one():
