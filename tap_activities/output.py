@@ -21,6 +21,8 @@ import orjson
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from singer_sdk.singerlib.messages import Message, StateMessage
 
+from tap_activities.lifecycle import target_gone
+
 FLUSH_BYTES = 1 << 20
 
 
@@ -69,10 +71,7 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
         """Buffer whole, already serialised messages (lines); large ones go out at once."""
         buffer = self._buffer
         if not buffer and len(data) >= FLUSH_BYTES:
-            if self._out is None:
-                sys.stdout.flush()
-            self.out.write(data)
-            self.out.flush()
+            self._send(data)
             return
         buffer += data
         if len(buffer) >= FLUSH_BYTES:
@@ -81,12 +80,20 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
     def flush(self) -> None:
         """Write out whatever is buffered."""
         if self._buffer:
+            self._send(self._buffer)
+            self._buffer.clear()
+
+    def _send(self, data: bytes | bytearray) -> None:
+        """Write to stdout now; a closed stdout (the target died) ends the tap in one line."""
+        try:
             if self._out is None:
                 sys.stdout.flush()  # keep order with anything written through the text layer
-            out = self.out
-            out.write(self._buffer)
-            self._buffer.clear()
-            out.flush()
+            self.out.write(data)
+            self.out.flush()
+        except BrokenPipeError:
+            # Here, not in the CLI: click turns the error into a bare exit, and the exit
+            # would flush into the dead pipe once more, with a traceback.
+            target_gone()
 
 
 def record_envelope(stream: str, extracted_at: dt.datetime) -> tuple[bytes, bytes]:
