@@ -16,16 +16,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import orjson
 from isal import isal_zlib
 from singer_sdk.batch import Batcher
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
 from tap_activities.contract import FieldTypes
 from tap_activities.jsonl import Block
 from tap_activities.spool import Spool, spool
+
+if TYPE_CHECKING:  # the SDK names these only in a private module: hints, never imports
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
 GZIP_LEVEL = 1
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"

@@ -33,7 +33,7 @@ from tap_activities.errors import (
     NotFoundError,
     UpstreamError,
 )
-from tap_activities.http import ApiSession, fetch_foreign, redact_url
+from tap_activities.http import ApiSession, HostContact, fetch_foreign, redact_url
 from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
 from tap_activities.jsonl import Block, Framing, frame_records
 from tap_activities.settings import ChartMogulSettings, Settings
@@ -102,6 +102,7 @@ class ChartMogulClient:
             timeout=settings.request_timeout_seconds,
             max_retry_seconds=settings.max_retry_seconds,
             auth_hint="'chartmogul_api_key'",
+            contact=HostContact("ChartMogul", source.api_url, "chartmogul_api_url"),
         )
         self.max_outstanding = MAX_OPEN_EXPORTS
         self.downloader = PartDownloader(workers=1)
@@ -116,6 +117,14 @@ class ChartMogulClient:
         }
         response = self.api.request("POST", EXPORTS_PATH, json=payload, retry=False)
         return parse_export(self._json(response))
+
+    def check_connection(self) -> str:
+        """``--test``: ask for an export that does not exist; a 404 means the key works."""
+        try:
+            self.api.request("GET", f"{EXPORTS_PATH}/tap-activities-connection-test")
+        except NotFoundError:
+            return "ChartMogul accepted the API key"
+        return "ChartMogul accepted the API key (and answered for an unknown export)"
 
     def status(self, job_id: str) -> JobSnapshot:
         """Read one export."""

@@ -42,7 +42,7 @@ from tap_activities.errors import (
     TransientError,
     UpstreamError,
 )
-from tap_activities.http import ApiSession
+from tap_activities.http import ApiSession, HostContact
 from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
 from tap_activities.jsonl import (
     LINES,
@@ -125,16 +125,19 @@ class PeopleAIClient:
         ``workers`` runs the pass over each downloaded fragment (default: in the
         download thread).
         """
+        contact = HostContact("People.ai", source.api_url, "peopleai_api_url")
         auth = PeopleAITokenAuth(
             f"{source.api_url}{TOKEN_PATH}",
             source.client_id,
             source.client_secret,
             settings.request_timeout_seconds,
+            contact,
         )
         self._auth = auth
         self.api = ApiSession(
             name="People.ai",
             base_url=source.api_url,
+            contact=contact,
             auth=auth,
             timeout=settings.request_timeout_seconds,
             max_retry_seconds=settings.max_retry_seconds,
@@ -161,6 +164,11 @@ class PeopleAIClient:
     def status(self, job_id: str) -> JobSnapshot:
         """Read one job."""
         return parse_job(self._json(self.api.request("GET", f"{JOBS_PATH}/{job_id}")))
+
+    def check_connection(self) -> str:
+        """``--test``: a token for the key pair, and the job list (nothing is exported)."""
+        jobs = self.list_jobs()
+        return f"People.ai accepted the key pair; {len(jobs)} export job(s) in its list"
 
     def list_jobs(self) -> list[JobSnapshot]:
         """All jobs the upstream still knows (the past 10 days)."""

@@ -14,6 +14,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,7 +75,9 @@ def parse_settings(config: Mapping[str, Any], *, today: dt.date | None = None) -
     if end < start:
         msg = f"Setting 'end_date' ({end}) is before 'start_date' ({start})."
         raise ConfigError(msg)
-    download_workers = int(_number(config, "download_workers", 4, minimum=1, maximum=16))
+    download_workers = int(
+        _number(config, "download_workers", 4, minimum=1, maximum=16, whole=True)
+    )
     settings = Settings(
         start_date=start,
         end_date=end,
@@ -90,6 +93,7 @@ def parse_settings(config: Mapping[str, Any], *, today: dt.date | None = None) -
                 default_worker_processes(download_workers),
                 minimum=0,
                 maximum=16,
+                whole=True,
             )
         ),
         peopleai=_peopleai(config),
@@ -122,7 +126,9 @@ def _chartmogul(config: Mapping[str, Any]) -> ChartMogulSettings | None:
     if not api_key:
         return None
     url = api_url(config, "chartmogul_api_url", CHARTMOGUL_DEFAULT_URL)
-    lookback = int(_number(config, "chartmogul_lookback_days", 7, minimum=0, maximum=365))
+    lookback = int(
+        _number(config, "chartmogul_lookback_days", 7, minimum=0, maximum=365, whole=True)
+    )
     return ChartMogulSettings(api_url=url, api_key=api_key, lookback_days=lookback)
 
 
@@ -135,7 +141,7 @@ def api_url(config: Mapping[str, Any], name: str, default: str) -> str:
     url = (_text(config, name) or default).rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        msg = f"Setting '{name}' must be an http(s) URL, got {url!r}."
+        msg = f"Setting '{name}' must be an http(s) URL, got {shown(url)}."
         raise ConfigError(msg)
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         msg = f"Setting '{name}' uses plain http on a non-loopback host; use https."
@@ -170,7 +176,8 @@ def _date(config: Mapping[str, Any], name: str, *, required: bool = False) -> dt
             dt.date.fromisoformat(raw) if len(raw) == 10 else dt.datetime.fromisoformat(raw).date()
         )
     except ValueError:
-        msg = f"Setting '{name}' is not a valid date: {raw!r} (expected YYYY-MM-DD)."
+        shown_raw = shown(config.get(name))
+        msg = f"Setting '{name}' is not a valid date: {shown_raw} (expected YYYY-MM-DD)."
         raise ConfigError(msg) from None
 
 
@@ -190,17 +197,35 @@ def _number(
     *,
     minimum: float,
     maximum: float | None = None,
+    whole: bool = False,
 ) -> float:
     raw = config.get(name)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return float(default)
+    kind = "a whole number" if whole else "a number"
     try:
         value = float(raw)  # Decimal, int, float and numeric strings alike
     except (TypeError, ValueError):
-        msg = f"Setting '{name}' must be a number, got {raw!r}."
+        msg = f"Setting '{name}' must be {kind}, got {shown(raw)}."
         raise ConfigError(msg) from None
-    if value != value or value < minimum or (maximum is not None and value > maximum):  # noqa: PLR0124
+    if isinstance(raw, bool) or (whole and value != int(value)) or value != value:  # noqa: PLR0124
+        msg = f"Setting '{name}' must be {kind}, got {shown(raw)}."
+        raise ConfigError(msg)
+    if value < minimum or (maximum is not None and value > maximum):
         bounds = f">= {minimum:g}" + (f" and <= {maximum:g}" if maximum is not None else "")
-        msg = f"Setting '{name}' must be {bounds}, got {raw!r}."
+        msg = f"Setting '{name}' must be {kind} {bounds}, got {shown(raw)}."
         raise ConfigError(msg)
     return value
+
+
+def shown(value: Any) -> str:
+    """A setting's value as the user wrote it: text in quotes, numbers plain, no reprs."""
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    return type(value).__name__.replace("dict", "an object").replace("list", "a list")

@@ -24,9 +24,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from singer_sdk import SchemaDirectory, Stream, StreamSchema
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
-from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
@@ -44,10 +41,18 @@ from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
 from tap_activities.jsonl import LINES, Block, Framing, frame_records
 from tap_activities.output import BufferedSingerWriter, default_json, record_envelope
 from tap_activities.schemas import schema_directory
+from tap_activities.sdk_hooks import fast_path_allowed
 from tap_activities.windows import Window
 
 if TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+
     from tap_activities.runtime import SourceRuntime
+
+try:  # the one SDK helper without a public name: what a RECORD's deselected fields lose
+    from singer_sdk.helpers._catalog import pop_deselected_record_properties
+except ImportError:  # pragma: no cover - an SDK that moved it
+    pop_deselected_record_properties = None
 
 LOGGER = logging.getLogger("tap_activities.streams")
 EXPIRED_EXPORT_ATTEMPTS = 3
@@ -71,9 +76,10 @@ class ExportStream(Stream):
         self._next_window = 0  # index of the first ticket not yet emitted
         self._null_record = dict.fromkeys(self.schema.get("properties", {}))
         self._contract = RecordContract.of(self.schema)
+        self.logger.addFilter(_quiet_sync_error)
         self._drift = SchemaDrift()
         self._fast_output: bool | None = None
-        self._envelope = record_envelope(self.name, utc_now())
+        self._envelope = record_envelope(self.name, _now())
 
     @property
     def replication_method(self) -> str:
@@ -194,6 +200,12 @@ class ExportStream(Stream):
             )
             raise ConfigError(msg)
         schema, mask = self.schema, self.mask
+        if pop_deselected_record_properties is None:  # pragma: no cover - see the import
+            msg = (
+                f"'batch_config' with stream maps, flattening or deselected fields on "
+                f"'{self.name}' needs singer-sdk 0.54's catalog helpers; use RECORD output"
+            )
+            raise ConfigError(msg)
 
         def transform(records: Iterable[dict]) -> Iterator[dict]:
             for record in records:
@@ -242,7 +254,7 @@ class ExportStream(Stream):
 
     def _window_records(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
         nulls = self._null_record
-        self._envelope = record_envelope(self.name, utc_now())
+        self._envelope = record_envelope(self.name, _now())
         count = 0
         for record in self._contracted(job, request, self.fetch(job, request)):
             count += 1
@@ -285,7 +297,7 @@ class ExportStream(Stream):
         is asked once the window's envelope is set (default: RECORD lines). Fields
         outside the schema are declared before the block that carries them goes on.
         """
-        self._envelope = record_envelope(self.name, utc_now())
+        self._envelope = record_envelope(self.name, _now())
         frame = framing() if framing is not None else self._record_framing()
         record_blocks = getattr(self.runtime.client, "record_blocks", None)
         if record_blocks is not None and type(self).fetch is ExportStream.fetch:
@@ -331,9 +343,7 @@ class ExportStream(Stream):
         """Records of a completed job, in a stable order."""
         return self.runtime.client.records(job, request)
 
-    def _sync_records(
-        self, context: dict | None = None, *, write_messages: bool = True
-    ) -> Iterator[dict[str, Any]]:
+    def _sync_records(self, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """The SDK's record loop, or a lean one when records need no SDK processing.
 
         The SDK's loop spends more time per record on bookkeeping this stream does not use
@@ -342,9 +352,15 @@ class ExportStream(Stream):
         go straight to the buffered writer, already serialised, a block at a time; metrics
         and state finalisation stay the SDK's.
         """
-        if not (write_messages and self.ABORT_AT_RECORD_COUNT is None and self._fast_path()):
-            yield from super()._sync_records(context, write_messages=write_messages)
+        if not (
+            self._fast_path()
+            and kwargs.get("write_messages", True)
+            and self.ABORT_AT_RECORD_COUNT is None
+        ):
+            # Passed on as the SDK called it: its hooks may have changed (sdk_hooks).
+            yield from super()._sync_records(*args, **kwargs)
             return
+        context = args[0] if args else kwargs.get("context")
         writer = self._tap.message_writer
         state_manager = self.state_manager
         if type(self).get_records is ExportStream.get_records:
@@ -406,15 +422,17 @@ class ExportStream(Stream):
                 self._write_schema_message()
 
     def _fast_path(self) -> bool:
+        """Whether RECORDs skip the SDK's loop: nothing to transform, and hooks as expected."""
         if self._fast_output is None:
-            self._fast_output = self._can_write_directly()
+            self._fast_output = fast_path_allowed() and self._can_write_directly()
         return self._fast_output
 
-    def _write_record_message(self, record: dict[str, Any]) -> None:
+    def _write_record_message(self, *args: Any, **kwargs: Any) -> None:
         """Write a RECORD, straight to the buffered writer when the SDK has nothing to do."""
         if not self._fast_path():
-            super()._write_record_message(record)
+            super()._write_record_message(*args, **kwargs)
             return
+        (record,) = args or (kwargs["record"],)
         prefix, suffix = self._envelope
         self._tap.message_writer.write_record(prefix, record, suffix)
         self.state_manager.is_flushed = False
@@ -431,10 +449,10 @@ class ExportStream(Stream):
             and all(self.mask.values())
         )
 
-    def _abort_sync(self, abort_reason: Exception) -> None:
+    def _abort_sync(self, *args: Any, **kwargs: Any) -> None:
         """Flush buffered messages when a sync stops early (record limit, signal)."""
         try:
-            super()._abort_sync(abort_reason)
+            super()._abort_sync(*args, **kwargs)
         finally:
             flush = getattr(self._tap.message_writer, "flush", None)
             if flush is not None:
@@ -465,6 +483,23 @@ class ExportStream(Stream):
     def _write_state_now(self) -> None:
         self.state_manager.is_flushed = False
         self._write_state_message()
+
+
+def _now() -> dt.datetime:
+    """The time a window's records are extracted (``time_extracted``), in UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _quiet_sync_error(record: logging.LogRecord) -> bool:
+    """Keep the SDK's "An unhandled error occurred while syncing" off the log above debug.
+
+    The SDK logs it at ERROR before it re-raises; the CLI's own line follows and says what
+    happened and where (stream, window, job). Two error lines for one error, the vaguer
+    first, send users after the wrong one.
+    """
+    return not str(record.msg).startswith("An unhandled error occurred while syncing") or (
+        logging.getLogger("tap_activities").isEnabledFor(logging.DEBUG)
+    )
 
 
 class PeopleAIStream(ExportStream):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import click
+from jsonschema import Draft7Validator
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -14,6 +16,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_activities.errors import ConfigError, TapActivitiesError
 from tap_activities.heap import keep_freed_buffers
 from tap_activities.jsonl import fragment_pass
+from tap_activities.lifecycle import install_stop_handlers, target_gone
 from tap_activities.output import BufferedSingerWriter
 from tap_activities.redact import REDACTOR, install
 from tap_activities.runtime import SourceRuntime, build_runtime
@@ -22,7 +25,9 @@ from tap_activities.settings import (
     PEOPLEAI_DEFAULT_URL,
     Settings,
     parse_settings,
+    shown,
 )
+from tap_activities.state_input import check_state
 from tap_activities.streams import (
     CHARTMOGUL_STREAMS,
     PEOPLEAI_STREAMS,
@@ -31,6 +36,11 @@ from tap_activities.streams import (
 from tap_activities.workers import FragmentWorkers
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+SOURCE_SETTINGS = {
+    "peopleai": ("peopleai_client_id", "peopleai_client_secret"),
+    "chartmogul": ("chartmogul_api_key",),
+}
+"""The settings that enable each source."""
 SECRET_SETTINGS = ("peopleai_client_id", "peopleai_client_secret", "chartmogul_api_key")
 """Settings whose values never appear in a log line or an error (the client id is the
 People.ai "API key")."""
@@ -151,6 +161,7 @@ class TapActivities(Tap):
         self._settings: Settings | None = None
         self._workers = FragmentWorkers()
         super().__init__(*args, **kwargs)
+        install_stop_handlers()  # after the SDK's, which would block on a full stdout
         self._register_secrets()
 
     def _register_secrets(self) -> None:
@@ -160,16 +171,65 @@ class TapActivities(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """The SDK's schema check, its findings as one :class:`ConfigError` line.
 
-        The SDK logs each finding as an ERROR line and exits; a user gets one line that
-        names the setting instead, with any credential value in it redacted.
+        The SDK words findings as jsonschema does (``Decimal('1.5') is not of type
+        'integer'``) and only warns in ``--discover``. Here every finding is one line that
+        names the setting and the expected form, in every mode: the streams depend on the
+        settings, and a catalog made from settings that cannot sync would only move the
+        error to the nightly run. (So ``--discover`` exits 1 on invalid settings.)
         """
         self._register_secrets()
         try:
-            return super()._validate_config(raise_errors=raise_errors)
+            return super()._validate_config(raise_errors=True)
         except ConfigValidationError as exc:
-            found = "; ".join(exc.errors) or str(exc)
+            parse_settings(self.config)  # the tap's own wording, for the tap's settings
+            found = "; ".join(config_findings(self.config, exc.schema or {})) or str(exc)
             msg = f"Invalid settings: {found}"
             raise ConfigError(msg) from None
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """The SDK's, after a check that names the stream and key of anything unusable."""
+        check_state(state)
+        super().load_state(state)
+
+    def run_connection_test(self) -> bool:
+        """``--test``: each configured source's credentials and host, without exporting.
+
+        The SDK's test syncs one record of every stream, which here means an export job
+        per stream (the upstream allows two running); and it logs an ERROR line for each
+        stream it stops on purpose. This test asks each API something cheap instead: a
+        People.ai token and its job list, a ChartMogul export that does not exist (a 404
+        proves the key was accepted). A failure is the usual one-line error.
+        """
+        for source in ("peopleai", "chartmogul"):
+            if getattr(self.settings, source) is not None:
+                what = self.runtime(source).client.check_connection()
+                self.logger.info("Connection test: %s", what)
+        return True
+
+    def _check_selection(self) -> None:
+        """Selected streams the tap cannot sync are an error, never a silent skip."""
+        catalog = self.input_catalog
+        if catalog is None:
+            return
+        sources = {
+            **{cls.name: "peopleai" for cls in PEOPLEAI_STREAMS},
+            **{cls.name: "chartmogul" for cls in CHARTMOGUL_STREAMS},
+        }
+        for entry in catalog.streams:
+            name = entry.tap_stream_id
+            if name in self.streams or not entry.metadata.resolve_selection()[()]:
+                continue
+            source = sources.get(name)
+            if source is None:
+                msg = (
+                    f"The catalog selects stream '{name}', which tap-activities does not have "
+                    f"(its streams: {', '.join(sources)})"
+                )
+                raise ConfigError(msg)
+            needed = SOURCE_SETTINGS[source]
+            missing = " and ".join(f"'{n}'" for n in needed if not self.config.get(n))
+            msg = f"The catalog selects stream '{name}', but {missing} is not set"
+            raise ConfigError(msg)
 
     @property
     def settings(self) -> Settings:
@@ -216,6 +276,7 @@ class TapActivities(Tap):
 
         Worker processes are forked first, before planning starts any thread.
         """
+        self._check_selection()
         if any(
             isinstance(stream, ExportStream) and stream.selected for stream in self.streams.values()
         ):
@@ -235,6 +296,46 @@ class TapActivities(Tap):
             self.message_writer.flush()
 
 
+TYPE_WORDS = {
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "text",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "a list",
+}
+
+
+def config_findings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """Schema findings about ``config``, each naming the setting and the expected form."""
+    findings = []
+    for error in Draft7Validator(schema).iter_errors(dict(config)):
+        name = ".".join(str(part) for part in error.absolute_path)
+        if error.validator == "required":
+            missing = [k for k in error.validator_value if k not in (error.instance or {})]
+            findings += [
+                f"setting '{'.'.join([name, k]) if name else k}' is required" for k in missing
+            ]
+        elif error.validator == "type":
+            types = (
+                error.validator_value
+                if isinstance(error.validator_value, list)
+                else [error.validator_value]
+            )
+            expected = " or ".join(TYPE_WORDS[t] for t in types if t in TYPE_WORDS)
+            findings.append(f"setting '{name}' must be {expected}, got {shown(error.instance)}")
+        elif error.validator == "enum":
+            allowed = ", ".join(shown(v) for v in error.validator_value)
+            findings.append(
+                f"setting '{name}' must be one of {allowed}, got {shown(error.instance)}"
+            )
+        else:
+            findings.append(
+                f"setting '{name}' is invalid ({error.validator} {error.validator_value})"
+            )
+    return findings
+
+
 def _set_log_level(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value:
         logging.getLogger().setLevel(value.upper())
@@ -249,6 +350,8 @@ def cli() -> None:
     install()
     try:
         TapActivities.cli()
+    except BrokenPipeError:
+        target_gone()
     except (TapActivitiesError, FileNotFoundError) as exc:
         sys.stderr.write(f"tap-activities: error: {REDACTOR.redact(str(exc))}\n")
         sys.exit(1)

@@ -7,6 +7,7 @@ is not the API (an HTML page, JSON of another shape) and malformed export data.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -60,6 +61,32 @@ class Bad:
     impostor: tuple[bytes, str] | None = None
     state_file: str | None = None  # raw text of a --state file
     extra: dict = field(default_factory=dict)
+    catalog: Callable | None = None  # catalog (given the tap's own) to pass with --catalog
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens: connections are refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def selecting(*names: str) -> Callable:
+    """A catalog that selects ``names`` (streams the tap may not even have)."""
+
+    def catalog(own: dict) -> dict:
+        entries = [
+            {
+                "tap_stream_id": name,
+                "stream": name,
+                "schema": {"type": "object", "properties": {}},
+                "metadata": [{"breadcrumb": [], "metadata": {"selected": True}}],
+            }
+            for name in names
+        ]
+        return {"streams": [*own["streams"], *entries]}
+
+    return catalog
 
 
 CASES = {
@@ -127,6 +154,63 @@ CASES = {
     "chartmogul-url-answers-other-json": Bad(
         "chartmogul", needles=("not an export", "'chartmogul_api_url'"), impostor=OTHER_JSON
     ),
+    # The host never answers: fails within a minute, naming the URL setting.
+    "peopleai-url-refused": Bad(
+        "peopleai",
+        lambda up: {"peopleai_api_url": f"http://127.0.0.1:{closed_port()}"},
+        ("People.ai API at http://127.0.0.1:", "connection refused", "'peopleai_api_url'"),
+    ),
+    "chartmogul-url-refused": Bad(
+        "chartmogul",
+        lambda up: {"chartmogul_api_url": f"http://127.0.0.1:{closed_port()}"},
+        ("ChartMogul API at", "connection refused", "'chartmogul_api_url'"),
+    ),
+    "peopleai-url-tls-fails": Bad(
+        "peopleai",
+        lambda up: {"peopleai_api_url": up.peopleai_url.replace("http://", "https://")},
+        ("TLS handshake failed", "'peopleai_api_url'"),
+    ),
+    # Selected streams the tap cannot sync.
+    "selects-an-unconfigured-source": Bad(
+        "peopleai",
+        needles=("'chartmogul_churn'", "'chartmogul_api_key' is not set"),
+        catalog=selecting("chartmogul_churn"),
+    ),
+    "selects-an-unknown-stream": Bad(
+        "chartmogul",
+        needles=("'peopleai_emails'", "does not have", "peopleai_email"),
+        catalog=selecting("peopleai_emails"),
+    ),
+    # State the tap cannot use.
+    "state-bookmark-not-a-date": Bad(
+        "peopleai",
+        needles=("'bookmarks.peopleai_email.bookmark'", '"yesterday"', "YYYY-MM-DD"),
+        state_file='{"bookmarks": {"peopleai_email": {"bookmark": "yesterday"}}}',
+    ),
+    "state-bookmarks-a-list": Bad(
+        "chartmogul", needles=("state 'bookmarks'", "a list"), state_file='{"bookmarks": []}'
+    ),
+    "state-mode-unknown": Bad(
+        "peopleai",
+        needles=("'bookmarks.peopleai_call.mode'", '"full"'),
+        state_file='{"bookmarks": {"peopleai_call": {"bookmark": "2024-01-01", "mode": "full"}}}',
+    ),
+    "state-job-not-an-object": Bad(
+        "chartmogul",
+        needles=("'bookmarks.chartmogul_churn.jobs.2024-01-01..2024-02-20'", "job_id"),
+        state_file='{"bookmarks": {"chartmogul_churn": {"jobs": {"2024-01-01..2024-02-20": 7}}}}',
+    ),
+    # Settings worded as the user wrote them, never as Python reprs.
+    "download-workers-fraction": Bad(
+        "peopleai",
+        lambda up: {"download_workers": 1.5},
+        ("'download_workers' must be a whole number, got 1.5",),
+    ),
+    "sdk-setting-wrong-type": Bad(
+        "chartmogul",
+        lambda up: {"flattening_enabled": "yes"},
+        ("'flattening_enabled' must be true or false, got \"yes\"",),
+    ),
     "state-file-not-json": Bad(
         "chartmogul", needles=("not valid JSON", "line 1 column 2"), state_file="{not json"
     ),
@@ -150,6 +234,11 @@ def _run_case(name: str, workdir: Path) -> TapRun:
         case.arm(up.faults)
         make = peopleai_config if case.source == "peopleai" else chartmogul_config
         config = {k: v for k, v in {**make(up), **case.config(up)}.items() if v is not None}
+        if case.catalog is not None:
+            from tap_activities.tap import TapActivities
+
+            own = TapActivities(config=config, validate_config=False).catalog_dict
+            return run_tap(config, workdir, catalog=case.catalog(own), timeout=120)
         if case.state_file is not None:
             workdir.mkdir(parents=True, exist_ok=True)
             workdir.joinpath("bad-state.json").write_text(case.state_file)
@@ -180,5 +269,8 @@ def test_bad_input_gives_one_clear_line_and_a_non_zero_exit(name, runs):
     assert "Traceback" not in run.stderr
     errors = run.cli_errors
     assert len(errors) == 1, run.stderr[-3000:]
+    # The tap's line is the only error: no SDK ERROR line, no Python repr before it.
+    assert not [line for line in run.stderr.splitlines() if "| ERROR" in line], run.stderr[-3000:]
+    assert "Decimal(" not in errors[0]
     for needle in CASES[name].needles:
         assert needle in errors[0], errors[0]

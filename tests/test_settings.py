@@ -34,11 +34,23 @@ def test_numbers_from_decimal_string_or_float(value):
         ({"start_date": ""}, "'start_date' is required"),
         ({"end_date": "2023-12-31"}, "'end_date' (2023-12-31) is before 'start_date'"),
         ({"poll_interval_seconds": "fast"}, "'poll_interval_seconds' must be a number"),
-        ({"poll_interval_seconds": -1}, "'poll_interval_seconds' must be >= 0"),
+        ({"poll_interval_seconds": -1}, "'poll_interval_seconds' must be a number >= 0, got -1"),
         ({"peopleai_client_secret": ""}, "'peopleai_client_secret' is required"),
         ({"peopleai_api_url": "http://api.example.com"}, "plain http on a non-loopback host"),
         ({"peopleai_api_url": "ftp://x"}, "must be an http(s) URL"),
         ({"peopleai_client_id": "", "peopleai_client_secret": ""}, "No source configured"),
+        # Values as the user wrote them, never a Python repr such as Decimal('1.5').
+        (
+            {"download_workers": Decimal("1.5")},
+            "'download_workers' must be a whole number, got 1.5",
+        ),
+        ({"download_workers": "four"}, "'download_workers' must be a whole number, got \"four\""),
+        ({"download_workers": True}, "'download_workers' must be a whole number, got true"),
+        (
+            {"chartmogul_api_key": "k", "chartmogul_lookback_days": 400},
+            "must be a whole number >= 0 and <= 365, got 400",
+        ),
+        ({"start_date": 31}, "'start_date' is not a valid date: 31 (expected"),
     ],
 )
 def test_bad_settings_give_one_line_naming_the_setting(overrides, needle):
@@ -48,6 +60,7 @@ def test_bad_settings_give_one_line_naming_the_setting(overrides, needle):
     assert needle in message
     assert "\n" not in message
     assert "secret" not in message.replace("client_secret", "")  # the value never leaks
+    assert "Decimal(" not in message
 
 
 def test_loopback_http_is_allowed():

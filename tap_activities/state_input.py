@@ -1,0 +1,69 @@
+"""The state handed to the tap (``--state``, or meltano's saved state), checked first.
+
+A bookmark that is not a date, or a state of the wrong shape, would otherwise surface deep
+in a sync as ``Invalid isoformat string: 'yesterday'``, naming neither the stream nor the
+key. Here it is one line naming both, before any export job is created. Keys the tap does
+not use (the SDK's own, or another tool's) are left alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from tap_activities.errors import ConfigError
+from tap_activities.settings import shown
+
+MODES = ("snapshot", "delta")
+HINT = "fix it, or clear the state (meltano state clear <state id>) to start over"
+
+
+def check_state(state: Any) -> None:
+    """Raise :class:`ConfigError` at the first key of ``state`` the tap cannot use."""
+    if state is None or state == {}:
+        return
+    if not isinstance(state, Mapping):
+        _bad("state", state, "a JSON object with 'bookmarks'")
+    bookmarks = state.get("bookmarks")
+    if bookmarks is None:
+        return
+    if not isinstance(bookmarks, Mapping):
+        _bad("state 'bookmarks'", bookmarks, "an object of streams")
+    for stream, entry in bookmarks.items():
+        _check_stream(f"state 'bookmarks.{stream}", entry)
+
+
+def _check_stream(where: str, entry: Any) -> None:
+    if not isinstance(entry, Mapping):
+        _bad(f"{where}'", entry, "an object")
+    for key in ("bookmark", "delta_start"):
+        value = entry.get(key)
+        if value is not None and not _is_date(value):
+            _bad(f"{where}.{key}'", value, "a date (YYYY-MM-DD)")
+    mode = entry.get("mode")
+    if mode is not None and mode not in MODES:
+        _bad(f"{where}.mode'", mode, "'snapshot' or 'delta'")
+    jobs = entry.get("jobs")
+    if jobs is None:
+        return
+    if not isinstance(jobs, Mapping):
+        _bad(f"{where}.jobs'", jobs, "an object of windows")
+    for window, job in jobs.items():
+        if not isinstance(job, Mapping) or not isinstance(job.get("job_id"), str):
+            _bad(f"{where}.jobs.{window}'", job, 'an object with a "job_id" text')
+
+
+def _is_date(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _bad(where: str, value: Any, expected: str) -> None:
+    msg = f"{where} is {shown(value)}, not {expected}; {HINT}"
+    raise ConfigError(msg)
