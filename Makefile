@@ -12,7 +12,7 @@ MELTANO_VERSION ?= 4.4.1
 CHECK_VENV ?= .venv-singer-tools
 CSV_VENV   ?= .venv-target-csv
 
-.PHONY: test lint demo demo-clean bench clean
+.PHONY: test lint demo demo-clean bench clean upstream
 
 $(STAMP): pyproject.toml hatch_build.py tap_activities/native_lines.cpp
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ lint: $(STAMP)
 
 demo: $(STAMP) $(MELTANO_STAMP)
 	$(BIN)/python demo/run_demo.py
+
+# The local upstream on the ports and credentials of meltano.yml's `local` environment, for
+# running meltano by hand (README: Running with Meltano). Stops on Ctrl-C.
+upstream: $(STAMP)
+	$(BIN)/python -m activities_upstream --peopleai-port 18401 --chartmogul-port 18402 \
+		--files-port 18403
 
 demo-clean:
 	rm -rf demo-output
