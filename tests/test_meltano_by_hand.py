@@ -19,27 +19,15 @@ from pathlib import Path
 import pytest
 
 from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and installed plugins
-    MELTANO,
     PG_DSN,
     ROOT,
     meltano_env,  # noqa: F401
+    meltano_process,
     pg_ready,  # noqa: F401
     psycopg,
 )
 
 PORTS = {"peopleai": 18401, "chartmogul": 18402, "files": 18403}
-
-
-def meltano(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(MELTANO), "--environment=local", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +50,7 @@ def hand_started_upstream():
 
 
 def test_meltano_select_list_works_in_a_fresh_clone(clean_env):
-    result = meltano(["select", "tap-activities", "--list", "--all"], clean_env)
+    result = meltano_process(["select", "tap-activities", "--list", "--all"], clean_env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "Traceback" not in output
@@ -74,7 +62,7 @@ def test_meltano_discover_and_run_against_make_upstream(clean_env, hand_started_
     makefile = (ROOT / "Makefile").read_text()
     for port in PORTS.values():  # the fixture serves what `make upstream` serves
         assert f"port {port}" in makefile
-    discovered = meltano(["invoke", "tap-activities", "--discover"], clean_env)
+    discovered = meltano_process(["invoke", "tap-activities", "--discover"], clean_env)
     assert discovered.returncode == 0, discovered.stderr[-3000:]
     catalog = json.loads(discovered.stdout[discovered.stdout.index("{") :])
     assert len(catalog["streams"]) == 8
@@ -86,7 +74,7 @@ def test_meltano_discover_and_run_against_make_upstream(clean_env, hand_started_
         "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
     }
     try:
-        ran = meltano(["run", "tap-activities", "target-postgres"], env)
+        ran = meltano_process(["run", "tap-activities", "target-postgres"], env)
         assert ran.returncode == 0, (ran.stdout + ran.stderr)[-4000:]
         with psycopg.connect(PG_DSN) as conn:
             rows = conn.execute(f'select count(*) from "{schema}".peopleai_email').fetchone()[0]

@@ -73,8 +73,9 @@ def schema():
         conn.execute(f'drop schema if exists "{name}" cascade')
 
 
-def run_meltano(args: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(
+def meltano_process(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``meltano --environment=local ARGS`` in the project, its output captured."""
+    return subprocess.run(
         [str(MELTANO), "--environment=local", *args],
         cwd=ROOT,
         env=env,
@@ -83,6 +84,10 @@ def run_meltano(args: list[str], env: dict[str, str]) -> str:
         timeout=600,
         check=False,
     )
+
+
+def run_meltano(args: list[str], env: dict[str, str]) -> str:
+    result = meltano_process(args, env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"meltano {' '.join(args)} failed:\n{output[-6000:]}"
     return output
