@@ -165,6 +165,11 @@ CASES = {
         lambda up: {"chartmogul_api_url": f"http://127.0.0.1:{closed_port()}"},
         ("ChartMogul API at", "connection refused", "'chartmogul_api_url'"),
     ),
+    "chartmogul-host-unknown": Bad(
+        "chartmogul",
+        lambda up: {"chartmogul_api_url": "https://no-such-host.invalid"},
+        ("host name not found", "'chartmogul_api_url'"),
+    ),
     "peopleai-url-tls-fails": Bad(
         "peopleai",
         lambda up: {"peopleai_api_url": up.peopleai_url.replace("http://", "https://")},
