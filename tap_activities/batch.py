@@ -21,9 +21,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 import orjson
 from isal import isal_zlib
 from singer_sdk.batch import Batcher
+from upath import UPath
 
 from tap_activities.contract import FieldTypes
+from tap_activities.errors import ConfigError
 from tap_activities.jsonl import Block
+from tap_activities.redact import REDACTOR
 from tap_activities.spool import Spool, spool
 
 if TYPE_CHECKING:  # the SDK names these only in a private module: hints, never imports
@@ -88,6 +91,44 @@ def read_deflated(part: DeflatedPart) -> Iterator[DeflatedBlock]:
     """The blocks of a part, one at a time, as :func:`deflate_part` compressed them."""
     for (count, crc, size, unknown), data in part.read():
         yield DeflatedBlock(count, data, crc, size, unknown)
+
+
+PROBE_SETTING = "batch_config.storage.root"
+SECRET_PARAMS = ("key", "secret", "token", "password", "client_secret", "account_key")
+"""Storage parameters whose values never reach a log line or an error."""
+
+
+def check_storage(config: BatchConfig) -> None:
+    """Write and delete a probe object under ``storage.root``, before any export job.
+
+    A missing fsspec backend (s3fs), a wrong secret or a bucket the credentials may not
+    write to would otherwise show only at the first batch file, after every export job of
+    the run was made and waited for. Any failure is one line naming the setting.
+    """
+    storage = config.storage
+    REDACTOR.add(*(str(v) for k, v in (storage.params or {}).items() if k in SECRET_PARAMS))
+    root = storage.root
+    name = f"{storage.prefix or ''}tap-activities-probe-{uuid.uuid4().hex}"
+    try:
+        with storage.open(name, "wb") as probe:
+            probe.write(b"tap-activities checks that it may write here; delete me\n")
+        UPath(root, **(storage.params or {})).joinpath(name).unlink()
+    except ImportError as exc:
+        scheme = root.split("://", 1)[0] if "://" in root else "file"
+        extra = " (pip install 'tap-activities[s3]')" if scheme in {"s3", "s3a"} else ""
+        msg = (
+            f"'{PROBE_SETTING}' is {root}, but this installation cannot write {scheme}:// "
+            f"storage ({exc}){extra}"
+        )
+        raise ConfigError(msg) from None
+    except Exception as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        msg = (
+            f"'{PROBE_SETTING}' is {root}, but the tap cannot write a file there "
+            f"({type(exc).__name__}: {reason}); check the path, the credentials "
+            "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for s3://) and the bucket's permissions"
+        )
+        raise ConfigError(msg) from None
 
 
 class BatchFileWriter:

@@ -13,6 +13,7 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_activities.batch import check_storage
 from tap_activities.errors import ConfigError, TapActivitiesError
 from tap_activities.heap import keep_freed_buffers
 from tap_activities.jsonl import fragment_pass
@@ -277,9 +278,13 @@ class TapActivities(Tap):
         Worker processes are forked first, before planning starts any thread.
         """
         self._check_selection()
-        if any(
-            isinstance(stream, ExportStream) and stream.selected for stream in self.streams.values()
-        ):
+        selected = [
+            s for s in self.streams.values() if isinstance(s, ExportStream) and s.selected
+        ]
+        batch_config = selected[0].get_batch_config(self.config) if selected else None
+        if batch_config is not None:
+            check_storage(batch_config)  # before a single export job exists
+        if selected:
             keep_freed_buffers()  # before the fork: the workers inherit it
             self._workers = FragmentWorkers.start(self.settings.worker_processes)
         if self.settings.peopleai is not None:

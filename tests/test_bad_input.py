@@ -216,6 +216,27 @@ CASES = {
         lambda up: {"flattening_enabled": "yes"},
         ("'flattening_enabled' must be true or false, got \"yes\"",),
     ),
+    # BATCH storage the tap cannot write: one line before any export job.
+    "batch-storage-backend-missing": Bad(
+        "peopleai",
+        lambda up: {
+            "batch_config": {
+                "encoding": {"format": "jsonl", "compression": "gzip"},
+                "storage": {"root": "gs://a-bucket/exports"},
+            }
+        },
+        ("'batch_config.storage.root' is gs://a-bucket/exports", "gcsfs"),
+    ),
+    "batch-storage-not-a-directory": Bad(
+        "chartmogul",
+        lambda up: {
+            "batch_config": {
+                "encoding": {"format": "jsonl", "compression": "gzip"},
+                "storage": {"root": "file:///etc/hostname/batches"},
+            }
+        },
+        ("'batch_config.storage.root' is file:///etc/hostname/batches", "cannot write"),
+    ),
     "state-file-not-json": Bad(
         "chartmogul", needles=("not valid JSON", "line 1 column 2"), state_file="{not json"
     ),

@@ -67,3 +67,9 @@ def test_the_wheel_holds_only_the_tap_and_its_runtime_requirements(tmp_path):
         if "extra ==" in line and "upstream" in line.split("extra ==")[1]
     }
     assert upstream_extra == {"werkzeug"}
+    s3_extra = {
+        line.split(";")[0].strip()
+        for line in metadata.get_all("Requires-Dist") or []
+        if "extra ==" in line and "s3" in line.split("extra ==")[1]
+    }
+    assert s3_extra == {"singer-sdk[s3]~=0.54.9"}
