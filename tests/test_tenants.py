@@ -1,0 +1,136 @@
+"""Three tenants at once from one meltano project, into PostgreSQL, each in its own schema.
+
+The layout is meltano.yml's: one inherited extractor per tenant (``tap-activities--tenant-a``
+…) with its credentials in meltano's variables for that plugin, one inherited loader per
+tenant for its schema. Each pipeline has its own state id and run directory, so the three
+``meltano run`` overlap without touching each other's catalog, rows or state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+
+import pytest
+
+from activities_upstream import LocalUpstream
+from activities_upstream.data import CHARTMOGUL_TYPES, PEOPLEAI_TYPES
+from tests.conftest import END, START, fast_upstream_config
+from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and installed plugins
+    MELTANO,
+    PG_DSN,
+    ROOT,
+    meltano_env,  # noqa: F401
+    pg_ready,  # noqa: F401
+    psycopg,
+    run_meltano,
+)
+
+TENANTS = ("tenant-a", "tenant-b", "tenant-c")
+
+
+def schema_of(tenant: str) -> str:
+    return tenant.replace("-", "_")  # meltano.yml: default_target_schema of its loader
+
+
+def tenant_env(tenant: str, up: LocalUpstream) -> dict[str, str]:
+    """The tenant's own settings, as meltano's variables for its inherited extractor."""
+    prefix = "TAP_ACTIVITIES__" + tenant.upper().replace("-", "_") + "_"
+    return {
+        prefix + "START_DATE": START.isoformat(),
+        prefix + "END_DATE": END.isoformat(),
+        prefix + "PEOPLEAI_API_URL": up.peopleai_url,
+        prefix + "PEOPLEAI_CLIENT_ID": up.peopleai_client_id,
+        prefix + "PEOPLEAI_CLIENT_SECRET": up.peopleai_client_secret,
+        prefix + "CHARTMOGUL_API_URL": up.chartmogul_url,
+        prefix + "CHARTMOGUL_API_KEY": up.chartmogul_api_key,
+        prefix + "POLL_INTERVAL_SECONDS": "0.05",
+    }
+
+
+def drop_schemas() -> None:
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        for tenant in TENANTS:
+            conn.execute(f'drop schema if exists "{schema_of(tenant)}" cascade')
+
+
+@pytest.fixture
+def tenant_plugins(meltano_env):  # noqa: F811 - the imported fixture
+    plugins = [f"tap-activities--{t}" for t in TENANTS] + [f"target-postgres--{t}" for t in TENANTS]
+    run_meltano(["install", *plugins], meltano_env)
+    drop_schemas()
+    yield meltano_env
+    drop_schemas()
+
+
+def test_three_tenants_run_at_once_each_into_its_schema_with_its_state(tenant_plugins, tmp_path):
+    env = {**tenant_plugins, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db"}
+    # The system database exists before the runs start, as after `meltano install`: three
+    # runs creating it at the same moment would race on its migrations.
+    run_meltano(["state", "list"], env)
+    upstreams = {
+        tenant: LocalUpstream(fast_upstream_config(seed=seed, peopleai_per_day=3 + seed))
+        for seed, tenant in enumerate(TENANTS, start=1)
+    }
+    for up in upstreams.values():
+        up.__enter__()
+    try:
+        for tenant, up in upstreams.items():
+            env.update(tenant_env(tenant, up))
+        runs = {
+            tenant: subprocess.Popen(
+                [
+                    str(MELTANO),
+                    "--environment=local",
+                    "run",
+                    f"tap-activities--{tenant}",
+                    f"target-postgres--{tenant}",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for tenant in TENANTS
+        }
+        outputs = {tenant: run.communicate(timeout=600)[0] for tenant, run in runs.items()}
+        for tenant, run in runs.items():
+            assert run.returncode == 0, f"{tenant}:\n{outputs[tenant][-4000:]}"
+
+        with psycopg.connect(PG_DSN) as conn:
+            for tenant, up in upstreams.items():
+                schema = schema_of(tenant)
+                for kind in PEOPLEAI_TYPES:
+                    rows = {
+                        r[0] for r in conn.execute(f'select uid from "{schema}".peopleai_{kind}')
+                    }
+                    assert rows == {r["uid"] for r in up.peopleai.records(kind, START, END)}, (
+                        tenant,
+                        kind,
+                    )
+                for kind in CHARTMOGUL_TYPES:
+                    rows = {
+                        r[0] for r in conn.execute(f'select uuid from "{schema}".chartmogul_{kind}')
+                    }
+                    assert rows == {r["uuid"] for r in up.chartmogul.rows(kind, START, END)}
+        for tenant, up in upstreams.items():
+            assert not up.violations, (tenant, up.violations)
+    finally:
+        for up in upstreams.values():
+            up.__exit__(None, None, None)
+
+    # Each tenant's own state, under its own id: every stream bookmarked at the end date.
+    for tenant in TENANTS:
+        state_id = f"local:tap-activities--{tenant}-to-target-postgres--{tenant}"
+        raw = run_meltano(["state", "get", state_id], env)
+        state = json.loads(next(line for line in raw.splitlines() if line.startswith("{")))
+        bookmarks = state["singer_state"]["bookmarks"]
+        for kind in PEOPLEAI_TYPES:
+            entry = bookmarks[f"peopleai_{kind}"]
+            assert entry["bookmark"] == END.isoformat(), (tenant, entry)
+            assert entry["mode"] == "delta"
+            assert not entry.get("jobs")
+        for kind in CHARTMOGUL_TYPES:
+            assert dt.date.fromisoformat(bookmarks[f"chartmogul_{kind}"]["bookmark"]) == END
