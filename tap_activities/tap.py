@@ -278,9 +278,7 @@ class TapActivities(Tap):
         Worker processes are forked first, before planning starts any thread.
         """
         self._check_selection()
-        selected = [
-            s for s in self.streams.values() if isinstance(s, ExportStream) and s.selected
-        ]
+        selected = [s for s in self.streams.values() if isinstance(s, ExportStream) and s.selected]
         batch_config = selected[0].get_batch_config(self.config) if selected else None
         if batch_config is not None:
             check_storage(batch_config)  # before a single export job exists
