@@ -89,4 +89,5 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) $(CHECK_VENV) $(CSV_VENV) $(SEAWEED_VENV) .meltano .pytest_cache .ruff_cache demo-output
+	rm -rf $(VENV) $(MELTANO_VENV) $(CHECK_VENV) $(CSV_VENV) $(SEAWEED_VENV) \
+		$(FAKESNOW_VENV) $(AIRFLOW_VENV) .meltano .pytest_cache .ruff_cache demo-output
