@@ -20,7 +20,7 @@ FAKESNOW_VENV ?= .venv-fakesnow
 AIRFLOW_VENV    ?= .venv-airflow
 AIRFLOW_VERSION ?= 3.3.2
 
-.PHONY: test lint demo demo-clean bench clean upstream
+.PHONY: test lint demo demo-clean bench bench-pipeline clean upstream
 
 $(STAMP): pyproject.toml hatch_build.py tap_activities/native_lines.cpp
 	$(PYTHON) -m venv $(VENV)
@@ -79,7 +79,13 @@ upstream: $(STAMP)
 	$(BIN)/python -m activities_upstream --peopleai-port 18401 --chartmogul-port 18402 \
 		--files-port 18403
 
-demo-clean:
+demo-# End to end with the loader in it: meltano run into PostgreSQL (RECORD, BATCH) and the
+# Snowflake fake, wall time and peak memory of the whole pipeline, next to the tap alone.
+# BENCH_ARGS="--records 30000 --cases pg-batch --target-config '{\"use_copy\": true}'"
+bench-pipeline: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW_VENV)/.installed
+	$(BIN)/python bench/pipeline_bench.py $(BENCH_ARGS)
+
+clean:
 	rm -rf demo-output
 	-$(MELTANO_VENV)/bin/meltano --environment=local state clear --force local:tap-activities-to-target-duckdb
 
@@ -87,6 +93,12 @@ demo-clean:
 # and the raw orjson floor (several minutes). BENCH_ARGS="--records 10000 --skip-stock"
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
+
+# End to end with the loader in it: meltano run into PostgreSQL (RECORD, BATCH) and the
+# Snowflake fake, wall time and peak memory of the whole pipeline, next to the tap alone.
+# BENCH_ARGS="--records 30000 --cases pg-batch --target-config '{\"use_copy\": true}'"
+bench-pipeline: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW_VENV)/.installed
+	$(BIN)/python bench/pipeline_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) $(CHECK_VENV) $(CSV_VENV) $(SEAWEED_VENV) \
