@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 import uuid
 
 import pytest
 
 from tests.conftest import END, START, chartmogul_config, peopleai_config
 from tests.s3_server import seaweed
-from tests.tap_process import assert_unchanged, run_tap
+from tests.tap_process import CLI_ERROR, assert_unchanged, run_tap
 from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and installed plugins
     PG_DSN,
     meltano_env,  # noqa: F401
@@ -136,3 +138,23 @@ def test_the_s3_extra_resolves_to_a_current_s3fs():
     # s3fs and boto3 unpinned together once resolved to s3fs 0.4.2; the extra (installed
     # by the Makefile with the test extra) must bring a current one.
     assert int(s3fs.__version__.split(".")[0]) >= 2024, s3fs.__version__
+
+
+def test_without_s3fs_the_line_says_which_extra_to_install(upstream, tmp_path):
+    """An installation without the s3 extra: the probe's ImportError, worded."""
+    config = {**peopleai_config(upstream), "batch_config": s3_batch_config("any-bucket")}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    no_s3fs = "import sys; sys.modules['s3fs'] = None; from tap_activities.tap import cli; cli()"
+    done = subprocess.run(
+        [sys.executable, "-c", no_s3fs, "--config", str(tmp_path / "config.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    errors = [line for line in done.stderr.splitlines() if line.startswith(CLI_ERROR)]
+    assert done.returncode == 1
+    assert len(errors) == 1, done.stderr[-2000:]
+    assert "'batch_config.storage.root' is s3://any-bucket/exports" in errors[0]
+    assert "pip install 'tap-activities[s3]'" in errors[0]
+    assert upstream.peopleai.jobs() == []
