@@ -24,20 +24,19 @@ from pathlib import Path
 
 import pytest
 
-from activities_upstream import LocalUpstream
-from activities_upstream.data import CHARTMOGUL_TYPES, PEOPLEAI_TYPES
-from tests.conftest import END, START, fast_upstream_config
 from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and installed plugins
     IN_CI,
     MELTANO,
-    PG_DSN,
     ROOT,
     meltano_env,  # noqa: F401
     pg_ready,  # noqa: F401
-    psycopg,
     run_meltano,
 )
-from tests.test_tenants import schema_of, tenant_env
+from tests.test_tenants import (  # the tenants' layout, and their plugins installed
+    assert_rows_are_the_tenants_own,
+    tenant_plugins,  # noqa: F401
+    tenant_upstreams,
+)
 
 AIRFLOW_VENV = ROOT / ".venv-airflow"
 AIRFLOW_PYTHON = AIRFLOW_VENV / "bin" / "python"
@@ -156,23 +155,10 @@ def test_dagbag_reports_a_malformed_tenants_file_as_an_import_error(airflow_read
     assert "tenant 'tenant-a' is listed twice" in error
 
 
-def drop_schemas() -> None:
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        for tenant in TENANTS:
-            conn.execute(f'drop schema if exists "{schema_of(tenant)}" cascade')
-
-
-@pytest.fixture
-def tenant_plugins(meltano_env):  # noqa: F811 - the imported fixture
-    plugins = [f"tap-activities--{t}" for t in TENANTS] + [f"target-postgres--{t}" for t in TENANTS]
-    run_meltano(["install", *plugins], meltano_env)
-    drop_schemas()
-    yield meltano_env
-    drop_schemas()
-
-
 def test_airflow_dags_test_runs_two_tenants_each_into_its_schema(
-    airflow_ready, tenant_plugins, tmp_path
+    airflow_ready,
+    tenant_plugins,  # noqa: F811 - the imported fixture
+    tmp_path,
 ):
     tenants_file = tmp_path / "tenants.json"
     tenants_file.write_text(json.dumps([{"name": t} for t in TENANTS]))
@@ -191,39 +177,14 @@ def test_airflow_dags_test_runs_two_tenants_each_into_its_schema(
     # Airflow's own database: `dags test` refuses to start without it.
     run_airflow([str(AIRFLOW), "db", "migrate"], env)
 
-    upstreams = {
-        tenant: LocalUpstream(fast_upstream_config(seed=seed, peopleai_per_day=3 + seed))
-        for seed, tenant in enumerate(TENANTS, start=1)
-    }
-    for up in upstreams.values():
-        up.__enter__()
-    try:
-        for tenant, up in upstreams.items():
-            env.update(tenant_env(tenant, up))
+    with tenant_upstreams(TENANTS, env) as upstreams:
         output = run_airflow([str(AIRFLOW), "dags", "test", DAG_ID], env, timeout=900)
         for tenant in TENANTS:
             assert f"[DAG TEST] end task task_id={tenant} " in output, output[-8000:]
             assert f"run tap-activities--{tenant} target-postgres--{tenant}" in output
 
-        with psycopg.connect(PG_DSN) as conn:
-            for tenant, up in upstreams.items():
-                schema = schema_of(tenant)
-                for kind in PEOPLEAI_TYPES:
-                    rows = {
-                        r[0] for r in conn.execute(f'select uid from "{schema}".peopleai_{kind}')
-                    }
-                    want = {r["uid"] for r in up.peopleai.records(kind, START, END)}
-                    assert rows == want, (tenant, kind)
-                for kind in CHARTMOGUL_TYPES:
-                    rows = {
-                        r[0] for r in conn.execute(f'select uuid from "{schema}".chartmogul_{kind}')
-                    }
-                    assert rows == {r["uuid"] for r in up.chartmogul.rows(kind, START, END)}
         for tenant, up in upstreams.items():
-            assert not up.violations, (tenant, up.violations)
-    finally:
-        for up in upstreams.values():
-            up.__exit__(None, None, None)
+            assert_rows_are_the_tenants_own(tenant, up)
 
     # Each tenant's pipeline saved its own state under the local environment's id.
     states = run_meltano(["state", "list"], env)

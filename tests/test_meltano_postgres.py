@@ -73,6 +73,24 @@ def schema():
         conn.execute(f'drop schema if exists "{name}" cascade')
 
 
+def upstream_env(up: LocalUpstream, prefix: str = "TAP_ACTIVITIES_") -> dict[str, str]:
+    """The tap's settings for ``up`` (its whole date range) as meltano variables.
+
+    ``prefix``: a plugin's, e.g. a tenant's ``TAP_ACTIVITIES__TENANT_A_``. Numbers go as
+    text, the path users take.
+    """
+    return {
+        prefix + "START_DATE": up.config.start.isoformat(),
+        prefix + "END_DATE": up.config.end.isoformat(),
+        prefix + "PEOPLEAI_API_URL": up.peopleai_url,
+        prefix + "PEOPLEAI_CLIENT_ID": up.peopleai_client_id,
+        prefix + "PEOPLEAI_CLIENT_SECRET": up.peopleai_client_secret,
+        prefix + "CHARTMOGUL_API_URL": up.chartmogul_url,
+        prefix + "CHARTMOGUL_API_KEY": up.chartmogul_api_key,
+        prefix + "POLL_INTERVAL_SECONDS": "0.05",
+    }
+
+
 def meltano_process(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     """``meltano --environment=local ARGS`` in the project, its output captured."""
     return subprocess.run(
@@ -163,16 +181,8 @@ def test_two_runs_into_postgres_add_new_and_update_changed_rows(
     with LocalUpstream(upstream_config) as up:
         env = {
             **meltano_env,
+            **upstream_env(up),
             "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
-            "TAP_ACTIVITIES_START_DATE": START.isoformat(),
-            "TAP_ACTIVITIES_END_DATE": END.isoformat(),
-            "TAP_ACTIVITIES_PEOPLEAI_API_URL": up.peopleai_url,
-            "TAP_ACTIVITIES_PEOPLEAI_CLIENT_ID": up.peopleai_client_id,
-            "TAP_ACTIVITIES_PEOPLEAI_CLIENT_SECRET": up.peopleai_client_secret,
-            "TAP_ACTIVITIES_CHARTMOGUL_API_URL": up.chartmogul_url,
-            "TAP_ACTIVITIES_CHARTMOGUL_API_KEY": up.chartmogul_api_key,
-            # Fractional numbers through environment variables: the path users take.
-            "TAP_ACTIVITIES_POLL_INTERVAL_SECONDS": "0.05",
             "TAP_ACTIVITIES_CHARTMOGUL_LOOKBACK_DAYS": "3",
             "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
         }

@@ -25,6 +25,7 @@ from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and instal
     pg_ready,  # noqa: F401
     psycopg,
     run_meltano,
+    upstream_env,
 )
 
 s3fs = pytest.importorskip("s3fs")
@@ -108,12 +109,8 @@ def test_meltano_loads_s3_batches_into_postgres(meltano_env, s3, tmp_path):  # n
         env = {
             **meltano_env,
             **s3.env(),
+            **upstream_env(up),
             "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
-            "TAP_ACTIVITIES_START_DATE": START.isoformat(),
-            "TAP_ACTIVITIES_END_DATE": END.isoformat(),
-            "TAP_ACTIVITIES_PEOPLEAI_API_URL": up.peopleai_url,
-            "TAP_ACTIVITIES_PEOPLEAI_CLIENT_ID": up.peopleai_client_id,
-            "TAP_ACTIVITIES_PEOPLEAI_CLIENT_SECRET": up.peopleai_client_secret,
             "TAP_ACTIVITIES_CHARTMOGUL_API_KEY": "",
             "TAP_ACTIVITIES_BATCH_CONFIG": json.dumps(s3_batch_config(bucket)),
             "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,

@@ -31,6 +31,7 @@ from tests.test_meltano_postgres import (  # the fixtures: meltano and installed
     meltano_env,  # noqa: F401
     pg_ready,  # noqa: F401
     run_meltano,
+    upstream_env,
 )
 
 FAKESNOW = ROOT / ".venv-fakesnow" / "bin"
@@ -109,15 +110,8 @@ def test_two_runs_into_snowflake(snowflake_env, snowflake, tmp_path, mode):
     with LocalUpstream(fast_upstream_config(start=START, end=END, peopleai_per_day=4)) as up:
         env = {
             **snowflake_env,
+            **upstream_env(up),
             "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
-            "TAP_ACTIVITIES_START_DATE": START.isoformat(),
-            "TAP_ACTIVITIES_END_DATE": END.isoformat(),
-            "TAP_ACTIVITIES_PEOPLEAI_API_URL": up.peopleai_url,
-            "TAP_ACTIVITIES_PEOPLEAI_CLIENT_ID": up.peopleai_client_id,
-            "TAP_ACTIVITIES_PEOPLEAI_CLIENT_SECRET": up.peopleai_client_secret,
-            "TAP_ACTIVITIES_CHARTMOGUL_API_URL": up.chartmogul_url,
-            "TAP_ACTIVITIES_CHARTMOGUL_API_KEY": up.chartmogul_api_key,
-            "TAP_ACTIVITIES_POLL_INTERVAL_SECONDS": "0.05",
             "TARGET_SNOWFLAKE_FAKE_DEFAULT_TARGET_SCHEMA": schema,
         }
         if mode == "batch":

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 
 import pytest
 
@@ -25,6 +27,7 @@ from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and instal
     pg_ready,  # noqa: F401
     psycopg,
     run_meltano,
+    upstream_env,
 )
 
 TENANTS = ("tenant-a", "tenant-b", "tenant-c")
@@ -36,17 +39,36 @@ def schema_of(tenant: str) -> str:
 
 def tenant_env(tenant: str, up: LocalUpstream) -> dict[str, str]:
     """The tenant's own settings, as meltano's variables for its inherited extractor."""
-    prefix = "TAP_ACTIVITIES__" + tenant.upper().replace("-", "_") + "_"
-    return {
-        prefix + "START_DATE": START.isoformat(),
-        prefix + "END_DATE": END.isoformat(),
-        prefix + "PEOPLEAI_API_URL": up.peopleai_url,
-        prefix + "PEOPLEAI_CLIENT_ID": up.peopleai_client_id,
-        prefix + "PEOPLEAI_CLIENT_SECRET": up.peopleai_client_secret,
-        prefix + "CHARTMOGUL_API_URL": up.chartmogul_url,
-        prefix + "CHARTMOGUL_API_KEY": up.chartmogul_api_key,
-        prefix + "POLL_INTERVAL_SECONDS": "0.05",
-    }
+    return upstream_env(up, "TAP_ACTIVITIES__" + tenant.upper().replace("-", "_") + "_")
+
+
+def assert_rows_are_the_tenants_own(tenant: str, up: LocalUpstream) -> None:
+    """The tenant's schema holds exactly its upstream's keys, every stream."""
+    schema = schema_of(tenant)
+    with psycopg.connect(PG_DSN) as conn:
+        for kind in PEOPLEAI_TYPES:
+            rows = {r[0] for r in conn.execute(f'select uid from "{schema}".peopleai_{kind}')}
+            want = {r["uid"] for r in up.peopleai.records(kind, START, END)}
+            assert rows == want, (tenant, kind)
+        for kind in CHARTMOGUL_TYPES:
+            rows = {r[0] for r in conn.execute(f'select uuid from "{schema}".chartmogul_{kind}')}
+            assert rows == {r["uuid"] for r in up.chartmogul.rows(kind, START, END)}, tenant
+    assert not up.violations, (tenant, up.violations)
+
+
+@contextmanager
+def tenant_upstreams(tenants: tuple[str, ...], env: dict[str, str]) -> Iterator[dict]:
+    """One local upstream per tenant, each with other data; their settings put in ``env``."""
+    with ExitStack() as stack:
+        upstreams = {
+            tenant: stack.enter_context(
+                LocalUpstream(fast_upstream_config(seed=seed, peopleai_per_day=3 + seed))
+            )
+            for seed, tenant in enumerate(tenants, start=1)
+        }
+        for tenant, up in upstreams.items():
+            env.update(tenant_env(tenant, up))
+        yield upstreams
 
 
 def drop_schemas() -> None:
@@ -69,15 +91,7 @@ def test_three_tenants_run_at_once_each_into_its_schema_with_its_state(tenant_pl
     # The system database exists before the runs start, as after `meltano install`: three
     # runs creating it at the same moment would race on its migrations.
     run_meltano(["state", "list"], env)
-    upstreams = {
-        tenant: LocalUpstream(fast_upstream_config(seed=seed, peopleai_per_day=3 + seed))
-        for seed, tenant in enumerate(TENANTS, start=1)
-    }
-    for up in upstreams.values():
-        up.__enter__()
-    try:
-        for tenant, up in upstreams.items():
-            env.update(tenant_env(tenant, up))
+    with tenant_upstreams(TENANTS, env) as upstreams:
         runs = {
             tenant: subprocess.Popen(
                 [
@@ -99,27 +113,8 @@ def test_three_tenants_run_at_once_each_into_its_schema_with_its_state(tenant_pl
         for tenant, run in runs.items():
             assert run.returncode == 0, f"{tenant}:\n{outputs[tenant][-4000:]}"
 
-        with psycopg.connect(PG_DSN) as conn:
-            for tenant, up in upstreams.items():
-                schema = schema_of(tenant)
-                for kind in PEOPLEAI_TYPES:
-                    rows = {
-                        r[0] for r in conn.execute(f'select uid from "{schema}".peopleai_{kind}')
-                    }
-                    assert rows == {r["uid"] for r in up.peopleai.records(kind, START, END)}, (
-                        tenant,
-                        kind,
-                    )
-                for kind in CHARTMOGUL_TYPES:
-                    rows = {
-                        r[0] for r in conn.execute(f'select uuid from "{schema}".chartmogul_{kind}')
-                    }
-                    assert rows == {r["uuid"] for r in up.chartmogul.rows(kind, START, END)}
         for tenant, up in upstreams.items():
-            assert not up.violations, (tenant, up.violations)
-    finally:
-        for up in upstreams.values():
-            up.__exit__(None, None, None)
+            assert_rows_are_the_tenants_own(tenant, up)
 
     # Each tenant's own state, under its own id: every stream bookmarked at the end date.
     for tenant in TENANTS:
