@@ -79,13 +79,7 @@ upstream: $(STAMP)
 	$(BIN)/python -m activities_upstream --peopleai-port 18401 --chartmogul-port 18402 \
 		--files-port 18403
 
-demo-# End to end with the loader in it: meltano run into PostgreSQL (RECORD, BATCH) and the
-# Snowflake fake, wall time and peak memory of the whole pipeline, next to the tap alone.
-# BENCH_ARGS="--records 30000 --cases pg-batch --target-config '{\"use_copy\": true}'"
-bench-pipeline: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW_VENV)/.installed
-	$(BIN)/python bench/pipeline_bench.py $(BENCH_ARGS)
-
-clean:
+demo-clean:
 	rm -rf demo-output
 	-$(MELTANO_VENV)/bin/meltano --environment=local state clear --force local:tap-activities-to-target-duckdb
 
