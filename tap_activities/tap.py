@@ -46,6 +46,14 @@ SECRET_SETTINGS = ("peopleai_client_id", "peopleai_client_secret", "chartmogul_a
 """Settings whose values never appear in a log line or an error (the client id is the
 People.ai "API key")."""
 
+TEST_HELP = (
+    "Use --test to check each configured source's credentials and host (a People.ai "
+    "token and job list, a ChartMogul API key) without creating an export job or "
+    "writing any record. Use --test=schema to write the streams' SCHEMA messages only."
+)
+"""``--test``'s help: what this tap's connection test does (the SDK's says it syncs a
+record per stream)."""
+
 # Numbers are also accepted as strings: meltano passes environment variables as text.
 NUMBER = th.CustomType({"type": ["number", "string"]})
 INTEGER = th.CustomType({"type": ["integer", "string"]})
@@ -241,8 +249,15 @@ class TapActivities(Tap):
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
-        """The SDK's command plus ``--log-level`` (same as ``TAP_ACTIVITIES_LOGLEVEL``)."""
+        """The SDK's command plus ``--log-level`` (same as ``TAP_ACTIVITIES_LOGLEVEL``).
+
+        ``--test`` keeps the SDK's option but not its help text, which promises one record
+        per stream: this tap's test (:meth:`run_connection_test`) exports nothing.
+        """
         command = super().get_singer_command()
+        for param in command.params:
+            if param.name == "test" and isinstance(param, click.Option):
+                param.help = TEST_HELP
         command.params.append(
             click.Option(
                 ["--log-level"],
