@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from jsonschema import Draft7Validator
@@ -17,7 +17,8 @@ from tap_activities.batch import check_storage
 from tap_activities.errors import ConfigError, TapActivitiesError
 from tap_activities.heap import keep_freed_buffers
 from tap_activities.jsonl import fragment_pass
-from tap_activities.lifecycle import install_stop_handlers, target_gone
+from tap_activities.lifecycle import PREFIX, install_stop_handlers, target_gone
+from tap_activities.log_lines import rendered
 from tap_activities.output import BufferedSingerWriter
 from tap_activities.redact import REDACTOR, install
 from tap_activities.runtime import SourceRuntime, build_runtime
@@ -363,7 +364,8 @@ def cli() -> None:
     """Console entry point: the SDK's CLI, with any error as one redacted line and exit 1.
 
     The tap's own errors say what to do. Anything else is a bug or an environment
-    problem; its traceback goes to the log at debug level only (also redacted).
+    problem; its traceback goes to the log at debug level only (also redacted). The line
+    is JSON at error level when meltano reads the log as structured (:mod:`.log_lines`).
     """
     install()
     try:
@@ -371,19 +373,19 @@ def cli() -> None:
     except BrokenPipeError:
         target_gone()
     except (TapActivitiesError, FileNotFoundError) as exc:
-        sys.stderr.write(f"tap-activities: error: {REDACTOR.redact(str(exc))}\n")
-        sys.exit(1)
+        _fail(REDACTOR.redact(str(exc)))
     except Exception as exc:
         if type(exc).__name__ == "JSONDecodeError":  # json's, simplejson's or orjson's
-            sys.stderr.write(
-                "tap-activities: error: a --config, --state or --catalog file is not valid "
-                f"JSON (line {getattr(exc, 'lineno', '?')} column {getattr(exc, 'colno', '?')})\n"
+            _fail(
+                "a --config, --state or --catalog file is not valid JSON "
+                f"(line {getattr(exc, 'lineno', '?')} column {getattr(exc, 'colno', '?')})"
             )
-            sys.exit(1)
         logging.getLogger("tap_activities").debug("unexpected error", exc_info=True)
         text = " ".join(f"{type(exc).__name__}: {exc}".split())
-        sys.stderr.write(
-            f"tap-activities: error: unexpected {REDACTOR.redact(text)} "
-            "(set TAP_ACTIVITIES_LOGLEVEL=DEBUG for details)\n"
-        )
-        sys.exit(1)
+        _fail(f"unexpected {REDACTOR.redact(text)} (set TAP_ACTIVITIES_LOGLEVEL=DEBUG for details)")
+
+
+def _fail(reason: str) -> NoReturn:
+    """Write ``tap-activities: error: <reason>`` (redacted by the caller) and exit 1."""
+    sys.stderr.write(rendered(f"{PREFIX} {reason}") + "\n")
+    sys.exit(1)

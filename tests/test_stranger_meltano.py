@@ -146,6 +146,18 @@ def loader_env(target_schema: str) -> dict[str, str]:
     }
 
 
+def tap_log(output: str) -> list[dict]:
+    """The tap's log events in meltano's ``--log-format=json`` output, each with its level."""
+    events = []
+    for line in output.splitlines():
+        if line.startswith("{"):
+            event = json.loads(line)
+            if event.get("name") == "tap-activities" and event.get("stdio") == "stderr":
+                events.append(event)
+    assert events, f"no log line of the tap in:\n{output[-3000:]}"
+    return events
+
+
 def saved_state(user: Stranger) -> dict:
     result = user.process("state", "get", STATE_ID)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -168,7 +180,12 @@ def test_the_definition_file_is_all_a_stranger_needs(stranger, schema):  # noqa:
         assert up.peopleai.jobs() == []
         assert up.chartmogul.exports() == []
 
-        stranger.meltano("run", "tap-activities", "target-postgres", env=env)
+        ran = stranger.meltano(
+            "--log-format=json", "run", "tap-activities", "target-postgres", env=env
+        )
+        warnings = [e for e in tap_log(ran) if "which the schema does not list" in e["event"]]
+        assert warnings, "the upstream's new fields were not reported"
+        assert {e["level"] for e in warnings} == {"warning"}, warnings[0]
         first = snapshot(schema)
         for kind in PEOPLEAI_TYPES:
             want = {r["uid"] for r in up.peopleai.records(kind, START, END)}
@@ -213,3 +230,21 @@ def test_the_definition_file_is_all_a_stranger_needs(stranger, schema):  # noqa:
         state = saved_state(stranger)["singer_state"]["bookmarks"]
         assert all(b["mode"] == "delta" for n, b in state.items() if n.startswith("peopleai"))
         assert not up.violations
+
+
+def test_the_reason_of_a_failure_is_logged_at_error_level(stranger, schema):  # noqa: F811
+    """meltano reads the tap's log as structured: its error line is an error, not info."""
+    with LocalUpstream(fast_upstream_config(start=START, end=START)) as up:
+        wrong = "wrong-chartmogul-key-0123456789"
+        env = {**upstream_env(up), "TAP_ACTIVITIES_CHARTMOGUL_API_KEY": wrong, **loader_env(schema)}
+        failed = stranger.process(
+            "--log-format=json", "run", "tap-activities", "target-postgres", env=env
+        )
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0, output[-3000:]
+    errors = [e for e in tap_log(output) if e["event"].startswith("tap-activities: error:")]
+    assert len(errors) == 1, output[-3000:]
+    assert errors[0]["level"] == "error"
+    assert "check 'chartmogul_api_key'" in errors[0]["event"]
+    for secret in (wrong, up.peopleai_client_secret):
+        assert secret not in output
