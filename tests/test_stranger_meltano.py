@@ -181,7 +181,12 @@ def test_the_definition_file_is_all_a_stranger_needs(stranger, schema):  # noqa:
         assert up.chartmogul.exports() == []
 
         ran = stranger.meltano(
-            "--log-format=json", "run", "tap-activities", "target-postgres", env=env
+            "--log-format=json",
+            "run",
+            "--state-id-suffix=failing",  # not the other test's state, whichever ran first
+            "tap-activities",
+            "target-postgres",
+            env=env,
         )
         warnings = [e for e in tap_log(ran) if "which the schema does not list" in e["event"]]
         assert warnings, "the upstream's new fields were not reported"
@@ -238,7 +243,12 @@ def test_the_reason_of_a_failure_is_logged_at_error_level(stranger, schema):  # 
         wrong = "wrong-chartmogul-key-0123456789"
         env = {**upstream_env(up), "TAP_ACTIVITIES_CHARTMOGUL_API_KEY": wrong, **loader_env(schema)}
         failed = stranger.process(
-            "--log-format=json", "run", "tap-activities", "target-postgres", env=env
+            "--log-format=json",
+            "run",
+            "--state-id-suffix=failing",  # not the other test's state, whichever ran first
+            "tap-activities",
+            "target-postgres",
+            env=env,
         )
     output = failed.stdout + failed.stderr
     assert failed.returncode != 0, output[-3000:]
