@@ -183,7 +183,6 @@ def test_the_definition_file_is_all_a_stranger_needs(stranger, schema):  # noqa:
         ran = stranger.meltano(
             "--log-format=json",
             "run",
-            "--state-id-suffix=failing",  # not the other test's state, whichever ran first
             "tap-activities",
             "target-postgres",
             env=env,
