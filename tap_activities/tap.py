@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Mapping
@@ -9,16 +10,16 @@ from typing import Any, NoReturn
 
 import click
 from jsonschema import Draft7Validator
-from singer_sdk import Tap
+from singer_sdk import Tap, about
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_activities.batch import check_storage
 from tap_activities.errors import ConfigError, TapActivitiesError
 from tap_activities.heap import keep_freed_buffers
-from tap_activities.jsonl import fragment_pass
 from tap_activities.lifecycle import PREFIX, install_stop_handlers, target_gone
 from tap_activities.log_lines import rendered
+from tap_activities.native_status import described, fragment_pass_status
 from tap_activities.output import BufferedSingerWriter
 from tap_activities.redact import REDACTOR, install
 from tap_activities.runtime import SourceRuntime, build_runtime
@@ -272,6 +273,31 @@ class TapActivities(Tap):
         )
         return command
 
+    @classmethod
+    def print_about(cls, output_format: str | None = None) -> None:
+        """The SDK's ``--about``, plus the People.ai fragment pass this installation runs.
+
+        The pass decides how fast a sync is and is chosen when the package is built, so it
+        belongs with the version: a field ``fragment_pass`` in JSON, a line in text, a
+        section in Markdown.
+        """
+        info = cls._get_about_info()
+        style = output_format or "text"
+        text = about.AboutFormatter.get_formatter(style).format_about(info)
+        used = described()
+        if style == "json":
+            data = json.loads(text)
+            data["fragment_pass"] = {"native": used.native, "description": used.description}
+            text = json.dumps(data, indent=2, default=str)
+        elif style == "markdown":
+            text += f"\n## People.ai fragment pass\n\n{used.description}\n"
+        else:
+            lines = text.split("\n")
+            after = next(i for i, line in enumerate(lines) if line.startswith("SDK Version:"))
+            lines.insert(after + 1, f"People.ai Fragment Pass: {used.description}")
+            text = "\n".join(lines)
+        print(text)  # --about writes to stdout, as the SDK's does
+
     def runtime(self, source_name: str) -> SourceRuntime:
         """The shared client and scheduler of a source, created on first use."""
         if source_name not in self._runtimes:
@@ -302,7 +328,9 @@ class TapActivities(Tap):
             keep_freed_buffers()  # before the fork: the workers inherit it
             self._workers = FragmentWorkers.start(self.settings.worker_processes)
         if self.settings.peopleai is not None:
-            self.logger.info("People.ai fragment pass: %s", fragment_pass())
+            used = fragment_pass_status()
+            level = logging.WARNING if used.warn else logging.INFO
+            self.logger.log(level, "People.ai fragment pass: %s", used.description)
         try:
             for stream in self.streams.values():
                 if isinstance(stream, ExportStream) and stream.selected:
