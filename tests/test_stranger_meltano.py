@@ -152,7 +152,10 @@ def tap_log(output: str) -> list[dict]:
     for line in output.splitlines():
         if line.startswith("{"):
             event = json.loads(line)
-            if event.get("name") == "tap-activities" and event.get("stdio") == "stderr":
+            # meltano run names the plugin ("name"); meltano invoke only the logger of a
+            # line it parsed ("plugin_logger").
+            ours = "tap-activities" in (event.get("name"), event.get("plugin_logger"))
+            if ours and event.get("stdio") == "stderr":
                 events.append(event)
     assert events, f"no log line of the tap in:\n{output[-3000:]}"
     return events
