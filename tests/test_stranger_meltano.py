@@ -7,7 +7,9 @@ tap is used the way the README tells a new user to: ``meltano init``, then
 user pins a fork or a release: a build from git is what a user gets, and uv caches it by
 commit, so it is never a stale build of other code), a fully declared target-postgres, and
 every setting given only through ``TAP_ACTIVITIES_*`` variables. Then ``--test``, a run,
-and a second run that must be incremental (delta exports from the saved state).
+and a second run that must be incremental (delta exports from the saved state). meltano's
+JSON log shows the levels a log filter sees: the tap's warnings at warning level, and the
+reason of a failure (``tap-activities: error: ...``) at error level, not info.
 
 Meltano is kept off the network: the Hub URL points at a closed loopback port, so a step
 that needed the Hub would fail here rather than pass on a machine with access.
