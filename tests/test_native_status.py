@@ -57,3 +57,10 @@ def test_switched_off_is_not_a_warning(monkeypatch):
     used = fragment_pass_status()
     assert (used.native, used.warn) == (False, False)
     assert used.description == "pure Python (TAP_ACTIVITIES_NATIVE=0)"
+
+
+def test_the_warning_gives_the_recipe_the_readme_documents():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    meltano, pip = REINSTALL.split(": ", 1)[1].split(" (pip: ")
+    assert meltano in readme
+    assert pip.rstrip(")").replace("<pip_url>", "'<pip_url>'") in readme

@@ -47,3 +47,9 @@ def test_settings_are_the_same_names_kinds_and_secrets(definition, declared):
 
 def test_pip_url_installs_this_distribution(definition):
     assert definition["pip_url"] == metadata("tap_activities")["Name"]
+
+
+def test_the_readme_gives_the_command_that_adds_this_file():
+    readme = (ROOT / "README.md").read_text()
+    relative = DEFINITION.relative_to(ROOT).as_posix()
+    assert f"meltano add tap-activities --from-ref /path/to/tap-activities/{relative}" in readme
