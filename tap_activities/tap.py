@@ -208,7 +208,11 @@ class TapActivities(Tap):
         return True
 
     def _check_selection(self) -> None:
-        """Selected streams the tap cannot sync are an error, never a silent skip."""
+        """A catalog that selects streams the tap cannot sync, or none, is an error.
+
+        Never a silent skip. Without ``--catalog`` the SDK selects every stream, so only
+        a given catalog is checked; discovery, ``--test`` and ``--about`` never get here.
+        """
         catalog = self.input_catalog
         if catalog is None:
             return
@@ -230,6 +234,15 @@ class TapActivities(Tap):
             needed = SOURCE_SETTINGS[source]
             missing = " and ".join(f"'{n}'" for n in needed if not self.config.get(n))
             msg = f"The catalog selects stream '{name}', but {missing} is not set"
+            raise ConfigError(msg)
+        if not any(stream.selected for stream in self.streams.values()):
+            # Meltano makes such a catalog from a `select` rule that matches nothing (a
+            # typo): syncing it would be a green run that loads nothing, night after night.
+            msg = (
+                f"The catalog selects none of the tap's streams ({', '.join(self.streams)}); "
+                "check the selection with `meltano select tap-activities --list` "
+                "(a typo in a select rule matches nothing)"
+            )
             raise ConfigError(msg)
 
     @property

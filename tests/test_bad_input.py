@@ -89,6 +89,15 @@ def selecting(*names: str) -> Callable:
     return catalog
 
 
+def deselect_all(catalog: dict) -> dict:
+    """The catalog with every stream deselected, as meltano writes it after a typo."""
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if not meta["breadcrumb"]:
+                meta["metadata"]["selected"] = False
+    return catalog
+
+
 CASES = {
     "start-date-invalid": Bad(
         "peopleai", lambda up: {"start_date": "2024-13-01"}, ("'start_date'", "2024-13-01")
@@ -185,6 +194,21 @@ CASES = {
         "chartmogul",
         needles=("'peopleai_emails'", "does not have", "peopleai_email"),
         catalog=selecting("peopleai_emails"),
+    ),
+    # What meltano makes of a `select` rule that matches nothing (a typo): no stream selected.
+    "selects-no-stream": Bad(
+        "peopleai",
+        needles=(
+            "selects none of the tap's streams",
+            "(peopleai_call, peopleai_email, peopleai_meeting)",
+            "meltano select tap-activities --list",
+        ),
+        catalog=deselect_all,
+    ),
+    "catalog-without-streams": Bad(
+        "chartmogul",
+        needles=("selects none of the tap's streams", "chartmogul_churn"),
+        catalog=lambda own: {"streams": []},
     ),
     # State the tap cannot use.
     "state-bookmark-not-a-date": Bad(
