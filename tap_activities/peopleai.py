@@ -165,6 +165,15 @@ class PeopleAIClient:
         """Read one job."""
         return parse_job(self._json(self.api.request("GET", f"{JOBS_PATH}/{job_id}")))
 
+    def check_credentials(self) -> str:
+        """A token for the key pair: the first call of a sync, before any job exists.
+
+        The token is kept for the run, so the check costs no extra call. A busy or
+        unreachable token endpoint is retried as any call is (briefly before first contact).
+        """
+        self.api.retrying(self._auth.token)
+        return "People.ai accepted the key pair"
+
     def check_connection(self) -> str:
         """``--test``: a token for the key pair, and the job list (nothing is exported)."""
         jobs = self.list_jobs()

@@ -245,6 +245,17 @@ class TapActivities(Tap):
             )
             raise ConfigError(msg)
 
+    def _check_credentials(self, selected: list[ExportStream]) -> None:
+        """The credentials of every source with a selected stream, before any export job.
+
+        Streams sync one after the other: without this, a wrong People.ai secret would
+        surface only after every other stream had synced, hours into a night. A People.ai
+        token (kept for the run) and ChartMogul's authentication test cost one call each.
+        """
+        for source in dict.fromkeys(stream.source_name for stream in selected):
+            what = self.runtime(source).client.check_credentials()
+            self.logger.info("Credentials checked: %s", what)
+
     @property
     def settings(self) -> Settings:
         """The configuration, converted and validated once."""
@@ -301,6 +312,7 @@ class TapActivities(Tap):
         if self.settings.peopleai is not None:
             self.logger.info("People.ai fragment pass: %s", fragment_pass())
         try:
+            self._check_credentials(selected)
             for stream in self.streams.values():
                 if isinstance(stream, ExportStream) and stream.selected:
                     stream.plan()

@@ -161,7 +161,7 @@ CASES = {
         "peopleai", needles=("did not answer a token", "'peopleai_api_url'"), impostor=OTHER_JSON
     ),
     "chartmogul-url-answers-other-json": Bad(
-        "chartmogul", needles=("not an export", "'chartmogul_api_url'"), impostor=OTHER_JSON
+        "chartmogul", needles=("did not answer pong", "'chartmogul_api_url'"), impostor=OTHER_JSON
     ),
     # The host never answers: fails within a minute, naming the URL setting.
     "peopleai-url-refused": Bad(

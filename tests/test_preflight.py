@@ -1,19 +1,24 @@
-"""Checks before any export job: the selection.
+"""Checks before any export job: the selection, and the credentials of every selected source.
 
 A catalog that selects nothing is an error (meltano makes one from a mistyped `select`
-rule), while discovery, ``--about`` and ``--test`` are not affected by the selection.
+rule), while discovery, ``--about`` and ``--test`` are not affected by the selection. A
+wrong secret of one source stops the run before the other source exports anything; a
+source none of whose streams is selected is not asked at all.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
+
+import requests
 
 from activities_upstream import LocalUpstream
 from tap_activities.tap import TapActivities
 from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
-from tests.tap_process import CLI_ERROR, TAP, run_tap
+from tests.tap_process import CLI_ERROR, TAP, catalog_of, run_tap
 from tests.test_bad_input import deselect_all
 
 
@@ -56,3 +61,57 @@ def tap_command(config: dict, catalog: dict, workdir: Path, *args: str):
     command = [TAP, "--config", str(workdir / "config.json")]
     command += ["--catalog", str(workdir / "catalog.json"), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_a_wrong_peopleai_secret_fails_before_any_export_of_either_source(tmp_path):
+    with LocalUpstream(fast_upstream_config()) as up:
+        config = both_sources(up, peopleai_client_secret="wrong-secret")
+        began = time.monotonic()
+        run = run_tap(config, tmp_path)
+        took = time.monotonic() - began
+        assert run.returncode == 1
+        (line,) = run.cli_errors
+        assert "refused the credentials" in line
+        assert "'peopleai_client_secret'" in line
+        assert "wrong-secret" not in run.stderr
+        assert not run.records, "records were emitted before the credentials were checked"
+        assert up.peopleai.jobs() == []
+        assert up.chartmogul.exports() == [], "ChartMogul exported while People.ai was refused"
+        print(f"wrong People.ai secret: failed after {took:.2f} s")
+
+
+def test_a_wrong_chartmogul_key_fails_before_any_peopleai_job(tmp_path):
+    with LocalUpstream(fast_upstream_config()) as up:
+        run = run_tap(both_sources(up, chartmogul_api_key="wrong-key"), tmp_path)
+        assert run.returncode == 1
+        (line,) = run.cli_errors
+        assert "HTTP 401" in line
+        assert "'chartmogul_api_key'" in line
+        assert not run.records
+        assert up.peopleai.jobs() == []
+        assert up.chartmogul.exports() == []
+        pings = [r for r in up.requests_log if r.path == "/v1/ping"]
+        assert len(pings) == 1
+
+
+def test_a_source_with_no_selected_stream_is_not_checked(tmp_path):
+    with LocalUpstream(fast_upstream_config()) as up:
+        config = both_sources(up, chartmogul_api_key="wrong-key")
+        run = run_tap(config, tmp_path, catalog=catalog_of(config, "peopleai_email"))
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert len(run.records["peopleai_email"]) > 0
+        assert not [r for r in up.requests_log if r.host == "chartmogul"]
+        assert up.chartmogul.exports() == []
+        tokens = [r for r in up.requests_log if r.path == "/auth/v1/tokens"]
+        assert len(tokens) == 1  # the check's token serves the whole run
+
+
+def test_the_local_chartmogul_answers_its_authentication_test_like_the_api(upstream):
+    """``GET /v1/ping``: pong for the key, 401 for any other (ChartMogul's clients use it)."""
+    url = f"{upstream.chartmogul_url}/v1/ping"
+    good = requests.get(url, auth=(upstream.chartmogul_api_key, ""), timeout=5)
+    assert (good.status_code, good.json()) == (200, {"data": "pong!"})
+    for auth in (("wrong-key", ""), None):
+        refused = requests.get(url, auth=auth, timeout=5)
+        assert refused.status_code == 401
+        assert "pong" not in refused.text
