@@ -8,6 +8,7 @@ read: no file outside ``tap_activities``, and no requirement the tap does not im
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -73,3 +74,27 @@ def test_the_wheel_holds_only_the_tap_and_its_runtime_requirements(tmp_path):
         if "extra ==" in line and "s3" in line.split("extra ==")[1]
     }
     assert s3_extra == {"singer-sdk[s3]~=0.54.9"}
+
+
+def test_the_install_warning_without_simdjson_has_no_doubled_parentheses(tmp_path):
+    """A machine whose pkg-config knows no simdjson: the warning of ``pip wheel -v``."""
+    env = {k: v for k, v in os.environ.items() if k != "TAP_ACTIVITIES_NATIVE"}
+    env.update(PKG_CONFIG_LIBDIR=str(tmp_path / "no-pc-files"), PKG_CONFIG_PATH="")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    (line,) = [x.strip() for x in output.splitlines() if "native fragment pass not built" in x]
+    assert "simdjson" in line
+    assert "the pure-Python pass will be used" in line
+    depth = deepest = 0
+    for char in line:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        deepest = max(deepest, depth)
+    assert (depth, deepest) == (0, 1), line  # balanced, never one inside another
