@@ -116,7 +116,9 @@ class ChartMogulClient:
             "end-date": f"{request.window.end.isoformat()}T23:59:59Z",
             "type": request.activity_type,
         }
-        response = self.api.request("POST", EXPORTS_PATH, json=payload, retry=False)
+        response = self.api.request(
+            "POST", EXPORTS_PATH, json=payload, retry=False, base_url_endpoint=True
+        )
         return parse_export(self._json(response))
 
     def check_credentials(self) -> str:
@@ -125,7 +127,7 @@ class ChartMogulClient:
         ``GET /v1/ping`` answers ``{"data": "pong!"}`` to a valid key and 401 to any other;
         a 404 means ``chartmogul_api_url`` is not the API's base URL. Nothing is exported.
         """
-        body = self._json(self.api.request("GET", PING_PATH))
+        body = self._json(self.api.request("GET", PING_PATH, base_url_endpoint=True))
         if not isinstance(body, Mapping) or body.get("data") != "pong!":
             msg = (
                 f"ChartMogul GET {PING_PATH} did not answer pong "

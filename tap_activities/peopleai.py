@@ -154,7 +154,9 @@ class PeopleAIClient:
         try:
             # No blind retry: a repeated POST can create a duplicate job. The scheduler
             # decides when to try again.
-            response = self.api.request("POST", JOBS_PATH, json=payload, retry=False)
+            response = self.api.request(
+                "POST", JOBS_PATH, json=payload, retry=False, base_url_endpoint=True
+            )
         except UpstreamError as exc:
             if "limit" in str(exc).lower() and not isinstance(exc, RateLimitedError):
                 raise RateLimitedError(str(exc)) from None
@@ -181,7 +183,7 @@ class PeopleAIClient:
 
     def list_jobs(self) -> list[JobSnapshot]:
         """All jobs the upstream still knows (the past 10 days)."""
-        body = self._json(self.api.request("GET", JOBS_PATH))
+        body = self._json(self.api.request("GET", JOBS_PATH, base_url_endpoint=True))
         if isinstance(body, Mapping):
             body = body.get("jobs", body.get("data", []))
         if not isinstance(body, list):

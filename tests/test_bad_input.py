@@ -107,6 +107,12 @@ CASES = {
         "chartmogul", lambda up: {"start_date": 20240101}, ("start_date",)
     ),
     "end-date-invalid": Bad("peopleai", lambda up: {"end_date": "yesterday"}, ("'end_date'",)),
+    # The user never set end_date: it defaults to today, and the line says so.
+    "start-date-in-the-future": Bad(
+        "chartmogul",
+        lambda up: {"start_date": "2999-01-01", "end_date": None},
+        ("'start_date' (2999-01-01) is after today", "UTC), the default 'end_date'"),
+    ),
     "dates-reversed": Bad(
         "chartmogul",
         lambda up: {"start_date": "2024-02-01", "end_date": "2024-01-01"},
@@ -168,6 +174,17 @@ CASES = {
         "peopleai",
         lambda up: {"peopleai_api_url": f"http://127.0.0.1:{closed_port()}"},
         ("People.ai API at http://127.0.0.1:", "connection refused", "'peopleai_api_url'"),
+    ),
+    # A base URL holding part of the path: a 404 where every account has an endpoint.
+    "peopleai-url-ends-in-v1": Bad(
+        "peopleai",
+        lambda up: {"peopleai_api_url": f"{up.peopleai_url}/v1"},
+        ("token endpoint", "/v1/auth/v1/tokens answered HTTP 404", "'peopleai_api_url'", "/v1"),
+    ),
+    "chartmogul-url-ends-in-v1": Bad(
+        "chartmogul",
+        lambda up: {"chartmogul_api_url": f"{up.chartmogul_url}/v1"},
+        ("GET /v1/v1/ping answered HTTP 404", "'chartmogul_api_url'", "without a path"),
     ),
     "chartmogul-url-refused": Bad(
         "chartmogul",
