@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import backoff
 import requests
 
+from tap_activities import __version__
 from tap_activities.errors import (
     AuthError,
     NotFoundError,
@@ -30,7 +31,7 @@ from tap_activities.errors import (
 )
 
 LOGGER = logging.getLogger("tap_activities.http")
-USER_AGENT = "tap-activities/0.1 (+singer-sdk)"
+USER_AGENT = f"tap-activities/{__version__} (+singer-sdk)"
 CONNECT_TIMEOUT = 15.0
 FIRST_CONTACT_SECONDS = 20.0
 """How long a host that has not answered once this run is tried before the tap gives up.

@@ -13,6 +13,7 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_activities import __version__
 from tap_activities.batch import check_storage
 from tap_activities.errors import ConfigError, TapActivitiesError
 from tap_activities.heap import keep_freed_buffers
@@ -56,6 +57,11 @@ class TapActivities(Tap):
 
     name = "tap-activities"
     message_writer_class = BufferedSingerWriter
+
+    @classmethod
+    def get_plugin_version(cls) -> str:
+        """The version in the source (``--version``, ``--about``), not a stale install's."""
+        return __version__
 
     config_jsonschema = th.PropertiesList(
         th.Property(
