@@ -72,7 +72,7 @@ def compile_extension(source: Path, target: Path) -> None:
     """Compile ``source`` into the Python extension ``target`` against simdjson."""
     compiler = shlex.split(sysconfig.get_config_var("CXX") or "c++")
     if shutil.which(compiler[0]) is None:
-        msg = f"no C++ compiler ({compiler[0]}) on PATH"
+        msg = f"no C++ compiler '{compiler[0]}' on PATH"
         raise NativeBuildError(msg)
     command = [
         *compiler,
@@ -108,6 +108,9 @@ def simdjson_flags() -> list[str]:
         check=False,
     )
     if result.returncode != 0:
-        msg = "simdjson is not installed (pkg-config does not know it; apt install libsimdjson-dev)"
+        msg = (
+            "simdjson is not installed, pkg-config does not know it: "
+            "apt install libsimdjson-dev, or brew install simdjson"
+        )
         raise NativeBuildError(msg)
     return shlex.split(result.stdout)
