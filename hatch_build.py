@@ -68,7 +68,7 @@ class NativeLinesHook(BuildHookInterface):
             if mode == "1":
                 raise
             self.app.display_warning(
-                f"tap-activities: native fragment pass not built: {exc}; "
+                f"tap-activities: native fragment pass not built ({exc}); "
                 "the pure-Python pass will be used"
             )
             return

@@ -12,13 +12,39 @@ from pathlib import Path
 
 from activities_upstream import LocalUpstream, UpstreamConfig
 
+DESCRIPTION = """\
+Serve a local stand-in for the People.ai API, the ChartMogul API and the file host of
+ChartMogul's exports, on 127.0.0.1, until Ctrl-C or SIGTERM. Its data is made up and the
+same for the same --seed and dates.
+
+Once serving, it prints one JSON line on stdout with the three URLs and the credentials
+the APIs accept (peopleai_url, chartmogul_url, files_url, peopleai_client_id,
+peopleai_client_secret, chartmogul_api_key): give those to the tap as its settings. The
+ports are random free ports unless given with --peopleai-port, --chartmogul-port and
+--files-port (`make upstream` gives the ports of meltano.yml's `local` environment).
+"""
+
 
 def main(argv: list[str] | None = None) -> None:
     """Serve until SIGINT/SIGTERM; print URLs and credentials as one JSON line."""
-    parser = argparse.ArgumentParser(prog="python -m activities_upstream", description=__doc__)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2024, 1, 1))
-    parser.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2024, 3, 31))
+    parser = argparse.ArgumentParser(
+        prog="python -m activities_upstream",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--seed", type=int, default=42, help="seed of the made-up data (42)")
+    parser.add_argument(
+        "--start",
+        type=dt.date.fromisoformat,
+        default=dt.date(2024, 1, 1),
+        help="first day with activities, YYYY-MM-DD (2024-01-01)",
+    )
+    parser.add_argument(
+        "--end",
+        type=dt.date.fromisoformat,
+        default=dt.date(2024, 3, 31),
+        help="last day with activities, YYYY-MM-DD (2024-03-31)",
+    )
     parser.add_argument(
         "--per-day", type=int, default=5, help="People.ai activities per type and day"
     )
@@ -28,11 +54,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--job-delay", type=float, default=1.0, help="seconds a job runs (and half that queued)"
     )
-    parser.add_argument("--fragment-records", type=int, default=20000)
-    parser.add_argument("--peopleai-port", type=int, default=0)
-    parser.add_argument("--chartmogul-port", type=int, default=0)
-    parser.add_argument("--files-port", type=int, default=0)
-    parser.add_argument("--ready-file", type=Path, help="also write the JSON line to this file")
+    parser.add_argument(
+        "--fragment-records",
+        type=int,
+        default=20000,
+        help="People.ai records per export fragment (20000)",
+    )
+    for name, what in (
+        ("peopleai", "the People.ai API"),
+        ("chartmogul", "the ChartMogul API"),
+        ("files", "the file host"),
+    ):
+        parser.add_argument(
+            f"--{name}-port",
+            type=int,
+            default=0,
+            help=f"port of {what} (default: a random free port)",
+        )
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        help="also write the JSON line of URLs and credentials to this file",
+    )
     args = parser.parse_args(argv)
     config = UpstreamConfig(
         seed=args.seed,

@@ -4,7 +4,8 @@ Statuses go pending → processing → succeeded (configurable to ``successful``
 of the seed document) | failed. A succeeded export gets a pre-signed ``file_url`` on the
 file host and an ``expires_at``. The file host behaves like S3: a request carrying an
 Authorization header is refused with 400 (and recorded as a violation, since the API key
-must never reach it), an expired URL answers 403, an unknown one 404.
+must never reach it), an expired URL answers 403, an unknown one 404. ``GET /v1/ping``,
+the API's authentication test, answers ``{"data": "pong!"}`` to a valid key.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class ChartMogulApp:
         self._rendered: dict[tuple, tuple[bytes, bytes]] = {}
         self.routes = Map(
             [
+                # The authentication test endpoint (ChartMogul's docs and official clients).
+                Rule("/v1/ping", endpoint="ping", methods=["GET"]),
                 Rule(EXPORTS, endpoint="create", methods=["POST"]),
                 Rule(f"{EXPORTS}/<export_id>", endpoint="status", methods=["GET"]),
             ]
@@ -119,6 +122,10 @@ class ChartMogulApp:
         except (ValueError, UnicodeDecodeError):
             return False
         return secrets.compare_digest(user, self.config.chartmogul_api_key)
+
+    def on_ping(self, _request: Request) -> Response:
+        """A valid key gets pong (an invalid one got 401 before)."""
+        return json_response({"data": "pong!"})
 
     def on_create(self, request: Request) -> Response:
         """Validate and accept an export request (JSON or form body)."""

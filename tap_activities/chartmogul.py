@@ -42,6 +42,7 @@ from tap_activities.windows import Window, snapshot_windows
 from tap_activities.workers import FragmentWorkers
 
 EXPORTS_PATH = "/v1/activities_export"
+PING_PATH = "/v1/ping"  # the authentication test endpoint of ChartMogul's API (and its clients)
 ACTIVITY_TYPES = ("new_biz", "expansion", "contraction", "churn", "reactivation")
 MAX_OPEN_EXPORTS = 5
 
@@ -115,16 +116,29 @@ class ChartMogulClient:
             "end-date": f"{request.window.end.isoformat()}T23:59:59Z",
             "type": request.activity_type,
         }
-        response = self.api.request("POST", EXPORTS_PATH, json=payload, retry=False)
+        response = self.api.request(
+            "POST", EXPORTS_PATH, json=payload, retry=False, base_url_endpoint=True
+        )
         return parse_export(self._json(response))
 
+    def check_credentials(self) -> str:
+        """The key and the base URL, asked of ChartMogul's authentication test endpoint.
+
+        ``GET /v1/ping`` answers ``{"data": "pong!"}`` to a valid key and 401 to any other;
+        a 404 means ``chartmogul_api_url`` is not the API's base URL. Nothing is exported.
+        """
+        body = self._json(self.api.request("GET", PING_PATH, base_url_endpoint=True))
+        if not isinstance(body, Mapping) or body.get("data") != "pong!":
+            msg = (
+                f"ChartMogul GET {PING_PATH} did not answer pong "
+                "(is 'chartmogul_api_url' the ChartMogul API?)"
+            )
+            raise UpstreamError(msg)
+        return "ChartMogul accepted the API key"
+
     def check_connection(self) -> str:
-        """``--test``: ask for an export that does not exist; a 404 means the key works."""
-        try:
-            self.api.request("GET", f"{EXPORTS_PATH}/tap-activities-connection-test")
-        except NotFoundError:
-            return "ChartMogul accepted the API key"
-        return "ChartMogul accepted the API key (and answered for an unknown export)"
+        """``--test``: the same check as before a sync (:meth:`check_credentials`)."""
+        return self.check_credentials()
 
     def status(self, job_id: str) -> JobSnapshot:
         """Read one export."""

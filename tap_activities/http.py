@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import backoff
 import requests
 
+from tap_activities import __version__
 from tap_activities.errors import (
     AuthError,
     NotFoundError,
@@ -30,7 +31,7 @@ from tap_activities.errors import (
 )
 
 LOGGER = logging.getLogger("tap_activities.http")
-USER_AGENT = "tap-activities/0.1 (+singer-sdk)"
+USER_AGENT = f"tap-activities/{__version__} (+singer-sdk)"
 CONNECT_TIMEOUT = 15.0
 FIRST_CONTACT_SECONDS = 20.0
 """How long a host that has not answered once this run is tried before the tap gives up.
@@ -137,6 +138,17 @@ class HostContact:
         """The host sent an HTTP answer (any status): it is reachable."""
         self.answered = True
 
+    def wrong_base(self, message: str) -> UpstreamError:
+        """The error for a 404 on an endpoint every account has: the URL setting is wrong.
+
+        The usual slip is a base URL that already holds part of the path (``…/v1``).
+        """
+        msg = (
+            f"{message}; check '{self.url_setting}': it must be the {self.name} API's base URL "
+            "alone, without a path such as /v1 (the tap adds the paths)"
+        )
+        return UpstreamError(msg)
+
     def failure(self, what: str, exc: Exception) -> TransientError:
         """The error for a connection-level failure of a call (``what``)."""
         reason = connection_failure(exc)
@@ -219,6 +231,7 @@ class ApiSession:
         timeout: float | None = None,
         stream: bool = False,
         retry: bool = True,
+        base_url_endpoint: bool = False,
         **kwargs: Any,
     ) -> requests.Response:
         """Send a request with retries; raise a tap error for any non-2xx answer.
@@ -230,6 +243,8 @@ class ApiSession:
             stream: Leave the body unread for the caller to stream.
             retry: Retry transient failures (False for calls that must not be repeated
                 blindly, such as job creation).
+            base_url_endpoint: The path exists on every account (a collection, the
+                authentication test), so a 404 means the base URL setting is wrong.
             **kwargs: Passed to :meth:`requests.Session.request` (``json``, ``params``...).
 
         Returns:
@@ -238,7 +253,12 @@ class ApiSession:
         what = f"{self.name} {method} {urlsplit(self.url(path)).path}"
 
         def once() -> requests.Response:
-            return self._send_once(method, path, what, timeout=timeout, stream=stream, **kwargs)
+            try:
+                return self._send_once(method, path, what, timeout=timeout, stream=stream, **kwargs)
+            except NotFoundError as exc:
+                if base_url_endpoint:
+                    raise self.contact.wrong_base(str(exc)) from None
+                raise
 
         if not retry:
             return once()

@@ -83,7 +83,10 @@ def simdjson_flags() -> list[str]:
         check=False,
     )
     if result.returncode != 0:
-        msg = "simdjson is not installed: pkg-config does not know it; apt install libsimdjson-dev"
+        msg = (
+            "simdjson is not installed, pkg-config does not know it: "
+            "apt install libsimdjson-dev, or brew install simdjson"
+        )
         raise NativeBuildError(msg)
     return shlex.split(result.stdout)
 

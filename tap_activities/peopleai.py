@@ -154,7 +154,9 @@ class PeopleAIClient:
         try:
             # No blind retry: a repeated POST can create a duplicate job. The scheduler
             # decides when to try again.
-            response = self.api.request("POST", JOBS_PATH, json=payload, retry=False)
+            response = self.api.request(
+                "POST", JOBS_PATH, json=payload, retry=False, base_url_endpoint=True
+            )
         except UpstreamError as exc:
             if "limit" in str(exc).lower() and not isinstance(exc, RateLimitedError):
                 raise RateLimitedError(str(exc)) from None
@@ -165,6 +167,15 @@ class PeopleAIClient:
         """Read one job."""
         return parse_job(self._json(self.api.request("GET", f"{JOBS_PATH}/{job_id}")))
 
+    def check_credentials(self) -> str:
+        """A token for the key pair: the first call of a sync, before any job exists.
+
+        The token is kept for the run, so the check costs no extra call. A busy or
+        unreachable token endpoint is retried as any call is (briefly before first contact).
+        """
+        self.api.retrying(self._auth.token)
+        return "People.ai accepted the key pair"
+
     def check_connection(self) -> str:
         """``--test``: a token for the key pair, and the job list (nothing is exported)."""
         jobs = self.list_jobs()
@@ -172,7 +183,7 @@ class PeopleAIClient:
 
     def list_jobs(self) -> list[JobSnapshot]:
         """All jobs the upstream still knows (the past 10 days)."""
-        body = self._json(self.api.request("GET", JOBS_PATH))
+        body = self._json(self.api.request("GET", JOBS_PATH, base_url_endpoint=True))
         if isinstance(body, Mapping):
             body = body.get("jobs", body.get("data", []))
         if not isinstance(body, list):

@@ -102,6 +102,11 @@ class PeopleAITokenAuth(requests.auth.AuthBase):
         if response.status_code == 429 or response.status_code >= 500:
             # A busy or failing token endpoint is as transient as any other call.
             check_response(response, what)
+        if response.status_code == 404:
+            detail = error_message(response)
+            raise self._contact.wrong_base(
+                f"{what} answered HTTP 404{': ' + detail if detail else ''}"
+            )
         if response.status_code >= 300:
             msg = f"{what} answered HTTP {response.status_code}"
             raise UpstreamError(msg)

@@ -71,7 +71,14 @@ def parse_settings(config: Mapping[str, Any], *, today: dt.date | None = None) -
     """
     today = today or dt.datetime.now(dt.timezone.utc).date()
     start = _date(config, "start_date", required=True)
-    end = _date(config, "end_date") or today
+    given_end = _date(config, "end_date")
+    end = given_end or today
+    if end < start and given_end is None:
+        msg = (
+            f"Setting 'start_date' ({start}) is after today ({today} UTC), the default "
+            "'end_date': nothing can be exported yet; set a start_date in the past."
+        )
+        raise ConfigError(msg)
     if end < start:
         msg = f"Setting 'end_date' ({end}) is before 'start_date' ({start})."
         raise ConfigError(msg)

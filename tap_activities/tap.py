@@ -14,6 +14,7 @@ from singer_sdk import Tap, about
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_activities import __version__
 from tap_activities.batch import check_storage
 from tap_activities.errors import ConfigError, TapActivitiesError
 from tap_activities.heap import keep_freed_buffers
@@ -66,6 +67,11 @@ class TapActivities(Tap):
 
     name = "tap-activities"
     message_writer_class = BufferedSingerWriter
+
+    @classmethod
+    def get_plugin_version(cls) -> str:
+        """The version in the source (``--version``, ``--about``), not a stale install's."""
+        return __version__
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -218,7 +224,11 @@ class TapActivities(Tap):
         return True
 
     def _check_selection(self) -> None:
-        """Selected streams the tap cannot sync are an error, never a silent skip."""
+        """A catalog that selects streams the tap cannot sync, or none, is an error.
+
+        Never a silent skip. Without ``--catalog`` the SDK selects every stream, so only
+        a given catalog is checked; discovery, ``--test`` and ``--about`` never get here.
+        """
         catalog = self.input_catalog
         if catalog is None:
             return
@@ -241,6 +251,26 @@ class TapActivities(Tap):
             missing = " and ".join(f"'{n}'" for n in needed if not self.config.get(n))
             msg = f"The catalog selects stream '{name}', but {missing} is not set"
             raise ConfigError(msg)
+        if not any(stream.selected for stream in self.streams.values()):
+            # Meltano makes such a catalog from a `select` rule that matches nothing (a
+            # typo): syncing it would be a green run that loads nothing, night after night.
+            msg = (
+                f"The catalog selects none of the tap's streams ({', '.join(self.streams)}); "
+                "check the selection with `meltano select tap-activities --list` "
+                "(a typo in a select rule matches nothing)"
+            )
+            raise ConfigError(msg)
+
+    def _check_credentials(self, selected: list[ExportStream]) -> None:
+        """The credentials of every source with a selected stream, before any export job.
+
+        Streams sync one after the other: without this, a wrong People.ai secret would
+        surface only after every other stream had synced, hours into a night. A People.ai
+        token (kept for the run) and ChartMogul's authentication test cost one call each.
+        """
+        for source in dict.fromkeys(stream.source_name for stream in selected):
+            what = self.runtime(source).client.check_credentials()
+            self.logger.info("Credentials checked: %s", what)
 
     @property
     def settings(self) -> Settings:
@@ -332,6 +362,7 @@ class TapActivities(Tap):
             level = logging.WARNING if used.warn else logging.INFO
             self.logger.log(level, "People.ai fragment pass: %s", used.description)
         try:
+            self._check_credentials(selected)
             for stream in self.streams.values():
                 if isinstance(stream, ExportStream) and stream.selected:
                     stream.plan()

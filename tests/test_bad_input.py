@@ -89,6 +89,15 @@ def selecting(*names: str) -> Callable:
     return catalog
 
 
+def deselect_all(catalog: dict) -> dict:
+    """The catalog with every stream deselected, as meltano writes it after a typo."""
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if not meta["breadcrumb"]:
+                meta["metadata"]["selected"] = False
+    return catalog
+
+
 CASES = {
     "start-date-invalid": Bad(
         "peopleai", lambda up: {"start_date": "2024-13-01"}, ("'start_date'", "2024-13-01")
@@ -98,6 +107,12 @@ CASES = {
         "chartmogul", lambda up: {"start_date": 20240101}, ("start_date",)
     ),
     "end-date-invalid": Bad("peopleai", lambda up: {"end_date": "yesterday"}, ("'end_date'",)),
+    # The user never set end_date: it defaults to today, and the line says so.
+    "start-date-in-the-future": Bad(
+        "chartmogul",
+        lambda up: {"start_date": "2999-01-01", "end_date": None},
+        ("'start_date' (2999-01-01) is after today", "UTC), the default 'end_date'"),
+    ),
     "dates-reversed": Bad(
         "chartmogul",
         lambda up: {"start_date": "2024-02-01", "end_date": "2024-01-01"},
@@ -152,13 +167,24 @@ CASES = {
         "peopleai", needles=("did not answer a token", "'peopleai_api_url'"), impostor=OTHER_JSON
     ),
     "chartmogul-url-answers-other-json": Bad(
-        "chartmogul", needles=("not an export", "'chartmogul_api_url'"), impostor=OTHER_JSON
+        "chartmogul", needles=("did not answer pong", "'chartmogul_api_url'"), impostor=OTHER_JSON
     ),
     # The host never answers: fails within a minute, naming the URL setting.
     "peopleai-url-refused": Bad(
         "peopleai",
         lambda up: {"peopleai_api_url": f"http://127.0.0.1:{closed_port()}"},
         ("People.ai API at http://127.0.0.1:", "connection refused", "'peopleai_api_url'"),
+    ),
+    # A base URL holding part of the path: a 404 where every account has an endpoint.
+    "peopleai-url-ends-in-v1": Bad(
+        "peopleai",
+        lambda up: {"peopleai_api_url": f"{up.peopleai_url}/v1"},
+        ("token endpoint", "/v1/auth/v1/tokens answered HTTP 404", "'peopleai_api_url'", "/v1"),
+    ),
+    "chartmogul-url-ends-in-v1": Bad(
+        "chartmogul",
+        lambda up: {"chartmogul_api_url": f"{up.chartmogul_url}/v1"},
+        ("GET /v1/v1/ping answered HTTP 404", "'chartmogul_api_url'", "without a path"),
     ),
     "chartmogul-url-refused": Bad(
         "chartmogul",
@@ -185,6 +211,21 @@ CASES = {
         "chartmogul",
         needles=("'peopleai_emails'", "does not have", "peopleai_email"),
         catalog=selecting("peopleai_emails"),
+    ),
+    # What meltano makes of a `select` rule that matches nothing (a typo): no stream selected.
+    "selects-no-stream": Bad(
+        "peopleai",
+        needles=(
+            "selects none of the tap's streams",
+            "(peopleai_call, peopleai_email, peopleai_meeting)",
+            "meltano select tap-activities --list",
+        ),
+        catalog=deselect_all,
+    ),
+    "catalog-without-streams": Bad(
+        "chartmogul",
+        needles=("selects none of the tap's streams", "chartmogul_churn"),
+        catalog=lambda own: {"streams": []},
     ),
     # State the tap cannot use.
     "state-bookmark-not-a-date": Bad(
