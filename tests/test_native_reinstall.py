@@ -7,6 +7,8 @@ the native one. This test makes that happen in a fresh project (with a uv cache 
 own, so no other test meets the stale wheel), checks that ``--about`` and the sync log say
 so (a warning, with the recipe), runs the recipe as the README gives it and checks that
 the pass is native afterwards; then that ``uv cache clean tap-activities`` cures the cache.
+pip does the same with the wheel it builds from a release's sdist; the README's pip line
+(``--force-reinstall --no-deps --no-cache-dir``) brings the native pass back.
 
 Under ``CI=true`` a machine that cannot build the native pass fails the test.
 """
@@ -15,7 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +28,7 @@ from activities_upstream import LocalUpstream
 from tap_activities.native_build import missing_for_build
 from tests.conftest import fast_upstream_config
 from tests.test_meltano_postgres import MELTANO, ROOT, unavailable
+from tests.test_packaging import tool
 from tests.test_stranger_meltano import DEFINITION, Stranger, head_commit, tap_log
 
 UV = MELTANO.with_name("uv")
@@ -105,15 +110,51 @@ def test_a_cached_wheel_without_the_native_pass_is_reported_and_the_recipe_rebui
     # UV_NO_CACHE leaves the stale wheel in the cache; removing it cures later installs.
     project.meltano("install", "--clean", "extractor", "tap-activities")
     assert installed_extension(project) == [], "the stale wheel left uv's cache by itself?"
-    cleaned = subprocess_ok([str(UV), "cache", "clean", "tap-activities"], project)
+    cleaned = run_ok([str(UV), "cache", "clean", "tap-activities"], project.env)
     assert "tap-activities" in cleaned or "Removed" in cleaned
     project.meltano("install", "--clean", "extractor", "tap-activities")
     assert fragment_pass(project)["native"] is True
 
 
-def subprocess_ok(command: list[str], user: Stranger) -> str:
+def test_pip_reuses_its_wheel_too_and_the_pip_recipe_rebuilds(tmp_path):
+    """pip caches the wheel it builds from a release's sdist; the README's pip line rebuilds."""
+    if missing_for_build() is not None:
+        unavailable(f"this machine cannot build the native pass: {missing_for_build()}")
+    tool("build")
+    run_ok([sys.executable, "-m", "build", "--sdist", "--outdir", str(tmp_path), str(ROOT)])
+    venv = tmp_path / "venv"
+    run_ok([sys.executable, "-m", "venv", str(venv)])
+    env = {k: v for k, v in os.environ.items() if k != "TAP_ACTIVITIES_NATIVE"}
+    env["PIP_CACHE_DIR"] = str(tmp_path / "pip-cache")  # no other test meets the stale wheel
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps"]
+    release = ["--find-links", str(tmp_path), "tap-activities"]  # as from an index
+
+    run_ok([*pip, *release], env={**env, "TAP_ACTIVITIES_NATIVE": "0"})
+    run_ok([*pip, "--force-reinstall", *release], env=env)
+    assert not native_in(venv), "pip rebuilt the wheel: the trap is gone?"
+    run_ok([*pip, "--force-reinstall", "--no-cache-dir", *release], env=env)
+    assert native_in(venv), "the recipe did not bring the native pass back"
+
+
+def native_in(venv: Path) -> str:
+    """The native pass's kernel in ``venv`` (the extension alone: no dependency needed)."""
+    probe = "from tap_activities import _native_lines as n; print(n.implementation())"
     result = subprocess.run(
-        command, env=user.env, capture_output=True, text=True, timeout=120, check=False
+        [str(venv / "bin" / "python"), "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=venv,  # not the clone, whose tap_activities would be found first
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout + result.stderr
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def run_ok(command: list[str], env: dict[str, str] | None = None) -> str:
+    """``command``'s output; fails on a non-zero exit."""
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env=env, check=False
+    )
+    assert result.returncode == 0, (
+        f"{' '.join(command)}:\n{(result.stdout + result.stderr)[-3000:]}"
+    )
