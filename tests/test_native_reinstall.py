@@ -155,6 +155,6 @@ def run_ok(command: list[str], env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=600, env=env, check=False
     )
-    assert result.returncode == 0, (
-        f"{' '.join(command)}:\n{(result.stdout + result.stderr)[-3000:]}"
-    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{' '.join(command)}:\n{output[-3000:]}"
+    return output
