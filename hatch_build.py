@@ -3,7 +3,9 @@
 The extension links the system's simdjson library, found through pkg-config (Debian and
 Ubuntu: ``apt install libsimdjson-dev``; macOS: ``brew install simdjson``). Without it the
 build goes on without the extension and the tap uses its pure-Python pass, which gives the
-same records, only slower (as PyYAML does with LibYAML).
+same records, only slower (as PyYAML does with LibYAML). What the build needs and the
+compiler call live in ``tap_activities/native_build.py``, which the tap also asks at run
+time whether this machine could have built the native pass.
 
 ``TAP_ACTIVITIES_NATIVE=0`` skips the extension; ``TAP_ACTIVITIES_NATIVE=1`` makes a
 failed build an error instead of a warning (CI sets it, so the native pass is tested).
@@ -11,24 +13,31 @@ failed build an error instead of a warning (CI sets it, so the native pass is te
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import shlex
-import shutil
-import subprocess
-import sys
 import sysconfig
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 SOURCE = Path("tap_activities") / "native_lines.cpp"
+BUILD_MODULE = Path("tap_activities") / "native_build.py"
 MODULE = "_native_lines"
 
 
-class NativeBuildError(Exception):
-    """The extension could not be compiled here; the message says why."""
+def native_build(root: str) -> ModuleType:
+    """``tap_activities/native_build.py`` loaded by path: the package is not importable yet."""
+    spec = importlib.util.spec_from_file_location(
+        "tap_activities_native_build", Path(root) / BUILD_MODULE
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class NativeLinesHook(BuildHookInterface):
@@ -52,9 +61,10 @@ class NativeLinesHook(BuildHookInterface):
         mode = os.environ.get("TAP_ACTIVITIES_NATIVE", "")
         if mode == "0":
             return
+        build = native_build(self.root)
         try:
-            compile_extension(Path(self.root) / SOURCE, target)
-        except NativeBuildError as exc:
+            build.compile_extension(Path(self.root) / SOURCE, target)
+        except build.NativeBuildError as exc:
             if mode == "1":
                 raise
             self.app.display_warning(
@@ -66,51 +76,3 @@ class NativeLinesHook(BuildHookInterface):
             build_data["force_include"][str(target)] = f"tap_activities/{name}"
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
-
-
-def compile_extension(source: Path, target: Path) -> None:
-    """Compile ``source`` into the Python extension ``target`` against simdjson."""
-    compiler = shlex.split(sysconfig.get_config_var("CXX") or "c++")
-    if shutil.which(compiler[0]) is None:
-        msg = f"no C++ compiler '{compiler[0]}' on PATH"
-        raise NativeBuildError(msg)
-    command = [
-        *compiler,
-        "-O2",
-        "-std=c++17",
-        "-fPIC",
-        "-fvisibility=hidden",
-        "-shared",
-        f"-I{sysconfig.get_paths()['include']}",
-        str(source),
-        "-o",
-        str(target),
-        *simdjson_flags(),
-    ]
-    if sys.platform == "darwin":
-        command += ["-undefined", "dynamic_lookup"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
-        msg = f"{compiler[0]} failed: {last}"
-        raise NativeBuildError(msg)
-
-
-def simdjson_flags() -> list[str]:
-    """Compiler and linker flags for simdjson, as its pkg-config file gives them."""
-    if shutil.which("pkg-config") is None:
-        msg = "pkg-config is not installed, so simdjson cannot be found"
-        raise NativeBuildError(msg)
-    result = subprocess.run(
-        ["pkg-config", "--cflags", "--libs", "simdjson"],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        msg = (
-            "simdjson is not installed, pkg-config does not know it: "
-            "apt install libsimdjson-dev, or brew install simdjson"
-        )
-        raise NativeBuildError(msg)
-    return shlex.split(result.stdout)

@@ -21,6 +21,8 @@ import threading
 from types import FrameType
 from typing import NoReturn
 
+from tap_activities.log_lines import rendered
+
 PREFIX = "tap-activities: error:"
 
 
@@ -54,6 +56,9 @@ def target_gone() -> NoReturn:
 
 
 def _say(line: str) -> None:
-    """One line on stderr, written directly (no lock a signal could find held)."""
+    """One line on stderr, written directly (no lock a signal could find held).
+
+    At error level in meltano's structured log, as the CLI's errors (:mod:`.log_lines`).
+    """
     with contextlib.suppress(OSError, ValueError):
-        os.write(sys.stderr.fileno(), (line + "\n").encode())
+        os.write(sys.stderr.fileno(), (rendered(line) + "\n").encode())

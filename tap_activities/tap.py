@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from jsonschema import Draft7Validator
-from singer_sdk import Tap
+from singer_sdk import Tap, about
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
@@ -17,8 +18,9 @@ from tap_activities import __version__
 from tap_activities.batch import check_storage
 from tap_activities.errors import ConfigError, TapActivitiesError
 from tap_activities.heap import keep_freed_buffers
-from tap_activities.jsonl import fragment_pass
-from tap_activities.lifecycle import install_stop_handlers, target_gone
+from tap_activities.lifecycle import PREFIX, install_stop_handlers, target_gone
+from tap_activities.log_lines import rendered
+from tap_activities.native_status import described, fragment_pass_status
 from tap_activities.output import BufferedSingerWriter
 from tap_activities.redact import REDACTOR, install
 from tap_activities.runtime import SourceRuntime, build_runtime
@@ -46,6 +48,14 @@ SOURCE_SETTINGS = {
 SECRET_SETTINGS = ("peopleai_client_id", "peopleai_client_secret", "chartmogul_api_key")
 """Settings whose values never appear in a log line or an error (the client id is the
 People.ai "API key")."""
+
+TEST_HELP = (
+    "Use --test to check each configured source's credentials and host (a People.ai "
+    "token and job list, a ChartMogul API key) without creating an export job or "
+    "writing any record. Use --test=schema to write the streams' SCHEMA messages only."
+)
+"""``--test``'s help: what this tap's connection test does (the SDK's says it syncs a
+record per stream)."""
 
 # Numbers are also accepted as strings: meltano passes environment variables as text.
 NUMBER = th.CustomType({"type": ["number", "string"]})
@@ -271,8 +281,15 @@ class TapActivities(Tap):
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
-        """The SDK's command plus ``--log-level`` (same as ``TAP_ACTIVITIES_LOGLEVEL``)."""
+        """The SDK's command plus ``--log-level`` (same as ``TAP_ACTIVITIES_LOGLEVEL``).
+
+        ``--test`` keeps the SDK's option but not its help text, which promises one record
+        per stream: this tap's test (:meth:`run_connection_test`) exports nothing.
+        """
         command = super().get_singer_command()
+        for param in command.params:
+            if param.name == "test" and isinstance(param, click.Option):
+                param.help = TEST_HELP
         command.params.append(
             click.Option(
                 ["--log-level"],
@@ -285,6 +302,31 @@ class TapActivities(Tap):
             )
         )
         return command
+
+    @classmethod
+    def print_about(cls, output_format: str | None = None) -> None:
+        """The SDK's ``--about``, plus the People.ai fragment pass this installation runs.
+
+        The pass decides how fast a sync is and is chosen when the package is built, so it
+        belongs with the version: a field ``fragment_pass`` in JSON, a line in text, a
+        section in Markdown.
+        """
+        info = cls._get_about_info()
+        style = output_format or "text"
+        text = about.AboutFormatter.get_formatter(style).format_about(info)
+        used = described()
+        if style == "json":
+            data = json.loads(text)
+            data["fragment_pass"] = {"native": used.native, "description": used.description}
+            text = json.dumps(data, indent=2, default=str)
+        elif style == "markdown":
+            text += f"\n## People.ai fragment pass\n\n{used.description}\n"
+        else:
+            lines = text.split("\n")
+            after = next(i for i, line in enumerate(lines) if line.startswith("SDK Version:"))
+            lines.insert(after + 1, f"People.ai Fragment Pass: {used.description}")
+            text = "\n".join(lines)
+        print(text)  # --about writes to stdout, as the SDK's does
 
     def runtime(self, source_name: str) -> SourceRuntime:
         """The shared client and scheduler of a source, created on first use."""
@@ -316,7 +358,9 @@ class TapActivities(Tap):
             keep_freed_buffers()  # before the fork: the workers inherit it
             self._workers = FragmentWorkers.start(self.settings.worker_processes)
         if self.settings.peopleai is not None:
-            self.logger.info("People.ai fragment pass: %s", fragment_pass())
+            used = fragment_pass_status()
+            level = logging.WARNING if used.warn else logging.INFO
+            self.logger.log(level, "People.ai fragment pass: %s", used.description)
         try:
             self._check_credentials(selected)
             for stream in self.streams.values():
@@ -379,7 +423,8 @@ def cli() -> None:
     """Console entry point: the SDK's CLI, with any error as one redacted line and exit 1.
 
     The tap's own errors say what to do. Anything else is a bug or an environment
-    problem; its traceback goes to the log at debug level only (also redacted).
+    problem; its traceback goes to the log at debug level only (also redacted). The line
+    is JSON at error level when meltano reads the log as structured (:mod:`.log_lines`).
     """
     install()
     try:
@@ -387,19 +432,19 @@ def cli() -> None:
     except BrokenPipeError:
         target_gone()
     except (TapActivitiesError, FileNotFoundError) as exc:
-        sys.stderr.write(f"tap-activities: error: {REDACTOR.redact(str(exc))}\n")
-        sys.exit(1)
+        _fail(REDACTOR.redact(str(exc)))
     except Exception as exc:
         if type(exc).__name__ == "JSONDecodeError":  # json's, simplejson's or orjson's
-            sys.stderr.write(
-                "tap-activities: error: a --config, --state or --catalog file is not valid "
-                f"JSON (line {getattr(exc, 'lineno', '?')} column {getattr(exc, 'colno', '?')})\n"
+            _fail(
+                "a --config, --state or --catalog file is not valid JSON "
+                f"(line {getattr(exc, 'lineno', '?')} column {getattr(exc, 'colno', '?')})"
             )
-            sys.exit(1)
         logging.getLogger("tap_activities").debug("unexpected error", exc_info=True)
         text = " ".join(f"{type(exc).__name__}: {exc}".split())
-        sys.stderr.write(
-            f"tap-activities: error: unexpected {REDACTOR.redact(text)} "
-            "(set TAP_ACTIVITIES_LOGLEVEL=DEBUG for details)\n"
-        )
-        sys.exit(1)
+        _fail(f"unexpected {REDACTOR.redact(text)} (set TAP_ACTIVITIES_LOGLEVEL=DEBUG for details)")
+
+
+def _fail(reason: str) -> NoReturn:
+    """Write ``tap-activities: error: <reason>`` (redacted by the caller) and exit 1."""
+    sys.stderr.write(rendered(f"{PREFIX} {reason}") + "\n")
+    sys.exit(1)
