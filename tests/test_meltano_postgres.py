@@ -25,22 +25,16 @@ import pytest
 from activities_upstream import LocalUpstream
 from activities_upstream.data import CHARTMOGUL_TYPES, PEOPLEAI_TYPES
 from tests.conftest import fast_upstream_config
+from tests.must_run import IN_CI, require_module, require_path, unavailable
 
-psycopg = pytest.importorskip("psycopg")
+psycopg = require_module("psycopg")
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=5"
 START = dt.date(2024, 1, 1)
 END = dt.date(2024, 1, 20)
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def unavailable(reason: str) -> None:
-    """Fail under CI (the round trip is part of the contract), skip elsewhere."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: the PostgreSQL round trip must run)")
-    pytest.skip(reason)
+__all__ = ["IN_CI", "unavailable"]  # still imported from here by other test modules
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +44,7 @@ def pg_ready() -> None:
             conn.execute("select 1")
     except psycopg.OperationalError as exc:
         unavailable(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}".splitlines()[0])
-    if not MELTANO.exists():
-        unavailable(f"{MELTANO} is missing; `make test` installs it")
+    require_path(MELTANO)
 
 
 @pytest.fixture(scope="module")

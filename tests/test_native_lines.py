@@ -16,18 +16,13 @@ import orjson
 import pytest
 
 from tap_activities.errors import DataFormatError
-from tap_activities.jsonl import LINES, Framing, RecordLines, iter_line_pieces, native_frame
+from tap_activities.jsonl import LINES, Framing, RecordLines, iter_line_pieces
+from tests.must_run import require_native
 
 FIELDS = ("uid", "subject", "stats", "tags")
 RECORD = Framing(b'{"type":"RECORD","record":', b'}\n{"type":"RECORD","record":', b"}\n")
 
-native = native_frame()
-if native is None:
-    # Under TAP_ACTIVITIES_NATIVE=1 (CI) native_frame() raises instead: no silent skip.
-    pytest.skip(
-        "the native pass is not built here (hatch_build.py needs libsimdjson-dev)",
-        allow_module_level=True,
-    )
+native = require_native()
 
 NAMES = tuple(f.encode() for f in FIELDS)
 NULLS = tuple(orjson.dumps(f) + b":null" for f in FIELDS)

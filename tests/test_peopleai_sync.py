@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from activities_upstream import LocalUpstream
-from tap_activities.jsonl import native_frame
 from tests.conftest import END, START, fast_upstream_config, peopleai_config
+from tests.must_run import require_native
 from tests.tap_process import assert_unchanged, run_tap, select_only
 
 TYPES = {"peopleai_email": "email", "peopleai_meeting": "meeting", "peopleai_call": "call"}
@@ -125,8 +123,7 @@ def test_catalog_selection_and_deselected_fields_are_honoured(upstream, tmp_path
 
 
 def test_the_native_and_the_python_pass_emit_the_same_sync(upstream, tmp_path):
-    if native_frame() is None:
-        pytest.skip("the native pass is not built here (hatch_build.py needs libsimdjson-dev)")
+    require_native()
     runs = [
         run_tap(peopleai_config(upstream), tmp_path / mode, env={"TAP_ACTIVITIES_NATIVE": mode})
         for mode in ("0", "1")

@@ -17,6 +17,7 @@ import uuid
 import pytest
 
 from tests.conftest import END, START, chartmogul_config, peopleai_config
+from tests.must_run import require_module
 from tests.s3_server import seaweed
 from tests.tap_process import CLI_ERROR, assert_unchanged, run_tap
 from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and installed plugins
@@ -28,7 +29,7 @@ from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and instal
     upstream_env,
 )
 
-s3fs = pytest.importorskip("s3fs")
+s3fs = require_module("s3fs", "`pip install -e '.[s3]'` installs it (the s3 extra)")
 
 
 @pytest.fixture(scope="module")
