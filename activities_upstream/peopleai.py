@@ -6,6 +6,8 @@ Decisions where the document is silent (see shared/upstream-notes.md):
   error, and 429 is what the Backstory APIs use for use limits.
 - At most 2 jobs run at once; further jobs wait in Queued (the upstream enforces this).
 - ``fragment`` in a job is the highest fragment index (0-based): fragments ``0..fragment``.
+  The other readings are modes of :class:`UpstreamConfig`: the field as a count, named
+  ``fragments``, or absent; no ``results_size``; a listed fragment that answers 404.
 - ``GET /jobs`` answers ``{"jobs": [...]}`` with the jobs of the retention period.
 - Range: snapshot at most 1 year (end before start + 1 year), delta at most 14 days inclusive.
 - Data of a job not yet Completed: 409 with a JSON error.
@@ -62,19 +64,28 @@ class Job:
     results_size: int | None = None
     data_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def view(self) -> dict[str, Any]:
-        """The job object as the API returns it."""
+    def view(self, config: UpstreamConfig) -> dict[str, Any]:
+        """The job object as the API returns it (its fragment fields as ``config`` says)."""
         done = self.state == "Completed"
-        return {
+        view = {
             "job_id": self.job_id,
             "state": self.state,
             **self.body,
             "job_created_time": _utc(self.created),
             "job_start_time": _utc(self.started),
             "job_end_time": _utc(self.ended),
-            "results_size": self.results_size if done else None,
-            "fragment": (len(self.fragments or [b""]) - 1) if done else None,
         }
+        if config.reports_results_size:
+            size = self.results_size
+            view["results_size"] = (
+                size + config.results_size_extra if done and size is not None else None
+            )
+        if config.fragment_field:
+            count = len(self.fragments or [b""])
+            view[config.fragment_field] = (
+                (count if config.fragment_is_count else count - 1) if done else None
+            )
+        return view
 
 
 class PeopleAIApp:
@@ -219,7 +230,7 @@ class PeopleAIApp:
             self.peak_open_jobs = max(self.peak_open_jobs, open_jobs + 1)
         if self.faults.take("lose:peopleai.create"):
             return drop_connection(request)
-        return json_response(job.view(), 201)
+        return json_response(job.view(self.config), 201)
 
     @staticmethod
     def _validate(body: dict[str, Any]) -> str | None:
@@ -310,7 +321,7 @@ class PeopleAIApp:
                 )
             if job.state == "Completed":
                 self._materialise(job)
-            return json_response(job.view())
+            return json_response(job.view(self.config))
 
     def on_list(self, request: Request) -> Response:
         """All jobs of the retention period."""
@@ -319,7 +330,7 @@ class PeopleAIApp:
             for job in self.jobs.values():
                 if job.state == "Completed":
                     self._materialise(job)
-            return json_response({"jobs": [j.view() for j in self.jobs.values()]})
+            return json_response({"jobs": [j.view(self.config) for j in self.jobs.values()]})
 
     def _materialise(self, job: Job) -> None:
         """Serialise a completed job's data into fragments, once.
@@ -363,6 +374,11 @@ class PeopleAIApp:
             for i in range(0, len(records), size)
         ] or [b""]
 
+    def _lost(self, index: int, count: int) -> bool:
+        """Whether fragment ``index`` of ``count`` is the one the config says is lost."""
+        missing = self.config.missing_fragment
+        return missing is not None and index == missing % count
+
     def on_data(self, request: Request, job_id: str) -> Response:
         """All data, or one fragment with ``?fragment=N``."""
         with self._lock:
@@ -386,7 +402,7 @@ class PeopleAIApp:
                 index = int(raw)
             except ValueError:
                 return _bad("Invalid parameter format: fragment")
-            if not 0 <= index < len(fragments):
+            if not 0 <= index < len(fragments) or self._lost(index, len(fragments)):
                 return json_response(
                     {"error": "NotFoundException", "message": f"Fragment {index} not found"}, 404
                 )

@@ -32,7 +32,10 @@ class PeopleAIView:
     def jobs(self) -> list[dict[str, Any]]:
         """Every job created so far, oldest first."""
         with self._app._lock:
-            return [j.view() for j in sorted(self._app.jobs.values(), key=lambda j: j.created)]
+            return [
+                j.view(self._app.config)
+                for j in sorted(self._app.jobs.values(), key=lambda j: j.created)
+            ]
 
     def mutate(self, day: dt.date, new: int = 0, changed: int = 0) -> list[str]:
         """Add new activities and reprocess old ones on ``day``; returns their uids."""
