@@ -36,6 +36,7 @@ def fast_upstream_config(**overrides) -> UpstreamConfig:
 def upstream():
     with LocalUpstream(fast_upstream_config()) as up:
         yield up
+        assert not up.faults.unfired(), f"faults armed that never fired: {up.faults.unfired()}"
 
 
 def peopleai_config(up, **overrides) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -88,6 +89,31 @@ def run_tap(
         elif kind == "SCHEMA":
             run.schemas[message["stream"]] = message
     return run
+
+
+def batch_config(root: Path, size: int | None = None, prefix: str | None = None) -> dict:
+    """A ``batch_config`` that writes gzipped JSON Lines files under ``root``."""
+    config: dict = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"file://{root}"},
+    }
+    if prefix is not None:
+        config["storage"]["prefix"] = prefix
+    if size is not None:
+        config["batch_size"] = size
+    return config
+
+
+def batch_records(run: TapRun) -> dict[str, list[dict]]:
+    """The records in the files of each BATCH message of ``run``, in the order written."""
+    records: dict[str, list[dict]] = defaultdict(list)
+    for message in run.messages:
+        if message["type"] != "BATCH":
+            continue
+        for uri in message["manifest"]:
+            with gzip.open(Path(uri.removeprefix("file://")), "rt", encoding="utf-8") as lines:
+                records[message["stream"]].extend(json.loads(line) for line in lines)
+    return records
 
 
 DATE_TIME_FIELDS = frozenset({"timestamp", "ingest_timestamp", "created", "start_time", "end_time"})

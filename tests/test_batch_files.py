@@ -162,6 +162,7 @@ def test_broken_fragment_line_in_batch_mode_is_fetched_again(tmp_path):
         run = run_tap(peopleai_config(up, batch_config=batch_config(root, 1000)), tmp_path / "r")
         assert run.returncode == 0, run.stderr[-3000:]
         assert "fetching it again" in run.stderr
+        assert up.faults.fired["corrupt_json"] == 2
         for stream, kind in (("peopleai_email", "email"), ("peopleai_call", "call")):
             want = up.peopleai.records(activity_type=kind, start=START, end=END, by="activity")
             got = batch_records(root, stream, 1000)

@@ -21,6 +21,10 @@ from tests.tap_process import TAP, run_tap, select_only
 
 PEOPLEAI_DRIFT = {"x_future_field": ["object", "null"], "x_engagement_score": ["number", "null"]}
 CHARTMOGUL_DRIFT = {"custom_note": ["string", "null"]}
+STREAMS = [
+    *(f"peopleai_{k}" for k in ("email", "meeting", "call")),
+    *(f"chartmogul_{k}" for k in ("new_biz", "expansion", "contraction", "churn", "reactivation")),
+]
 
 
 def both_sources(upstream, **overrides) -> dict:
@@ -54,12 +58,9 @@ def test_every_record_is_valid_against_its_latest_schema(upstream, tmp_path, mod
         (tmp_path / "batches").mkdir()
         config["batch_config"] = batch_config(tmp_path / "batches")
     run = run_tap(config, tmp_path / "run", env={"TAP_ACTIVITIES_NATIVE": native})
-    streams = [*(f"peopleai_{k}" for k in ("email", "meeting", "call"))]
-    streams += [f"chartmogul_{k}" for k in ("new_biz", "expansion", "contraction", "churn")]
-    streams += ["chartmogul_reactivation"]
-    report = assert_contract_holds(run, streams)
+    report = assert_contract_holds(run, STREAMS)
 
-    for stream in streams:
+    for stream in STREAMS:
         first, latest = report.schemas[stream][0], report.latest(stream)
         drift = PEOPLEAI_DRIFT if stream.startswith("peopleai") else CHARTMOGUL_DRIFT
         # The first SCHEMA is the documented one; the drift arrives in later ones.
@@ -128,7 +129,7 @@ def test_stream_maps_flattening_and_selection_keep_the_contract(upstream, tmp_pa
         },
     )
     run = run_tap(config, tmp_path / "maps")
-    report = assert_contract_holds(run, report_streams(run))
+    report = assert_contract_holds(run, STREAMS)
     calls = report.latest("peopleai_call")["properties"]
     assert "uid_copy" in calls
     assert "summary" not in calls
@@ -181,7 +182,3 @@ def test_stream_maps_flattening_and_selection_keep_the_contract(upstream, tmp_pa
             "peopleai_email: field 'x_engagement_score' is not in the schema and is deselected"
             in run.stderr
         )
-
-
-def report_streams(run) -> list[str]:
-    return sorted({m["stream"] for m in run.messages if m["type"] in {"RECORD", "BATCH"}})

@@ -177,5 +177,6 @@ def test_fragments_reach_the_pass_without_a_file_unless_the_upstream_says_no(mon
             up.faults.http_error("peopleai.data", 503, times=1)
             assert sorted(framed_uids(runtime.client, job, request)) == want
             assert len(filed) == 1
+            assert not up.faults.unfired()
         finally:
             runtime.close()

@@ -36,8 +36,9 @@ def bodies(tmp_path, content: bytes, native: bool) -> list[bytes]:
     out = []
     for count, data, _unknown in lines.blocks(path, where="w", framing=LINES):
         assert data.endswith(b"\n")
-        out.extend(data.split(b"\n")[:-1])
-        assert len(out) == count or count < len(out)
+        block = data.split(b"\n")[:-1]
+        assert len(block) == count, "a block's count is not its number of records"
+        out.extend(block)
     return out
 
 

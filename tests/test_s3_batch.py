@@ -17,6 +17,7 @@ import uuid
 import pytest
 
 from tests.conftest import END, START, chartmogul_config, peopleai_config
+from tests.faultkit import CHARTMOGUL_STREAMS, PEOPLEAI_STREAMS
 from tests.must_run import require_module
 from tests.s3_server import seaweed
 from tests.tap_process import CLI_ERROR, assert_unchanged, run_tap
@@ -67,12 +68,15 @@ def test_batch_files_land_in_s3_with_every_record(upstream, s3, tmp_path):
             assert url.startswith(f"s3://{bucket}/exports/activities-"), url
             with fs.open(url, "rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
                 records.setdefault(message["stream"], []).extend(json.loads(x) for x in lines)
-    emails = {r["uid"]: r for r in upstream.peopleai.records("email", START, END)}
-    assert sorted(r["uid"] for r in records["peopleai_email"]) == sorted(emails)
-    for record in records["peopleai_email"]:
-        assert_unchanged(record, emails[record["uid"]])
-    churn = upstream.chartmogul.rows("churn", START, END)
-    assert len(records["chartmogul_churn"]) == len(churn)
+    assert set(records) == set(PEOPLEAI_STREAMS) | set(CHARTMOGUL_STREAMS)
+    for stream, kind in PEOPLEAI_STREAMS.items():
+        want = {r["uid"]: r for r in upstream.peopleai.records(kind, START, END)}
+        assert sorted(r["uid"] for r in records[stream]) == sorted(want), stream
+        for record in records[stream]:
+            assert_unchanged(record, want[record["uid"]])
+    for stream, kind in CHARTMOGUL_STREAMS.items():
+        rows = upstream.chartmogul.rows(kind, START, END)
+        assert sorted(r["uuid"] for r in records[stream]) == sorted(r["uuid"] for r in rows)
     # The write probe leaves nothing behind.
     assert not [p for p in fs.find(f"{bucket}/exports") if "probe" in p]
 

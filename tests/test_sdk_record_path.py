@@ -54,6 +54,7 @@ def test_stream_maps_transform_every_record(upstream, tmp_path):
         assert record["subject"] == want[record["uid"]]["subject"]
     # An untouched stream keeps its records whole.
     calls = {r["uid"]: r for r in expected(upstream, "call", START, END, "activity")}
+    assert sorted(r["uid"] for r in run.records["peopleai_call"]) == sorted(calls)
     for record in run.records["peopleai_call"]:
         assert_unchanged(record, calls[record["uid"]])
     assert "chartmogul_churn" not in run.records

@@ -24,7 +24,15 @@ from tap_activities.settings import default_worker_processes, parse_settings
 from tap_activities.workers import FragmentWorkers
 from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
 from tests.faultkit import peopleai_ids
-from tests.tap_process import TAP, TapRun, catalog_of, killed_at_hold, run_tap
+from tests.tap_process import (
+    TAP,
+    TapRun,
+    batch_config,
+    batch_records,
+    catalog_of,
+    killed_at_hold,
+    run_tap,
+)
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork workers: Linux")
 
@@ -50,15 +58,14 @@ def alive(pid: int) -> bool:
 @linux_only
 @pytest.mark.parametrize("batch", [False, True], ids=["record", "batch"])
 def test_worker_processes_emit_what_the_download_threads_emit(upstream, tmp_path, batch):
-    extra = {}
-    if batch:
-        extra["batch_config"] = {
-            "encoding": {"format": "jsonl", "compression": "gzip"},
-            "storage": {"root": f"file://{tmp_path}/batches", "prefix": "b-"},
-            "batch_size": 50,
-        }
     runs = {}
     for processes in (2, 0):
+        extra = {}
+        if batch:  # a folder and a prefix per run: each run's files are its own
+            (tmp_path / f"batches{processes}").mkdir()
+            extra["batch_config"] = batch_config(
+                tmp_path / f"batches{processes}", size=50, prefix=f"p{processes}-"
+            )
         config = peopleai_config(upstream, worker_processes=processes, **extra)
         run = run_tap(config, tmp_path / f"p{processes}", args=("--log-level", "debug"))
         assert run.returncode == 0, run.stderr[-3000:]
@@ -68,14 +75,13 @@ def test_worker_processes_emit_what_the_download_threads_emit(upstream, tmp_path
     assert "worker process(es) started" not in runs[0].stderr
     if batch:
         assert runs[2].batch_streams == runs[0].batch_streams
-        assert runs[2].batch_streams
-    else:
-        expected = peopleai_ids(upstream)
-        for stream, ids in expected.items():
-            records = runs[2].records[stream]
-            assert [r["uid"] for r in records] == [r["uid"] for r in runs[0].records[stream]]
-            assert {r["uid"] for r in records} == ids
-            assert records == runs[0].records[stream]  # byte for byte the same records
+        assert not runs[2].records
+    emitted = {n: batch_records(run) if batch else run.records for n, run in runs.items()}
+    for stream, ids in peopleai_ids(upstream).items():
+        records = emitted[2][stream]
+        assert [r["uid"] for r in records] == [r["uid"] for r in emitted[0][stream]]
+        assert {r["uid"] for r in records} == ids
+        assert records == emitted[0][stream]  # the same records, field for field
     assert runs[2].state == runs[0].state
 
 
@@ -157,6 +163,7 @@ def test_a_slow_upstream_still_serves_download_workers_fragments_at_once(tmp_pat
         uids = [r["uid"] for r in run.records["peopleai_email"]]
         assert sorted(uids) == sorted(want)
         assert up.peopleai.peak_data_requests == 4
+        assert not up.faults.unfired()
         assert "to a file, as fragments wait on the network" in run.stderr
 
 
@@ -222,6 +229,7 @@ def test_chartmogul_rows_typed_in_ranges_by_workers_match_one_pass(tmp_path):
 
         up.faults.bad_csv_row(times=2)  # the middle row of the next two files
         bad = both("bad")
+        assert up.faults.fired["bad_csv_row"] == 2
         errors = {n: [e.split(" export ")[0] for e in run.cli_errors] for n, run in bad.items()}
         assert errors[2] == errors[0]
         assert "row 10001 (line " in bad[2].cli_errors[0]  # the middle row, by its number
