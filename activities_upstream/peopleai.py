@@ -11,6 +11,12 @@ Decisions where the document is silent (see shared/upstream-notes.md):
 - ``GET /jobs`` answers ``{"jobs": [...]}`` with the jobs of the retention period.
 - Range: snapshot at most 1 year (end before start + 1 year), delta at most 14 days inclusive.
 - Data of a job not yet Completed: 409 with a JSON error.
+- Job creation takes JSON (``Content-Type: application/json``, as the document's curl
+  example) with the five documented parameters: another type or another parameter is a
+  400, and recorded as a violation. ``/fragment?fragment=N`` (the document's second curl
+  example) answers like ``/data?fragment=N`` (its text), but is recorded as a violation:
+  the tap must keep to the path the text documents. A ChartMogul Basic key sent here is
+  recorded too.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ from activities_upstream.http import FaultGate, drop_connection, json_response, 
 ACTIVITY_TYPES = {"email", "meeting", "call", "all"}
 EXPORT_TYPES = {"delta", "snapshot"}
 JOBS = "/pull/v1/export/activities/jobs"
+JOB_PARAMETERS = frozenset(
+    {"start_date", "end_date", "activity_type", "output_format", "export_type"}
+)
 RENDERED_EXPORTS_KEPT = 32
 
 
@@ -91,10 +100,18 @@ class Job:
 class PeopleAIApp:
     """WSGI app of the People.ai API."""
 
-    def __init__(self, config: UpstreamConfig, data: PeopleAIData, faults: Faults) -> None:
+    def __init__(
+        self,
+        config: UpstreamConfig,
+        data: PeopleAIData,
+        faults: Faults,
+        violations: list[str] | None = None,
+    ) -> None:
         self.config = config
         self.data = data
         self.faults = faults
+        self.violations: list[str] = [] if violations is None else violations
+        """Requests that broke a rule of the document the tap must keep (shared list)."""
         self.gate = FaultGate(faults)
         self.jobs: dict[str, Job] = {}
         self.tokens: dict[str, float] = {}
@@ -113,7 +130,7 @@ class PeopleAIApp:
                 Rule(JOBS, endpoint="list", methods=["GET"]),
                 Rule(f"{JOBS}/<job_id>", endpoint="status", methods=["GET"]),
                 Rule(f"{JOBS}/<job_id>/data", endpoint="data", methods=["GET"]),
-                Rule(f"{JOBS}/<job_id>/fragment", endpoint="data", methods=["GET"]),
+                Rule(f"{JOBS}/<job_id>/fragment", endpoint="fragment", methods=["GET"]),
             ]
         )
 
@@ -128,6 +145,11 @@ class PeopleAIApp:
                 {"error": "NotFoundException", "message": "no such endpoint"}, 404
             )
             return response(environ, start_response)
+        if request.headers.get("Authorization", "").lower().startswith("basic "):
+            self.violations.append(f"{request.method} {request.path}: a Basic key at People.ai")
+        if endpoint == "fragment":
+            self.violations.append(f"GET {request.path}: the text documents /data?fragment=N")
+            endpoint = "data"
         if endpoint == "data":
             with self._lock:
                 self._data_requests += 1
@@ -187,12 +209,19 @@ class PeopleAIApp:
 
     def on_create(self, request: Request) -> Response:
         """Validate and queue an export job."""
+        if request.mimetype != "application/json":
+            self.violations.append(f"POST {request.path}: Content-Type {request.mimetype!r}")
+            return _bad("Content-Type must be application/json")
         try:
             body = orjson.loads(request.get_data())
         except orjson.JSONDecodeError:
             return _bad("Request body is not valid JSON")
         if not isinstance(body, dict):
             return _bad("Request body is not a JSON object")
+        unknown = sorted(set(body) - JOB_PARAMETERS)
+        if unknown:
+            self.violations.append(f"POST {request.path}: undocumented parameter(s) {unknown}")
+            return _bad(f"Unknown parameter: {unknown[0]}")
         problem = self._validate(body)
         if problem:
             return _bad(problem)

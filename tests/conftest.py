@@ -39,6 +39,28 @@ def upstream():
         assert not up.faults.unfired(), f"faults armed that never fired: {up.faults.unfired()}"
 
 
+@pytest.fixture(autouse=True)
+def upstream_rules_kept(request, monkeypatch):
+    """Every local upstream a test starts saw no violation of the API documents' rules.
+
+    (``up.violations``: credentials at the wrong host, undocumented parameters, the
+    ``/fragment`` path.) Tests of the upstream itself that break them on purpose carry
+    the ``breaks_upstream_rules`` marker.
+    """
+    started: list[LocalUpstream] = []
+    start = LocalUpstream.start
+
+    def recorded(self: LocalUpstream) -> LocalUpstream:
+        started.append(self)
+        return start(self)
+
+    monkeypatch.setattr(LocalUpstream, "start", recorded)
+    yield
+    if request.node.get_closest_marker("breaks_upstream_rules") is None:
+        broken = [v for up in started for v in up.violations]
+        assert not broken, f"requests that break rules of the API documents: {broken}"
+
+
 def peopleai_config(up, **overrides) -> dict:
     config = {
         "start_date": START.isoformat(),
@@ -70,6 +92,9 @@ def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers",
         "may_skip_in_ci(reason): the test may skip even under CI=true, for the reason given",
+    )
+    config.addinivalue_line(
+        "markers", "breaks_upstream_rules: the test sends requests the API documents refuse"
     )
 
 

@@ -246,6 +246,7 @@ def test_peopleai_fault(name, outcomes):
         (j["activity_type"], j["state"]) for j in outcome.jobs
     ]
     assert outcome.peak_open_jobs <= 10
+    assert outcome.violations == []
     assert case.log in run.stderr
 
 

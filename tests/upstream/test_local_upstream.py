@@ -148,6 +148,7 @@ def test_same_seed_same_bytes():
         assert orjson.dumps(a.peopleai.records(*args)) == orjson.dumps(b.peopleai.records(*args))
 
 
+@pytest.mark.breaks_upstream_rules
 def test_chartmogul_export_file_host_refuses_credentials_and_expires(up):
     auth = (up.chartmogul_api_key, "")
     created = requests.post(
@@ -279,3 +280,93 @@ def test_hold_keeps_a_call_until_released(up):
     hold.release.set()
     thread.join(timeout=10)
     assert "headers" in result
+
+
+@pytest.mark.breaks_upstream_rules
+def test_requests_the_documents_do_not_allow_are_refused_and_recorded(up):
+    headers = token(up)
+    assert up.violations == []
+    # People.ai: JSON only, the five documented parameters only.
+    form = requests.post(
+        up.peopleai_url + JOBS,
+        data={"start_date": "2024-01-01"},
+        headers=headers,
+        timeout=5,
+    )
+    assert form.status_code == 400
+    assert "application/json" in form.json()["message"]
+    extra = create(up, headers, page_size=10)
+    assert extra.status_code == 400
+    assert "page_size" in extra.json()["message"]
+    # ChartMogul: form or JSON (both documented), hyphenated parameters only.
+    auth = (up.chartmogul_api_key, "")
+    url = up.chartmogul_url + "/v1/activities_export"
+    for body in ({"data": {"type": "churn"}}, {"json": {"type": "churn"}}):
+        assert requests.post(url, auth=auth, timeout=5, **body).status_code == 201
+    snake = requests.post(
+        url, json={"type": "churn", "start_date": "2024-01-01"}, auth=auth, timeout=5
+    )
+    assert snake.status_code == 422
+    assert snake.json()["param"] == "start_date"
+    assert len(up.violations) == 3, up.violations
+    # Credentials at the wrong API are answered as before, and recorded.
+    requests.get(url + "/x", headers=headers, timeout=5)
+    requests.get(up.peopleai_url + JOBS, auth=auth, timeout=5)
+    assert len(up.violations) == 5, up.violations
+    assert "bearer token at ChartMogul" in up.violations[3]
+    assert "Basic key at People.ai" in up.violations[4]
+
+
+@pytest.mark.breaks_upstream_rules
+def test_the_curl_examples_fragment_path_answers_but_is_a_violation(up):
+    headers = token(up)
+    job = wait_completed(up, headers, create(up, headers).json()["job_id"])
+    base = f"{up.peopleai_url}{JOBS}/{job['job_id']}"
+    via_data = requests.get(base + "/data", params={"fragment": 0}, headers=headers, timeout=5)
+    assert up.violations == []
+    via_fragment = requests.get(
+        base + "/fragment", params={"fragment": 0}, headers=headers, timeout=5
+    )
+    assert via_fragment.content == via_data.content
+    assert len(up.violations) == 1
+    assert "/data?fragment=N" in up.violations[0]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "value"),
+    [
+        ({}, "fragment", "highest index"),
+        ({"fragment_is_count": True}, "fragment", "count"),
+        ({"fragment_field": "fragments", "fragment_is_count": True}, "fragments", "count"),
+        ({"fragment_field": None}, None, None),
+        ({"reports_results_size": False}, "fragment", "highest index"),
+    ],
+)
+def test_job_fragment_fields_in_each_mode(overrides, field, value):
+    with LocalUpstream(fast_upstream_config(fragment_records=10, **overrides)) as up:
+        headers = token(up)
+        job = wait_completed(up, headers, create(up, headers).json()["job_id"])
+        base = f"{up.peopleai_url}{JOBS}/{job['job_id']}"
+        whole = requests.get(base + "/data", headers=headers, timeout=5).content
+        count = -(-len(whole.splitlines()) // 10)
+        assert count >= 2
+        others = {"fragment", "fragments"} - {field}
+        assert not others & set(job), job
+        if field is not None:
+            assert job[field] == (count if value == "count" else count - 1)
+        if overrides.get("reports_results_size", True):
+            assert job["results_size"] == len(whole)
+        else:
+            assert "results_size" not in job
+
+
+def test_a_lost_fragment_answers_404_though_the_job_lists_it():
+    with LocalUpstream(fast_upstream_config(fragment_records=10, missing_fragment=-1)) as up:
+        headers = token(up)
+        job = wait_completed(up, headers, create(up, headers).json()["job_id"])
+        base = f"{up.peopleai_url}{JOBS}/{job['job_id']}/data"
+        last = job["fragment"]
+        for index, status in ((last, 404), (last - 1, 200)):
+            answer = requests.get(base, params={"fragment": index}, headers=headers, timeout=5)
+            assert answer.status_code == status
+        assert len(requests.get(base, headers=headers, timeout=5).content) == job["results_size"]
