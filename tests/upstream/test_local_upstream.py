@@ -50,13 +50,23 @@ def create(up, headers, **body):
     return requests.post(up.peopleai_url + JOBS, json=payload, headers=headers, timeout=5)
 
 
-def wait_completed(up, headers, job_id):
-    for _ in range(200):
-        job = requests.get(f"{up.peopleai_url}{JOBS}/{job_id}", headers=headers, timeout=5).json()
-        if job["state"] == "Completed":
-            return job
+def wait_until(condition, what: str, limit: float = 60):
+    """Poll ``condition()`` until it is truthy (its value) or ``limit`` seconds pass."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
         time.sleep(0.02)
-    raise AssertionError("job never completed")
+    raise AssertionError(f"{what} within {limit} s")
+
+
+def wait_completed(up, headers, job_id):
+    def completed():
+        job = requests.get(f"{up.peopleai_url}{JOBS}/{job_id}", headers=headers, timeout=5).json()
+        return job if job["state"] == "Completed" else None
+
+    return wait_until(completed, "job never completed")
 
 
 def test_token_required_and_wrong_credentials_refused(up):
@@ -70,11 +80,17 @@ def test_token_required_and_wrong_credentials_refused(up):
 
 
 def test_token_expires(tmp_path):
-    with LocalUpstream(fast_upstream_config(token_ttl_seconds=0.2)) as up:
+    # About time, so with generous bounds: valid at once, refused once its 2 s are over.
+    with LocalUpstream(fast_upstream_config(token_ttl_seconds=2.0)) as up:
+        issued = time.monotonic()
         headers = token(up)
-        assert requests.get(up.peopleai_url + JOBS, headers=headers, timeout=5).status_code == 200
-        time.sleep(0.3)
-        assert requests.get(up.peopleai_url + JOBS, headers=headers, timeout=5).status_code == 401
+
+        def status() -> int:
+            return requests.get(up.peopleai_url + JOBS, headers=headers, timeout=5).status_code
+
+        assert status() == 200
+        wait_until(lambda: status() == 401, "the token never expired")
+        assert time.monotonic() - issued >= 2.0
 
 
 @pytest.mark.parametrize(
@@ -99,13 +115,18 @@ def test_limits_two_running_ten_queued(up):
     up.faults.stall_jobs(10)
     ids = [create(up, headers).json()["job_id"] for _ in range(10)]
     assert create(up, headers).status_code == 429
-    time.sleep(0.2)
-    states = [
-        requests.get(f"{up.peopleai_url}{JOBS}/{i}", headers=headers, timeout=5).json()["state"]
-        for i in ids
-    ]
-    assert states.count("Running") == 2
-    assert states.count("Queued") == 8
+
+    def states() -> list[str]:
+        return [
+            requests.get(f"{up.peopleai_url}{JOBS}/{i}", headers=headers, timeout=5).json()["state"]
+            for i in ids
+        ]
+
+    # Jobs leave Queued after queue_seconds: wait for two to run, then no third may.
+    wait_until(lambda: states().count("Running") == 2, "two jobs never ran")
+    now = states()
+    assert now.count("Running") == 2
+    assert now.count("Queued") == 8
 
 
 def test_fragments_concatenate_to_the_whole_export(up):
@@ -165,13 +186,8 @@ def test_chartmogul_export_file_host_refuses_credentials_and_expires(up):
         ).status_code
         == 401
     )
-    for _ in range(100):
-        export = requests.get(
-            f"{up.chartmogul_url}/v1/activities_export/{created.json()['id']}", auth=auth, timeout=5
-        ).json()
-        if export["status"] == "succeeded":
-            break
-        time.sleep(0.02)
+    export = chartmogul_finished(up, created.json()["id"])
+    assert export["status"] == "succeeded"
     assert export["file_url"].startswith(up.files_url)
     assert export["expires_at"]
     assert requests.get(export["file_url"], auth=auth, timeout=5).status_code == 400
@@ -209,14 +225,20 @@ def chartmogul_export(up, **body) -> dict:
     created = requests.post(
         up.chartmogul_url + "/v1/activities_export", data=payload, auth=auth, timeout=5
     )
-    for _ in range(200):
+    return chartmogul_finished(up, created.json()["id"])
+
+
+def chartmogul_finished(up, export_id: str) -> dict:
+    """The export once it has left pending/processing."""
+    auth = (up.chartmogul_api_key, "")
+
+    def finished() -> dict | None:
         export = requests.get(
-            f"{up.chartmogul_url}/v1/activities_export/{created.json()['id']}", auth=auth, timeout=5
+            f"{up.chartmogul_url}/v1/activities_export/{export_id}", auth=auth, timeout=5
         ).json()
-        if export["status"] not in {"pending", "processing"}:
-            return export
-        time.sleep(0.02)
-    raise AssertionError("export never finished")
+        return None if export["status"] in {"pending", "processing"} else export
+
+    return wait_until(finished, "export never finished")
 
 
 def test_window_scoped_job_faults_hit_only_that_window(up):
@@ -225,14 +247,14 @@ def test_window_scoped_job_faults_hit_only_that_window(up):
     ok = wait_completed(up, headers, create(up, headers).json()["job_id"])
     assert ok["state"] == "Completed"
     failing = create(up, headers, start_date="2024-01-15", end_date="2024-01-28").json()
-    for _ in range(200):
+
+    def ended() -> dict | None:
         job = requests.get(
             f"{up.peopleai_url}{JOBS}/{failing['job_id']}", headers=headers, timeout=5
-        )
-        if job.json()["state"] in {"Completed", "Failed"}:
-            break
-        time.sleep(0.02)
-    assert job.json()["state"] == "Failed"
+        ).json()
+        return job if job["state"] in {"Completed", "Failed"} else None
+
+    assert wait_until(ended, "the job never ended")["state"] == "Failed"
 
 
 def test_lost_create_answer_still_creates_the_job(up):
