@@ -6,10 +6,12 @@ Also the CI guard: under ``CI=true`` a skipped test is a failed one (tests/must_
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 
 from activities_upstream import LocalUpstream, UpstreamConfig
+from tests import meltano_kit
 from tests.must_run import IN_CI
 
 START = dt.date(2024, 1, 1)
@@ -59,6 +61,27 @@ def upstream_rules_kept(request, monkeypatch):
     if request.node.get_closest_marker("breaks_upstream_rules") is None:
         broken = [v for up in started for v in up.violations]
         assert not broken, f"requests that break rules of the API documents: {broken}"
+
+
+@pytest.fixture(scope="session")
+def pg_ready() -> None:
+    """PostgreSQL and meltano are there (or the test fails in CI, skips elsewhere)."""
+    meltano_kit.check_postgres()
+
+
+@pytest.fixture(scope="session")
+def meltano_env(pg_ready, tmp_path_factory) -> dict[str, str]:
+    """Environment for meltano: plugins installed once per session, state per test."""
+    return meltano_kit.installed_env(tmp_path_factory)
+
+
+@pytest.fixture
+def tenant_plugins(meltano_env, tmp_path_factory) -> Iterator[dict[str, str]]:
+    """meltano with the tenants' plugins installed (once) and their schemas dropped."""
+    env = meltano_kit.installed_env(tmp_path_factory, *meltano_kit.tenant_plugins())
+    meltano_kit.drop_tenant_schemas()
+    yield env
+    meltano_kit.drop_tenant_schemas()
 
 
 def peopleai_config(up, **overrides) -> dict:

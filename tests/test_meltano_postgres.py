@@ -15,47 +15,41 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 
 from activities_upstream import LocalUpstream
 from activities_upstream.data import CHARTMOGUL_TYPES, PEOPLEAI_TYPES
-from tests.conftest import fast_upstream_config
-from tests.must_run import IN_CI, require_module, require_path, unavailable
+from tests.conftest import fast_upstream_config, meltano_env, pg_ready
+from tests.meltano_kit import (
+    MELTANO,
+    PG_DSN,
+    ROOT,
+    meltano_process,
+    run_meltano,
+    upstream_env,
+)
+from tests.must_run import IN_CI, require_module, unavailable
 
 psycopg = require_module("psycopg")
 
-ROOT = Path(__file__).resolve().parent.parent
-MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=5"
 START = dt.date(2024, 1, 1)
 END = dt.date(2024, 1, 20)
-__all__ = ["IN_CI", "unavailable"]  # still imported from here by other test modules
-
-
-@pytest.fixture(scope="module")
-def pg_ready() -> None:
-    try:
-        with psycopg.connect(PG_DSN) as conn:
-            conn.execute("select 1")
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}".splitlines()[0])
-    require_path(MELTANO)
-
-
-@pytest.fixture(scope="module")
-def meltano_env(pg_ready, tmp_path_factory) -> dict[str, str]:
-    """Environment for meltano: plugins installed once per session, state per test."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_"))}
-    env["MELTANO_DATABASE_URI"] = (
-        f"sqlite:///{tmp_path_factory.mktemp('meltano-install')}/meltano.db"
-    )
-    run_meltano(["install", "tap-activities", "target-postgres"], env)
-    return env
+# Still imported from here by other test modules (test_snowflake.py): the helpers live in
+# tests/meltano_kit.py, the fixtures in conftest.py.
+__all__ = [
+    "IN_CI",
+    "MELTANO",
+    "PG_DSN",
+    "ROOT",
+    "meltano_env",
+    "meltano_process",
+    "pg_ready",
+    "run_meltano",
+    "unavailable",
+    "upstream_env",
+]
 
 
 @pytest.fixture
@@ -64,44 +58,6 @@ def schema():
     yield name
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(f'drop schema if exists "{name}" cascade')
-
-
-def upstream_env(up: LocalUpstream, prefix: str = "TAP_ACTIVITIES_") -> dict[str, str]:
-    """The tap's settings for ``up`` (its whole date range) as meltano variables.
-
-    ``prefix``: a plugin's, e.g. a tenant's ``TAP_ACTIVITIES__TENANT_A_``. Numbers go as
-    text, the path users take.
-    """
-    return {
-        prefix + "START_DATE": up.config.start.isoformat(),
-        prefix + "END_DATE": up.config.end.isoformat(),
-        prefix + "PEOPLEAI_API_URL": up.peopleai_url,
-        prefix + "PEOPLEAI_CLIENT_ID": up.peopleai_client_id,
-        prefix + "PEOPLEAI_CLIENT_SECRET": up.peopleai_client_secret,
-        prefix + "CHARTMOGUL_API_URL": up.chartmogul_url,
-        prefix + "CHARTMOGUL_API_KEY": up.chartmogul_api_key,
-        prefix + "POLL_INTERVAL_SECONDS": "0.05",
-    }
-
-
-def meltano_process(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    """``meltano --environment=local ARGS`` in the project, its output captured."""
-    return subprocess.run(
-        [str(MELTANO), "--environment=local", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def run_meltano(args: list[str], env: dict[str, str]) -> str:
-    result = meltano_process(args, env)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, f"meltano {' '.join(args)} failed:\n{output[-6000:]}"
-    return output
 
 
 def table_rows(schema: str, table: str, key: str) -> dict[str, dict]:

@@ -18,18 +18,12 @@ import pytest
 
 from tests.conftest import END, START, chartmogul_config, peopleai_config
 from tests.faultkit import CHARTMOGUL_STREAMS, PEOPLEAI_STREAMS
+from tests.meltano_kit import PG_DSN, run_meltano, upstream_env
 from tests.must_run import require_module
 from tests.s3_server import seaweed
 from tests.tap_process import CLI_ERROR, assert_unchanged, run_tap
-from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and installed plugins
-    PG_DSN,
-    meltano_env,  # noqa: F401
-    pg_ready,  # noqa: F401
-    psycopg,
-    run_meltano,
-    upstream_env,
-)
 
+psycopg = require_module("psycopg")
 s3fs = require_module("s3fs", "`pip install -e '.[s3]'` installs it (the s3 extra)")
 
 
@@ -104,7 +98,7 @@ def test_storage_the_tap_cannot_write_is_one_line_before_any_export(upstream, s3
     assert upstream.peopleai.jobs() == []  # nothing was exported for nothing
 
 
-def test_meltano_loads_s3_batches_into_postgres(meltano_env, s3, tmp_path):  # noqa: F811
+def test_meltano_loads_s3_batches_into_postgres(meltano_env, s3, tmp_path):
     from activities_upstream import LocalUpstream
     from tests.conftest import fast_upstream_config
 
