@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
 import threading
 import time
 
@@ -21,6 +20,7 @@ from activities_upstream.http import drop_connection, send_truncated
 from tap_activities.download import BodyGet, TransferGauge, read_body
 from tap_activities.errors import CorruptDownloadError
 from tap_activities.jsonl import iter_line_pieces
+from tests.ports import free_port
 
 BODY = b"".join(b'{"n":%d,"text":"%s"}\n' % (n, b"x" * (n % 97)) for n in range(20_000))
 TOKEN = "canary-bearer-token-0123456789"
@@ -88,9 +88,7 @@ def test_anything_but_200_is_left_to_the_regular_request(server, path):
 
 
 def test_a_refused_connection_is_left_to_the_regular_request():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nobody listens here once it is closed
+    port = free_port()  # nobody listens here
     assert read_body(get(f"http://127.0.0.1:{port}/ok"), lambda body: 1 / 0) is None
 
 

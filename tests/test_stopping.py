@@ -17,8 +17,8 @@ import pytest
 
 from activities_upstream import LocalUpstream
 from tests.conftest import END, START, chartmogul_config, fast_upstream_config, peopleai_config
+from tests.ports import free_port as closed_port
 from tests.tap_process import CLI_ERROR, TAP, assert_unchanged, run_tap
-from tests.test_bad_input import closed_port
 
 
 def start_tap(config: dict, workdir: Path, *, argv: list[str] | None = None) -> subprocess.Popen:
