@@ -20,7 +20,7 @@ from activities_upstream import LocalUpstream
 from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
 from tests.faultkit import param_of, run_side_by_side
 from tests.ports import free_port
-from tests.tap_process import TapRun, run_tap
+from tests.tap_process import TapRun, batch_config, run_tap
 
 
 class Impostor:
@@ -256,22 +256,12 @@ CASES = {
     # BATCH storage the tap cannot write: one line before any export job.
     "batch-storage-backend-missing": Bad(
         "peopleai",
-        lambda up: {
-            "batch_config": {
-                "encoding": {"format": "jsonl", "compression": "gzip"},
-                "storage": {"root": "gs://a-bucket/exports"},
-            }
-        },
+        lambda up: {"batch_config": batch_config("gs://a-bucket/exports")},
         ("'batch_config.storage.root' is gs://a-bucket/exports", "gcsfs"),
     ),
     "batch-storage-not-a-directory": Bad(
         "chartmogul",
-        lambda up: {
-            "batch_config": {
-                "encoding": {"format": "jsonl", "compression": "gzip"},
-                "storage": {"root": "file:///etc/hostname/batches"},
-            }
-        },
+        lambda up: {"batch_config": batch_config("file:///etc/hostname/batches")},
         ("'batch_config.storage.root' is file:///etc/hostname/batches", "cannot write"),
     ),
     "state-file-not-json": Bad(

@@ -20,17 +20,9 @@ from tap_activities.batch import BatchFileWriter, deflate, deflate_part, read_de
 from tap_activities.errors import MalformedPartError
 from tap_activities.jsonl import LINES, RecordLines
 from tests.conftest import END, START, fast_upstream_config, peopleai_config
-from tests.tap_process import run_tap
+from tests.tap_process import batch_config, run_tap
 
 FIELDS = ("uid", "subject", "stats")
-
-
-def batch_config(root: Path, size: int) -> dict:
-    return {
-        "encoding": {"format": "jsonl", "compression": "gzip"},
-        "storage": {"root": f"file://{root}", "prefix": "t-"},
-        "batch_size": size,
-    }
 
 
 def files_in_order(root: Path, stream: str) -> list[Path]:

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import chartmogul_config, peopleai_config
 from tests.must_run import require_native
 from tests.singer_contract import check_output
-from tests.tap_process import TAP, run_tap, select_only
+from tests.tap_process import batch_config, run_tap, select_only, tap_command
 
 PEOPLEAI_DRIFT = {"x_future_field": ["object", "null"], "x_engagement_score": ["number", "null"]}
 CHARTMOGUL_DRIFT = {"custom_note": ["string", "null"]}
@@ -29,14 +29,6 @@ STREAMS = [
 
 def both_sources(upstream, **overrides) -> dict:
     return {**peopleai_config(upstream), **chartmogul_config(upstream), **overrides}
-
-
-def batch_config(root) -> dict:
-    return {
-        "encoding": {"format": "jsonl", "compression": "gzip"},
-        "storage": {"root": f"file://{root}"},
-        "batch_size": 50,
-    }
 
 
 def assert_contract_holds(run, streams) -> None:
@@ -56,7 +48,7 @@ def test_every_record_is_valid_against_its_latest_schema(upstream, tmp_path, mod
     config = both_sources(upstream)
     if mode == "batch":
         (tmp_path / "batches").mkdir()
-        config["batch_config"] = batch_config(tmp_path / "batches")
+        config["batch_config"] = batch_config(tmp_path / "batches", size=50)
     run = run_tap(config, tmp_path / "run", env={"TAP_ACTIVITIES_NATIVE": native})
     report = assert_contract_holds(run, STREAMS)
 
@@ -99,11 +91,8 @@ def test_a_new_field_is_declared_before_the_first_record_that_carries_it(upstrea
 
 
 def test_discovery_still_gives_the_documented_schema(upstream, tmp_path):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(both_sources(upstream)))
-    found = subprocess.run(
-        [TAP, "--config", str(config), "--discover"], capture_output=True, text=True, check=True
-    )
+    command = tap_command(both_sources(upstream), tmp_path, args=("--discover",))
+    found = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
     catalog = json.loads(found.stdout)
     assert len(catalog["streams"]) == 8
     for entry in catalog["streams"]:
@@ -172,7 +161,7 @@ def test_stream_maps_flattening_and_selection_keep_the_contract(upstream, tmp_pa
         selected = peopleai_config(upstream)
         if mode == "batch":
             (tmp_path / "sel-batches").mkdir()
-            selected["batch_config"] = batch_config(tmp_path / "sel-batches")
+            selected["batch_config"] = batch_config(tmp_path / "sel-batches", size=50)
         run = run_tap(selected, tmp_path / f"select-{mode}", catalog=catalog)
         report = assert_contract_holds(run, ["peopleai_email"])
         props = report.latest("peopleai_email")["properties"]

@@ -17,6 +17,7 @@ from tap_activities.jsonl import (
     iter_line_pieces,
 )
 from tests.must_run import require_native
+from tests.tap_process import batch_config
 
 FIELDS = ("uid", "subject", "stats")
 
@@ -115,11 +116,7 @@ def test_batch_files_hold_exactly_batch_size_lines(tmp_path, compression):
     from singer_sdk.helpers._batch import BatchConfig
 
     config = BatchConfig.from_dict(
-        {
-            "encoding": {"format": "jsonl", "compression": compression},
-            "storage": {"root": f"file://{tmp_path}", "prefix": "t-"},
-            "batch_size": 7,
-        }
+        batch_config(tmp_path, size=7, prefix="t-", compression=compression)
     )
     blocks = [
         (5, LINES.join([b'{"n":%d}' % (10 * b + i) for i in range(5)]), None) for b in range(4)

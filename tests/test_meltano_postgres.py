@@ -31,6 +31,7 @@ from tests.meltano_kit import (
     upstream_env,
 )
 from tests.must_run import IN_CI, require_module, unavailable
+from tests.tap_process import batch_config
 
 psycopg = require_module("psycopg")
 
@@ -139,10 +140,7 @@ def test_two_runs_into_postgres_add_new_and_update_changed_rows(
             batches = tmp_path / "batches"
             batches.mkdir()
             env["TAP_ACTIVITIES_BATCH_CONFIG"] = json.dumps(
-                {
-                    "encoding": {"format": "jsonl", "compression": "gzip"},
-                    "storage": {"root": f"file://{batches}", "prefix": "activities-"},
-                }
+                batch_config(batches, prefix="activities-")
             )
 
         run_meltano(["run", "tap-activities", "target-postgres"], env)

@@ -21,7 +21,7 @@ from tests.faultkit import CHARTMOGUL_STREAMS, PEOPLEAI_STREAMS
 from tests.meltano_kit import PG_DSN, run_meltano, upstream_env
 from tests.must_run import require_module
 from tests.s3_server import seaweed
-from tests.tap_process import CLI_ERROR, assert_unchanged, run_tap
+from tests.tap_process import CLI_ERROR, assert_unchanged, batch_config, run_tap, tap_command
 
 psycopg = require_module("psycopg")
 s3fs = require_module("s3fs", "`pip install -e '.[s3]'` installs it (the s3 extra)")
@@ -34,11 +34,7 @@ def s3(tmp_path_factory):
 
 
 def s3_batch_config(bucket: str) -> dict:
-    return {
-        "encoding": {"format": "jsonl", "compression": "gzip"},
-        "storage": {"root": f"s3://{bucket}/exports", "prefix": "activities-"},
-        "batch_size": 100,
-    }
+    return batch_config(f"s3://{bucket}/exports", size=100, prefix="activities-")
 
 
 def filesystem(s3) -> s3fs.S3FileSystem:
@@ -139,10 +135,9 @@ def test_the_s3_extra_resolves_to_a_current_s3fs():
 def test_without_s3fs_the_line_says_which_extra_to_install(upstream, tmp_path):
     """An installation without the s3 extra: the probe's ImportError, worded."""
     config = {**peopleai_config(upstream), "batch_config": s3_batch_config("any-bucket")}
-    (tmp_path / "config.json").write_text(json.dumps(config))
     no_s3fs = "import sys; sys.modules['s3fs'] = None; from tap_activities.tap import cli; cli()"
     done = subprocess.run(
-        [sys.executable, "-c", no_s3fs, "--config", str(tmp_path / "config.json")],
+        tap_command(config, tmp_path, argv=[sys.executable, "-c", no_s3fs]),
         capture_output=True,
         text=True,
         timeout=120,

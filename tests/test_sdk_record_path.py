@@ -10,15 +10,8 @@ import gzip
 import json
 
 from tests.conftest import END, START, chartmogul_config, peopleai_config
-from tests.tap_process import assert_unchanged, run_tap
+from tests.tap_process import assert_unchanged, batch_config, run_tap
 from tests.test_peopleai_sync import expected
-
-
-def batch_config(root) -> dict:
-    return {
-        "encoding": {"format": "jsonl", "compression": "gzip"},
-        "storage": {"root": f"file://{root}"},
-    }
 
 
 def batch_records(root, stream: str) -> list[dict]:

@@ -8,7 +8,6 @@ on a multi-core machine; these tests pin down what is particular to them.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -25,13 +24,13 @@ from tap_activities.workers import FragmentWorkers
 from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
 from tests.faultkit import peopleai_ids
 from tests.tap_process import (
-    TAP,
     TapRun,
     batch_config,
     batch_records,
     catalog_of,
     killed_at_hold,
     run_tap,
+    start_tap,
 )
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork workers: Linux")
@@ -90,12 +89,12 @@ def test_workers_exit_when_the_tap_is_killed(tmp_path):
     with LocalUpstream(fast_upstream_config()) as up:
         hold = up.faults.hold("peopleai.data", skip=2)
         config = peopleai_config(up, worker_processes=2)
-        (tmp_path / "config.json").write_text(json.dumps(config))
-        process = subprocess.Popen(
-            [TAP, "--config", str(tmp_path / "config.json")],
+        process = start_tap(
+            config,
+            tmp_path,
+            env={"TMPDIR": str(tmp_path)},  # what a killed tap leaves behind
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "TMPDIR": str(tmp_path)},  # what a killed tap leaves behind
         )
         with killed_at_hold(process, hold):
             workers = children_of(process.pid)
