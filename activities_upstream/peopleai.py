@@ -90,11 +90,20 @@ class Job:
                 size + config.results_size_extra if done and size is not None else None
             )
         if config.fragment_field:
-            count = len(self.fragments or [b""])
+            count = len(self.served_fragments(config))
             view[config.fragment_field] = (
                 (count if config.fragment_is_count else count - 1) if done else None
             )
         return view
+
+    def served_fragments(self, config: UpstreamConfig) -> list[bytes]:
+        """The fragments ``?fragment=N`` answers.
+
+        An export without data has one, empty, where ``fragment`` is the highest index
+        (0), and none where it is a count (0).
+        """
+        fragments = self.fragments or [b""]
+        return [] if config.fragment_is_count and fragments == [b""] else fragments
 
 
 class PeopleAIApp:
@@ -422,7 +431,7 @@ class PeopleAIApp:
                     {"error": "ConflictException", "message": f"Job {job_id} is {job.state}"}, 409
                 )
         self._materialise(job)
-        fragments = job.fragments or [b""]
+        fragments = job.served_fragments(self.config)
         raw = request.args.get("fragment")
         if raw is None:
             body = b"".join(fragments)

@@ -308,10 +308,19 @@ class PeopleAIClient:
         where = self._where(job, request)
         last = indices[-1] if indices else 0
         tally = FragmentTally(where, size)
+        # Index 0 as the last index: no data if 'fragment' is a count (0), all of it if
+        # it is the highest index; only a results_size can tell which.
         fetchers = [
             partial(
                 self._fetch_part,
-                _Part(job.job_id, i, timeout, where, bool(i) and i == last, tally),
+                _Part(
+                    job.job_id,
+                    i,
+                    timeout,
+                    where,
+                    i == last and (bool(i) or size is not None),
+                    tally,
+                ),
                 prepare=prepare,
                 direct=direct,
             )
@@ -561,7 +570,7 @@ class _Part:
     index: int | None
     timeout: float
     where: str
-    may_be_missing: bool  # the last index, which 404s when 'fragment' is a count
+    may_be_missing: bool  # the last index, which 404s when 'fragment' is a count (see above)
     tally: FragmentTally
 
 

@@ -108,3 +108,27 @@ def test_a_lost_fragment_fails_the_window(runs, mode, message):
     assert set(uids(run)) < want  # records of the fragments that answered, none foreign
     assert run.bookmarks(STREAM).get("bookmark") != END.isoformat()  # the window is not done
     assert not violations
+
+
+@pytest.mark.parametrize(
+    ("overrides", "logged"),
+    [
+        ({"fragment_is_count": True}, "'fragment' was a count, nothing is missing"),
+        ({}, None),
+    ],
+    ids=["count", "highest-index"],
+)
+def test_a_window_without_data_is_done_whichever_the_reading(tmp_path, overrides, logged):
+    """No data: ``fragment`` is 0 either way, and index 0 answers 404 where it is a count.
+    ``results_size`` 0 says nothing is missing, so the window is done, not failed."""
+    start, end = "2023-06-01", "2023-06-10"  # before the upstream's first activity
+    with LocalUpstream(fast_upstream_config(**overrides)) as up:
+        config = peopleai_config(up, start_date=start, end_date=end)
+        run = run_tap(config, tmp_path, catalog=catalog_of(config, STREAM))
+        jobs = up.peopleai.jobs()
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert [(j["fragment"], j["results_size"]) for j in jobs] == [(0, 0)]
+    assert not run.records.get(STREAM)
+    assert run.bookmarks(STREAM)["bookmark"] == end
+    if logged:
+        assert logged in run.stderr
