@@ -6,6 +6,7 @@ Also the CI guard: under ``CI=true`` a skipped test is a failed one (tests/must_
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -73,6 +74,14 @@ def pg_ready() -> None:
 def meltano_env(pg_ready, tmp_path_factory) -> dict[str, str]:
     """Environment for meltano: plugins installed once per session, state per test."""
     return meltano_kit.installed_env(tmp_path_factory)
+
+
+@pytest.fixture
+def schema(pg_ready) -> Iterator[str]:
+    """A fresh PostgreSQL schema name for the test's loads; dropped afterwards."""
+    name = f"tap_activities_test_{uuid.uuid4().hex[:10]}"
+    yield name
+    meltano_kit.drop_schemas(name)
 
 
 @pytest.fixture

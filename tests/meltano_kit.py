@@ -106,9 +106,14 @@ def schema_of(tenant: str) -> str:
     return tenant.replace("-", "_")
 
 
-def drop_tenant_schemas() -> None:
-    """Drop every tenant's schema, so a run starts from an empty database."""
+def drop_schemas(*names: str) -> None:
+    """Drop these PostgreSQL schemas and all they hold (absent ones are fine)."""
     psycopg = require_module("psycopg")
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        for tenant in TENANTS:
-            conn.execute(f'drop schema if exists "{schema_of(tenant)}" cascade')
+        for name in names:
+            conn.execute(f'drop schema if exists "{name}" cascade')
+
+
+def drop_tenant_schemas() -> None:
+    """Drop every tenant's schema, so a run starts from an empty database."""
+    drop_schemas(*(schema_of(tenant) for tenant in TENANTS))

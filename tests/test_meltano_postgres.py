@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 
 import pytest
 
 from activities_upstream import LocalUpstream
 from activities_upstream.data import CHARTMOGUL_TYPES, PEOPLEAI_TYPES
-from tests.conftest import fast_upstream_config, meltano_env, pg_ready
+from tests.conftest import fast_upstream_config, meltano_env, pg_ready, schema
 from tests.meltano_kit import (
     MELTANO,
     PG_DSN,
@@ -48,17 +47,10 @@ __all__ = [
     "meltano_process",
     "pg_ready",
     "run_meltano",
+    "schema",
     "unavailable",
     "upstream_env",
 ]
-
-
-@pytest.fixture
-def schema():
-    name = f"tap_activities_test_{uuid.uuid4().hex[:10]}"
-    yield name
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'drop schema if exists "{name}" cascade')
 
 
 def table_rows(schema: str, table: str, key: str) -> dict[str, dict]:
