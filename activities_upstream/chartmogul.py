@@ -6,6 +6,11 @@ file host and an ``expires_at``. The file host behaves like S3: a request carryi
 Authorization header is refused with 400 (and recorded as a violation, since the API key
 must never reach it), an expired URL answers 403, an unknown one 404. ``GET /v1/ping``,
 the API's authentication test, answers ``{"data": "pong!"}`` to a valid key.
+
+Export requests may come as a form (the document's curl example, ``-d start-date=…``) or
+as JSON (its official clients); a body parameter the document does not list (say
+``start_date``) is refused with 422 and recorded as a violation, as is a People.ai bearer
+token sent to this host.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from activities_upstream.faults import Faults
 from activities_upstream.http import FaultGate, drop_connection, json_response, send_truncated
 
 EXPORTS = "/v1/activities_export"
+EXPORT_PARAMETERS = frozenset({"start-date", "end-date", "type"})
 RENDERED_EXPORTS_KEPT = 32
 
 
@@ -74,12 +80,19 @@ class ChartMogulApp:
     """WSGI app of the ChartMogul API."""
 
     def __init__(
-        self, config: UpstreamConfig, data: ChartMogulData, faults: Faults, files: FileHost
+        self,
+        config: UpstreamConfig,
+        data: ChartMogulData,
+        faults: Faults,
+        files: FileHost,
+        violations: list[str] | None = None,
     ) -> None:
         self.config = config
         self.data = data
         self.faults = faults
         self.files = files
+        self.violations = files.violations if violations is None else violations
+        """Requests that broke a rule of the document the tap must keep (shared list)."""
         self.gate = FaultGate(faults)
         self.exports: dict[str, Export] = {}
         self._lock = threading.Lock()
@@ -115,6 +128,8 @@ class ChartMogulApp:
 
     def _authorized(self, request: Request) -> bool:
         header = request.headers.get("Authorization", "")
+        if header.lower().startswith("bearer "):
+            self.violations.append(f"{request.method} {request.path}: a bearer token at ChartMogul")
         if not header.startswith("Basic "):
             return False
         try:
@@ -136,6 +151,15 @@ class ChartMogulApp:
                 return json_response({"code": 400, "message": "Invalid JSON"}, 400)
         else:
             params = request.form.to_dict()
+        if not isinstance(params, dict):
+            return json_response({"code": 400, "message": "Invalid JSON"}, 400)
+        unknown = sorted(set(params) - EXPORT_PARAMETERS)
+        if unknown:
+            self.violations.append(f"POST {request.path}: undocumented parameter(s) {unknown}")
+            return json_response(
+                {"code": 422, "message": f"Unknown parameter: {unknown[0]}", "param": unknown[0]},
+                422,
+            )
         kind = params.get("type")
         if kind not in CHARTMOGUL_TYPES:
             return json_response(
@@ -270,12 +294,14 @@ def _s3_error(code: str, message: str, status: int) -> Response:
 class FileHost:
     """The S3-like host of export zips."""
 
-    def __init__(self, config: UpstreamConfig, faults: Faults) -> None:
+    def __init__(
+        self, config: UpstreamConfig, faults: Faults, violations: list[str] | None = None
+    ) -> None:
         self.config = config
         self.faults = faults
         self.gate = FaultGate(faults)
         self.base_url = ""
-        self.violations: list[str] = []
+        self.violations: list[str] = [] if violations is None else violations
         self._dir = tempfile.TemporaryDirectory(prefix="activities-upstream-")
         self._files: dict[str, tuple[Path, str, float]] = {}
         self._lock = threading.Lock()

@@ -23,6 +23,20 @@ class UpstreamConfig:
     """How long a job runs (processing) at least."""
     run_seconds_per_1000_records: float = 0.0
     fragment_records: int = 20000
+    fragment_field: str | None = "fragment"
+    """The job field that tells the fragments: ``fragment`` (the document's), ``fragments``
+    (one public script's), or None: no such field, the data is fetched whole."""
+    fragment_is_count: bool = False
+    """The field holds the count of fragments, not the highest index: the document says
+    "count of fragments (0-based)", which reads either way."""
+    reports_results_size: bool = True
+    """Whether a Completed job carries ``results_size`` (bytes of its data)."""
+    results_size_extra: int = 0
+    """Added to ``results_size``: the document does not say what it counts, so it may
+    count more than the bytes the fragments hold."""
+    missing_fragment: int | None = None
+    """A fragment (index; negative counts from the end) that answers 404 though the job
+    lists it: data lost upstream, which a tap must never take for the end of the export."""
     token_ttl_seconds: float = 7200.0
     retention_seconds: float = 10 * 86400.0
     max_running_jobs: int = 2

@@ -5,11 +5,16 @@ Each fault counts down and is thread-safe. Endpoint names: ``peopleai.token``,
 ``chartmogul.create``, ``chartmogul.status``, ``files.get``. Faults that decide how a job
 ends can be limited to jobs of one window (``start_date``), so a test can fail a later
 window while earlier ones succeed.
+
+Every fault armed is remembered, and every time one fires is counted, so a test can
+check that the fault it armed really happened (:meth:`Faults.unfired`): a fault that
+never fires proves nothing about the tap.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 
@@ -39,8 +44,20 @@ class Faults:
         self._counters: dict[str, int] = {}
         self._slow: dict[str, tuple[float, int]] = {}
         self._holds: dict[str, Hold] = {}
+        self._armed: list[str] = []
+        self.fired: Counter[str] = Counter()
+        """How often each fault fired, by name (``http:<endpoint>``, ``slow:<endpoint>``,
+        ``hold:<endpoint>`` or a counted fault's name)."""
         self.expire_files_early = False
         """Every file download answers 403 while set (see :meth:`expire_files`)."""
+
+    def unfired(self) -> list[str]:
+        """The faults armed so far that never fired, in the order armed."""
+        with self._lock:
+            return [name for name in dict.fromkeys(self._armed) if not self.fired[name]]
+
+    def _fire(self, name: str) -> None:
+        self.fired[name] += 1  # under self._lock
 
     # Switching on -------------------------------------------------------------------------
 
@@ -50,10 +67,12 @@ class Faults:
         """The next ``times`` calls of ``endpoint`` answer ``status``."""
         with self._lock:
             self._http.setdefault(endpoint, []).extend([HttpFault(status, retry_after)] * times)
+            self._armed.append(f"http:{endpoint}")
 
     def _add(self, name: str, times: int) -> None:
         with self._lock:
             self._counters[name] = self._counters.get(name, 0) + times
+            self._armed.append(name)
 
     def reset_connection(self, endpoint: str, times: int = 1) -> None:
         """Close the socket without an answer on the next calls of ``endpoint``."""
@@ -63,12 +82,14 @@ class Faults:
         """Sleep before answering the next calls of ``endpoint``."""
         with self._lock:
             self._slow[endpoint] = (seconds, times)
+            self._armed.append(f"slow:{endpoint}")
 
     def hold(self, endpoint: str, skip: int = 0) -> Hold:
         """Let ``skip`` calls of ``endpoint`` through, then hold the next one until released."""
         hold = Hold(skip)
         with self._lock:
             self._holds[endpoint] = hold
+            self._armed.append(f"hold:{endpoint}")
         return hold
 
     def truncate_download(self, times: int = 1) -> None:
@@ -124,13 +145,17 @@ class Faults:
             if left <= 0:
                 return False
             self._counters[name] = left - 1
+            self._fire(name)
             return True
 
     def take_http(self, endpoint: str) -> HttpFault | None:
         """Consume the next HTTP fault of an endpoint, if any."""
         with self._lock:
             queue = self._http.get(endpoint)
-            return queue.pop(0) if queue else None
+            if not queue:
+                return None
+            self._fire(f"http:{endpoint}")
+            return queue.pop(0)
 
     def take_hold(self, endpoint: str) -> Hold | None:
         """The hold that applies to this call of ``endpoint``, if any (consumed)."""
@@ -142,6 +167,7 @@ class Faults:
                 hold.skip -= 1
                 return None
             del self._holds[endpoint]
+            self._fire(f"hold:{endpoint}")
             return hold
 
     def take_slow(self, endpoint: str) -> float:
@@ -151,6 +177,7 @@ class Faults:
             if times <= 0:
                 return 0.0
             self._slow[endpoint] = (seconds, times - 1)
+            self._fire(f"slow:{endpoint}")
             return seconds
 
     def take_for(self, name: str, start_date: str) -> bool:

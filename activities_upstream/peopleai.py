@@ -6,9 +6,17 @@ Decisions where the document is silent (see shared/upstream-notes.md):
   error, and 429 is what the Backstory APIs use for use limits.
 - At most 2 jobs run at once; further jobs wait in Queued (the upstream enforces this).
 - ``fragment`` in a job is the highest fragment index (0-based): fragments ``0..fragment``.
+  The other readings are modes of :class:`UpstreamConfig`: the field as a count, named
+  ``fragments``, or absent; no ``results_size``; a listed fragment that answers 404.
 - ``GET /jobs`` answers ``{"jobs": [...]}`` with the jobs of the retention period.
 - Range: snapshot at most 1 year (end before start + 1 year), delta at most 14 days inclusive.
 - Data of a job not yet Completed: 409 with a JSON error.
+- Job creation takes JSON (``Content-Type: application/json``, as the document's curl
+  example) with the five documented parameters: another type or another parameter is a
+  400, and recorded as a violation. ``/fragment?fragment=N`` (the document's second curl
+  example) answers like ``/data?fragment=N`` (its text), but is recorded as a violation:
+  the tap must keep to the path the text documents. A ChartMogul Basic key sent here is
+  recorded too.
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ from activities_upstream.http import FaultGate, drop_connection, json_response, 
 ACTIVITY_TYPES = {"email", "meeting", "call", "all"}
 EXPORT_TYPES = {"delta", "snapshot"}
 JOBS = "/pull/v1/export/activities/jobs"
+JOB_PARAMETERS = frozenset(
+    {"start_date", "end_date", "activity_type", "output_format", "export_type"}
+)
 RENDERED_EXPORTS_KEPT = 32
 
 
@@ -62,28 +73,54 @@ class Job:
     results_size: int | None = None
     data_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def view(self) -> dict[str, Any]:
-        """The job object as the API returns it."""
+    def view(self, config: UpstreamConfig) -> dict[str, Any]:
+        """The job object as the API returns it (its fragment fields as ``config`` says)."""
         done = self.state == "Completed"
-        return {
+        view = {
             "job_id": self.job_id,
             "state": self.state,
             **self.body,
             "job_created_time": _utc(self.created),
             "job_start_time": _utc(self.started),
             "job_end_time": _utc(self.ended),
-            "results_size": self.results_size if done else None,
-            "fragment": (len(self.fragments or [b""]) - 1) if done else None,
         }
+        if config.reports_results_size:
+            size = self.results_size
+            view["results_size"] = (
+                size + config.results_size_extra if done and size is not None else None
+            )
+        if config.fragment_field:
+            count = len(self.served_fragments(config))
+            view[config.fragment_field] = (
+                (count if config.fragment_is_count else count - 1) if done else None
+            )
+        return view
+
+    def served_fragments(self, config: UpstreamConfig) -> list[bytes]:
+        """The fragments ``?fragment=N`` answers.
+
+        An export without data has one, empty, where ``fragment`` is the highest index
+        (0), and none where it is a count (0).
+        """
+        fragments = self.fragments or [b""]
+        return [] if config.fragment_is_count and fragments == [b""] else fragments
 
 
 class PeopleAIApp:
     """WSGI app of the People.ai API."""
 
-    def __init__(self, config: UpstreamConfig, data: PeopleAIData, faults: Faults) -> None:
+    def __init__(
+        self,
+        config: UpstreamConfig,
+        data: PeopleAIData,
+        faults: Faults,
+        violations: list[str] | None = None,
+    ) -> None:
         self.config = config
         self.data = data
         self.faults = faults
+        self.violations: list[str] = [] if violations is None else violations
+        """Requests that broke a rule of the document the tap must keep (shared list)."""
         self.gate = FaultGate(faults)
         self.jobs: dict[str, Job] = {}
         self.tokens: dict[str, float] = {}
@@ -102,7 +139,7 @@ class PeopleAIApp:
                 Rule(JOBS, endpoint="list", methods=["GET"]),
                 Rule(f"{JOBS}/<job_id>", endpoint="status", methods=["GET"]),
                 Rule(f"{JOBS}/<job_id>/data", endpoint="data", methods=["GET"]),
-                Rule(f"{JOBS}/<job_id>/fragment", endpoint="data", methods=["GET"]),
+                Rule(f"{JOBS}/<job_id>/fragment", endpoint="fragment", methods=["GET"]),
             ]
         )
 
@@ -117,6 +154,11 @@ class PeopleAIApp:
                 {"error": "NotFoundException", "message": "no such endpoint"}, 404
             )
             return response(environ, start_response)
+        if request.headers.get("Authorization", "").lower().startswith("basic "):
+            self.violations.append(f"{request.method} {request.path}: a Basic key at People.ai")
+        if endpoint == "fragment":
+            self.violations.append(f"GET {request.path}: the text documents /data?fragment=N")
+            endpoint = "data"
         if endpoint == "data":
             with self._lock:
                 self._data_requests += 1
@@ -176,12 +218,19 @@ class PeopleAIApp:
 
     def on_create(self, request: Request) -> Response:
         """Validate and queue an export job."""
+        if request.mimetype != "application/json":
+            self.violations.append(f"POST {request.path}: Content-Type {request.mimetype!r}")
+            return _bad("Content-Type must be application/json")
         try:
             body = orjson.loads(request.get_data())
         except orjson.JSONDecodeError:
             return _bad("Request body is not valid JSON")
         if not isinstance(body, dict):
             return _bad("Request body is not a JSON object")
+        unknown = sorted(set(body) - JOB_PARAMETERS)
+        if unknown:
+            self.violations.append(f"POST {request.path}: undocumented parameter(s) {unknown}")
+            return _bad(f"Unknown parameter: {unknown[0]}")
         problem = self._validate(body)
         if problem:
             return _bad(problem)
@@ -219,7 +268,7 @@ class PeopleAIApp:
             self.peak_open_jobs = max(self.peak_open_jobs, open_jobs + 1)
         if self.faults.take("lose:peopleai.create"):
             return drop_connection(request)
-        return json_response(job.view(), 201)
+        return json_response(job.view(self.config), 201)
 
     @staticmethod
     def _validate(body: dict[str, Any]) -> str | None:
@@ -310,7 +359,7 @@ class PeopleAIApp:
                 )
             if job.state == "Completed":
                 self._materialise(job)
-            return json_response(job.view())
+            return json_response(job.view(self.config))
 
     def on_list(self, request: Request) -> Response:
         """All jobs of the retention period."""
@@ -319,7 +368,7 @@ class PeopleAIApp:
             for job in self.jobs.values():
                 if job.state == "Completed":
                     self._materialise(job)
-            return json_response({"jobs": [j.view() for j in self.jobs.values()]})
+            return json_response({"jobs": [j.view(self.config) for j in self.jobs.values()]})
 
     def _materialise(self, job: Job) -> None:
         """Serialise a completed job's data into fragments, once.
@@ -363,6 +412,11 @@ class PeopleAIApp:
             for i in range(0, len(records), size)
         ] or [b""]
 
+    def _lost(self, index: int, count: int) -> bool:
+        """Whether fragment ``index`` of ``count`` is the one the config says is lost."""
+        missing = self.config.missing_fragment
+        return missing is not None and index == missing % count
+
     def on_data(self, request: Request, job_id: str) -> Response:
         """All data, or one fragment with ``?fragment=N``."""
         with self._lock:
@@ -377,7 +431,7 @@ class PeopleAIApp:
                     {"error": "ConflictException", "message": f"Job {job_id} is {job.state}"}, 409
                 )
         self._materialise(job)
-        fragments = job.fragments or [b""]
+        fragments = job.served_fragments(self.config)
         raw = request.args.get("fragment")
         if raw is None:
             body = b"".join(fragments)
@@ -386,7 +440,7 @@ class PeopleAIApp:
                 index = int(raw)
             except ValueError:
                 return _bad("Invalid parameter format: fragment")
-            if not 0 <= index < len(fragments):
+            if not 0 <= index < len(fragments) or self._lost(index, len(fragments)):
                 return json_response(
                     {"error": "NotFoundException", "message": f"Fragment {index} not found"}, 404
                 )

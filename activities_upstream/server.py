@@ -32,7 +32,10 @@ class PeopleAIView:
     def jobs(self) -> list[dict[str, Any]]:
         """Every job created so far, oldest first."""
         with self._app._lock:
-            return [j.view() for j in sorted(self._app.jobs.values(), key=lambda j: j.created)]
+            return [
+                j.view(self._app.config)
+                for j in sorted(self._app.jobs.values(), key=lambda j: j.created)
+            ]
 
     def mutate(self, day: dt.date, new: int = 0, changed: int = 0) -> list[str]:
         """Add new activities and reprocess old ones on ``day``; returns their uids."""
@@ -99,7 +102,8 @@ class LocalUpstream:
         self.faults = Faults()
         self.requests_log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
-        self._files = FileHost(cfg, self.faults)
+        self._violations: list[str] = []
+        self._files = FileHost(cfg, self.faults, self._violations)
         self._peopleai = PeopleAIApp(
             cfg,
             PeopleAIData(
@@ -110,11 +114,14 @@ class LocalUpstream:
                 unknown_fields=cfg.unknown_fields,
             ),
             self.faults,
+            self._violations,
         )
         chartmogul_data = ChartMogulData(
             cfg.seed, cfg.start, cfg.end, cfg.chartmogul_per_day, cfg.chartmogul_extra_column
         )
-        self._chartmogul = ChartMogulApp(cfg, chartmogul_data, self.faults, self._files)
+        self._chartmogul = ChartMogulApp(
+            cfg, chartmogul_data, self.faults, self._files, self._violations
+        )
         self._servers = [
             ServerThread(
                 "peopleai", self._peopleai, peopleai_port, self.requests_log, self._log_lock
@@ -146,8 +153,13 @@ class LocalUpstream:
 
     @property
     def violations(self) -> list[str]:
-        """Requests that brought credentials to the file host (must stay empty)."""
-        return self._files.violations
+        """Requests that broke a rule the tap must keep (must stay empty).
+
+        Credentials at a host they do not belong to (either API's, the file host), an
+        undocumented parameter or body type on job creation, People.ai's ``/fragment``
+        path instead of ``/data``.
+        """
+        return self._violations
 
     def describe(self) -> dict[str, str]:
         """URLs and credentials, as the CLI prints them."""

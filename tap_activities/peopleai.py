@@ -4,8 +4,10 @@ The API document leaves a few things open (see ``shared/upstream-notes.md``); th
 here are deliberately tolerant:
 
 - ``fragment`` is read as the highest fragment index (0-based), so fragments ``0..fragment``
-  are fetched. If it is really a count, the extra last index answers 404 and is skipped;
-  a field named ``fragments`` is accepted too. Without either, ``/data`` is fetched whole.
+  are fetched; a field named ``fragments`` is accepted too. Without either, ``/data`` is
+  fetched whole. If the field is really a count, the extra last index answers 404; the
+  job's ``results_size`` decides whether that 404 is the end of the data or a lost
+  fragment (:class:`FragmentTally`).
 - The job list may come as a JSON array or wrapped in an object (``jobs``/``data``).
 - A use-limit error on job creation (429, or a 4xx whose message mentions a limit) means
   "wait and create later", never a failed job.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -297,22 +300,60 @@ class PeopleAIClient:
         """
         indices = fragment_indices(job.body)
         size = job.body.get("results_size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            size = None
         parts = max(1, len(indices or [0]))
-        per_part = float(size) / parts if isinstance(size, (int, float)) and size > 0 else 0.0
+        per_part = size / parts if size else 0.0
         timeout = max(self.api.timeout, DOWNLOAD_SECONDS_PER_20MB * math.ceil(per_part / 20e6))
         where = self._where(job, request)
         last = indices[-1] if indices else 0
+        tally = FragmentTally(where, size)
+        # Index 0 as the last index: no data if 'fragment' is a count (0), all of it if
+        # it is the highest index; only a results_size can tell which.
         fetchers = [
             partial(
                 self._fetch_part,
-                _Part(job.job_id, i, timeout, where, bool(i) and i == last),
+                _Part(
+                    job.job_id,
+                    i,
+                    timeout,
+                    where,
+                    i == last and (bool(i) or size is not None),
+                    tally,
+                ),
                 prepare=prepare,
                 direct=direct,
             )
             for i in (indices if indices is not None else [None])
         ]
         labels = [_label(where, i) for i in (indices if indices is not None else [None])]
-        return zip(labels, self.downloader.results(fetchers, where), strict=False)
+        return self._checked(labels, fetchers, tally)
+
+    def _checked(
+        self, labels: list[str], fetchers: list[Callable[[BinaryIO], Any]], tally: FragmentTally
+    ) -> Iterator[tuple[str, tuple[Path, Any]]]:
+        """The downloader's results, the last index's 404 weighed against ``results_size``.
+
+        Every earlier fragment is in when the last one's result comes (results come in
+        order), so the tally is complete then. A 404 that leaves the bytes short of
+        ``results_size`` fetches that index once more; a second 404 fails the window.
+        """
+        where = tally.where
+        for position, item in enumerate(self.downloader.results(fetchers, where)):
+            if position < len(labels) - 1 or not tally.last_missing:
+                yield labels[position], item
+                continue
+            if tally.missing_is_the_end():
+                yield labels[position], item
+                continue
+            LOGGER.warning("%s: fetching it again", tally.shortfall())
+            tally.last_missing = False
+            for again in self.downloader.results(fetchers[-1:], where):
+                if tally.last_missing:
+                    msg = f"{tally.shortfall()}, twice; the window is not done (run again later)"
+                    raise UpstreamError(msg)
+                yield labels[position], again
+        tally.log_mismatch()
 
     def _fetch_part(
         self,
@@ -326,6 +367,7 @@ class PeopleAIClient:
         if direct is not None:
             read, measured = self._try_directly(part, params, direct)
             if read is not None:
+                part.tally.received(part.index, read.size)
                 return read
         started = time.perf_counter()
         try:
@@ -338,13 +380,16 @@ class PeopleAIClient:
             )
         except NotFoundError:
             if part.may_be_missing:
-                # 'fragment' was a count, not the last index: nothing is lost
+                # 'fragment' may be a count, not the last index: results_size decides
+                part.tally.last_missing = True
                 return prepare(Path(out.name), _label(part.where, part.index)) if prepare else 0
-            msg = f"{part.where}: data is gone upstream (files are kept 10 days)"
+            where = _label(part.where, part.index)
+            msg = f"{where}: data is gone upstream (files are kept 10 days)"
             raise ExportExpiredError(msg) from None
         label = _label(part.where, part.index)
         written = copy_body(response, out, label)
         out.flush()
+        part.tally.received(part.index, written)
         # Checked here, in the download worker, so a broken line means "fetch again"
         # before a single record of the part has been emitted.
         if prepare is None:
@@ -525,7 +570,80 @@ class _Part:
     index: int | None
     timeout: float
     where: str
-    may_be_missing: bool  # the last index, which 404s when 'fragment' is a count
+    may_be_missing: bool  # the last index, which 404s when 'fragment' is a count (see above)
+    tally: FragmentTally
+
+
+class FragmentTally:
+    """Bytes a job's fragments answered, against the job's ``results_size``.
+
+    The document calls ``fragment`` a "count of fragments (0-based)", so the last index
+    the tap asks for may not exist (a count) or may hold data (the highest index). A 404
+    there is the end of the data only if the fragments before it already hold
+    ``results_size`` bytes; short of that, a fragment is lost upstream. What exactly
+    ``results_size`` counts is not documented either, so it never fails a job whose
+    fragments all answered: a difference is only logged.
+    """
+
+    def __init__(self, where: str, results_size: int | None) -> None:
+        self.where = where
+        self.results_size = results_size
+        self.last_missing = False
+        """The last index answered 404 (set by its download thread)."""
+        self._bytes: dict[int | None, int] = {}
+        self._lock = threading.Lock()
+
+    def received(self, index: int | None, size: int) -> None:
+        """Fragment ``index`` answered 200 with ``size`` bytes (a re-fetch replaces)."""
+        with self._lock:
+            self._bytes[index] = size
+
+    @property
+    def total(self) -> int:
+        """Bytes received so far, each fragment counted once."""
+        with self._lock:
+            return sum(self._bytes.values())
+
+    def missing_is_the_end(self) -> bool:
+        """Whether the last index's 404 loses nothing (logged either way it is accepted)."""
+        if self.results_size is None:
+            LOGGER.warning(
+                "%s: the last fragment index answered 404 and the job has no results_size "
+                "to check it against; taken as the end of the data ('fragment' as a count)",
+                self.where,
+            )
+            return True
+        if self.total >= self.results_size:
+            LOGGER.info(
+                "%s: the last fragment index answered 404 after %d bytes of results_size "
+                "%d: 'fragment' was a count, nothing is missing",
+                self.where,
+                self.total,
+                self.results_size,
+            )
+            return True
+        return False
+
+    def shortfall(self) -> str:
+        """The line that says a fragment is missing."""
+        return (
+            f"{self.where}: its last fragment answered 404 while the fragments before it "
+            f"hold {self.total} of the job's results_size {self.results_size} bytes: "
+            "a fragment is missing upstream"
+        )
+
+    def log_mismatch(self) -> None:
+        """Log fragments that all answered but do not add up to ``results_size``."""
+        if self.last_missing or self.results_size is None:
+            return
+        if self.total != self.results_size:
+            LOGGER.warning(
+                "%s: the fragments hold %d bytes but results_size says %d; kept as complete "
+                "(the API document does not say what results_size counts)",
+                self.where,
+                self.total,
+                self.results_size,
+            )
 
 
 def fragment_indices(body: Mapping[str, Any]) -> list[int] | None:

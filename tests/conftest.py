@@ -1,12 +1,19 @@
-"""Shared fixtures: a local upstream per test and configs that point the tap at it."""
+"""Shared fixtures: a local upstream per test and configs that point the tap at it.
+
+Also the CI guard: under ``CI=true`` a skipped test is a failed one (tests/must_run.py).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterator
 
 import pytest
 
 from activities_upstream import LocalUpstream, UpstreamConfig
+from tests import meltano_kit
+from tests.must_run import IN_CI
 
 START = dt.date(2024, 1, 1)
 END = dt.date(2024, 2, 20)
@@ -32,6 +39,58 @@ def fast_upstream_config(**overrides) -> UpstreamConfig:
 def upstream():
     with LocalUpstream(fast_upstream_config()) as up:
         yield up
+        assert not up.faults.unfired(), f"faults armed that never fired: {up.faults.unfired()}"
+
+
+@pytest.fixture(autouse=True)
+def upstream_rules_kept(request, monkeypatch):
+    """Every local upstream a test starts saw no violation of the API documents' rules.
+
+    (``up.violations``: credentials at the wrong host, undocumented parameters, the
+    ``/fragment`` path.) Tests of the upstream itself that break them on purpose carry
+    the ``breaks_upstream_rules`` marker.
+    """
+    started: list[LocalUpstream] = []
+    start = LocalUpstream.start
+
+    def recorded(self: LocalUpstream) -> LocalUpstream:
+        started.append(self)
+        return start(self)
+
+    monkeypatch.setattr(LocalUpstream, "start", recorded)
+    yield
+    if request.node.get_closest_marker("breaks_upstream_rules") is None:
+        broken = [v for up in started for v in up.violations]
+        assert not broken, f"requests that break rules of the API documents: {broken}"
+
+
+@pytest.fixture(scope="session")
+def pg_ready() -> None:
+    """PostgreSQL and meltano are there (or the test fails in CI, skips elsewhere)."""
+    meltano_kit.check_postgres()
+
+
+@pytest.fixture(scope="session")
+def meltano_env(pg_ready, tmp_path_factory) -> dict[str, str]:
+    """Environment for meltano: plugins installed once per session, state per test."""
+    return meltano_kit.installed_env(tmp_path_factory)
+
+
+@pytest.fixture
+def schema(pg_ready) -> Iterator[str]:
+    """A fresh PostgreSQL schema name for the test's loads; dropped afterwards."""
+    name = f"tap_activities_test_{uuid.uuid4().hex[:10]}"
+    yield name
+    meltano_kit.drop_schemas(name)
+
+
+@pytest.fixture
+def tenant_plugins(meltano_env, tmp_path_factory) -> Iterator[dict[str, str]]:
+    """meltano with the tenants' plugins installed (once) and their schemas dropped."""
+    env = meltano_kit.installed_env(tmp_path_factory, *meltano_kit.tenant_plugins())
+    meltano_kit.drop_tenant_schemas()
+    yield env
+    meltano_kit.drop_tenant_schemas()
 
 
 def peopleai_config(up, **overrides) -> dict:
@@ -59,3 +118,37 @@ def chartmogul_config(up, **overrides) -> dict:
     }
     config.update(overrides)
     return config
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "may_skip_in_ci(reason): the test may skip even under CI=true, for the reason given",
+    )
+    config.addinivalue_line(
+        "markers", "breaks_upstream_rules: the test sends requests the API documents refuse"
+    )
+
+
+def _skip_fails_in_ci(report, item=None) -> None:
+    """Under CI=true, turn a skip into a failure that names the skip's reason."""
+    if not (IN_CI and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    marker = item.get_closest_marker("may_skip_in_ci") if item is not None else None
+    if marker is not None and marker.kwargs.get("reason"):
+        return
+    reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+    report.outcome = "failed"
+    report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _skip_fails_in_ci(outcome.get_result(), item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _skip_fails_in_ci(outcome.get_result())

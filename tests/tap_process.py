@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 TAP = str(Path(sys.executable).with_name("tap-activities"))
 CLI_ERROR = "tap-activities: error:"
@@ -45,6 +47,50 @@ class TapRun:
         return [line for line in self.stderr.splitlines() if "error" in line.lower()]
 
 
+def tap_command(
+    config: dict,
+    workdir: Path,
+    *,
+    state: dict | None = None,
+    catalog: dict | None = None,
+    args: tuple[str, ...] = (),
+    argv: list[str] | None = None,
+) -> list[str]:
+    """The tap's command line; its config (state, catalog) files written in ``workdir``.
+
+    ``argv``: another way to start the tap than its script (``python -c …``).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "config.json"
+    config_path.write_text(json.dumps(config))
+    command = [*(argv or [TAP]), "--config", str(config_path), *args]
+    if state is not None:
+        (workdir / "state.json").write_text(json.dumps(state))
+        command += ["--state", str(workdir / "state.json")]
+    if catalog is not None:
+        (workdir / "catalog.json").write_text(json.dumps(catalog))
+        command += ["--catalog", str(workdir / "catalog.json")]
+    return command
+
+
+def start_tap(
+    config: dict,
+    workdir: Path,
+    *,
+    env: dict | None = None,
+    stdout: Any = subprocess.PIPE,
+    stderr: Any = subprocess.PIPE,
+    **command: Any,
+) -> subprocess.Popen:
+    """The tap started (not waited for), as :func:`tap_command` says; ``env`` is added."""
+    return subprocess.Popen(
+        tap_command(config, workdir, **command),
+        stdout=stdout,
+        stderr=stderr,
+        env={**os.environ, **(env or {})},
+    )
+
+
 def run_tap(
     config: dict,
     workdir: Path,
@@ -55,18 +101,9 @@ def run_tap(
     env: dict | None = None,
     timeout: float = 300,
 ) -> TapRun:
-    workdir.mkdir(parents=True, exist_ok=True)
-    config_path = workdir / "config.json"
-    config_path.write_text(json.dumps(config))
-    command = [TAP, "--config", str(config_path), *args]
-    if state is not None:
-        (workdir / "state.json").write_text(json.dumps(state))
-        command += ["--state", str(workdir / "state.json")]
-    if catalog is not None:
-        (workdir / "catalog.json").write_text(json.dumps(catalog))
-        command += ["--catalog", str(workdir / "catalog.json")]
+    """Run the tap to its end; what it wrote, message by message, and its stderr."""
     proc = subprocess.run(
-        command,
+        tap_command(config, workdir, state=state, catalog=catalog, args=args),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -88,6 +125,40 @@ def run_tap(
         elif kind == "SCHEMA":
             run.schemas[message["stream"]] = message
     return run
+
+
+def batch_config(
+    root: Path | str,
+    size: int | None = None,
+    prefix: str | None = None,
+    compression: str = "gzip",
+) -> dict:
+    """A ``batch_config`` that writes JSON Lines files under ``root``.
+
+    ``root``: a local folder, or a storage URL as written (``s3://…``, ``gs://…``).
+    """
+    url = root if isinstance(root, str) and "://" in root else f"file://{root}"
+    config: dict = {
+        "encoding": {"format": "jsonl", "compression": compression},
+        "storage": {"root": url},
+    }
+    if prefix is not None:
+        config["storage"]["prefix"] = prefix
+    if size is not None:
+        config["batch_size"] = size
+    return config
+
+
+def batch_records(run: TapRun) -> dict[str, list[dict]]:
+    """The records in the files of each BATCH message of ``run``, in the order written."""
+    records: dict[str, list[dict]] = defaultdict(list)
+    for message in run.messages:
+        if message["type"] != "BATCH":
+            continue
+        for uri in message["manifest"]:
+            with gzip.open(Path(uri.removeprefix("file://")), "rt", encoding="utf-8") as lines:
+                records[message["stream"]].extend(json.loads(line) for line in lines)
+    return records
 
 
 DATE_TIME_FIELDS = frozenset({"timestamp", "ingest_timestamp", "created", "start_time", "end_time"})

@@ -24,19 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and installed plugins
-    IN_CI,
-    MELTANO,
-    ROOT,
-    meltano_env,  # noqa: F401
-    pg_ready,  # noqa: F401
-    run_meltano,
-)
-from tests.test_tenants import (  # the tenants' layout, and their plugins installed
-    assert_rows_are_the_tenants_own,
-    tenant_plugins,  # noqa: F401
-    tenant_upstreams,
-)
+from tests.meltano_kit import MELTANO, ROOT, run_meltano
+from tests.must_run import require_path
+from tests.test_tenants import assert_rows_are_the_tenants_own, tenant_upstreams
 
 AIRFLOW_VENV = ROOT / ".venv-airflow"
 AIRFLOW_PYTHON = AIRFLOW_VENV / "bin" / "python"
@@ -79,11 +69,7 @@ with open(sys.argv[3], "w") as out:
 
 @pytest.fixture(scope="module")
 def airflow_ready() -> None:
-    if not AIRFLOW.exists():
-        reason = f"{AIRFLOW} is missing; `make .venv-airflow/.installed` installs Airflow"
-        if IN_CI:
-            pytest.fail(f"{reason} (CI=true: the Airflow DAG must be tested)")
-        pytest.skip(reason)
+    require_path(AIRFLOW, "`make .venv-airflow/.installed` installs Airflow")
 
 
 def airflow_env(base: dict[str, str], home: Path, **extra: str) -> dict[str, str]:
@@ -157,7 +143,7 @@ def test_dagbag_reports_a_malformed_tenants_file_as_an_import_error(airflow_read
 
 def test_airflow_dags_test_runs_two_tenants_each_into_its_schema(
     airflow_ready,
-    tenant_plugins,  # noqa: F811 - the imported fixture
+    tenant_plugins,
     tmp_path,
 ):
     tenants_file = tmp_path / "tenants.json"

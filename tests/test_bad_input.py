@@ -7,7 +7,6 @@ is not the API (an HTML page, JSON of another shape) and malformed export data.
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +19,8 @@ from werkzeug.wrappers import Request, Response
 from activities_upstream import LocalUpstream
 from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
 from tests.faultkit import param_of, run_side_by_side
-from tests.tap_process import TapRun, run_tap
+from tests.ports import free_port
+from tests.tap_process import TapRun, batch_config, run_tap
 
 
 class Impostor:
@@ -64,11 +64,7 @@ class Bad:
     catalog: Callable | None = None  # catalog (given the tap's own) to pass with --catalog
 
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 where nothing listens: connections are refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+closed_port = free_port  # a port where nothing listens: connections are refused at once
 
 
 def selecting(*names: str) -> Callable:
@@ -260,22 +256,12 @@ CASES = {
     # BATCH storage the tap cannot write: one line before any export job.
     "batch-storage-backend-missing": Bad(
         "peopleai",
-        lambda up: {
-            "batch_config": {
-                "encoding": {"format": "jsonl", "compression": "gzip"},
-                "storage": {"root": "gs://a-bucket/exports"},
-            }
-        },
+        lambda up: {"batch_config": batch_config("gs://a-bucket/exports")},
         ("'batch_config.storage.root' is gs://a-bucket/exports", "gcsfs"),
     ),
     "batch-storage-not-a-directory": Bad(
         "chartmogul",
-        lambda up: {
-            "batch_config": {
-                "encoding": {"format": "jsonl", "compression": "gzip"},
-                "storage": {"root": "file:///etc/hostname/batches"},
-            }
-        },
+        lambda up: {"batch_config": batch_config("file:///etc/hostname/batches")},
         ("'batch_config.storage.root' is file:///etc/hostname/batches", "cannot write"),
     ),
     "state-file-not-json": Bad(

@@ -20,17 +20,9 @@ from tap_activities.batch import BatchFileWriter, deflate, deflate_part, read_de
 from tap_activities.errors import MalformedPartError
 from tap_activities.jsonl import LINES, RecordLines
 from tests.conftest import END, START, fast_upstream_config, peopleai_config
-from tests.tap_process import run_tap
+from tests.tap_process import batch_config, run_tap
 
 FIELDS = ("uid", "subject", "stats")
-
-
-def batch_config(root: Path, size: int) -> dict:
-    return {
-        "encoding": {"format": "jsonl", "compression": "gzip"},
-        "storage": {"root": f"file://{root}", "prefix": "t-"},
-        "batch_size": size,
-    }
 
 
 def files_in_order(root: Path, stream: str) -> list[Path]:
@@ -162,6 +154,7 @@ def test_broken_fragment_line_in_batch_mode_is_fetched_again(tmp_path):
         run = run_tap(peopleai_config(up, batch_config=batch_config(root, 1000)), tmp_path / "r")
         assert run.returncode == 0, run.stderr[-3000:]
         assert "fetching it again" in run.stderr
+        assert up.faults.fired["corrupt_json"] == 2
         for stream, kind in (("peopleai_email", "email"), ("peopleai_call", "call")):
             want = up.peopleai.records(activity_type=kind, start=START, end=END, by="activity")
             got = batch_records(root, stream, 1000)

@@ -13,40 +13,28 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import chartmogul_config, peopleai_config
-from tests.tap_process import TAP
+from tests.must_run import require_path
+from tests.tap_process import batch_config, tap_command
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_TAP = ROOT / ".venv-singer-tools" / "bin" / "singer-check-tap"
 TARGET_CSV = ROOT / ".venv-target-csv" / "bin" / "target-csv"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def consumer(path: Path) -> Path:
-    if not path.exists():
-        reason = f"{path} is missing; `make test` installs it"
-        if IN_CI:
-            pytest.fail(f"{reason} (CI=true: the third-party checks must run)")
-        pytest.skip(reason)
-    return path
+consumer = require_path  # each consumer's command, or fail in CI / skip elsewhere
 
 
 def tap_output(upstream, workdir: Path, **overrides) -> Path:
     """The tap's whole stdout for both sources, as a file."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    config = workdir / "config.json"
-    config.write_text(
-        json.dumps({**peopleai_config(upstream), **chartmogul_config(upstream), **overrides})
-    )
+    config = {**peopleai_config(upstream), **chartmogul_config(upstream), **overrides}
+    command = tap_command(config, workdir)
     out = workdir / "tap.jsonl"
     with out.open("wb") as stdout:
-        subprocess.run([TAP, "--config", str(config)], stdout=stdout, check=True, timeout=300)
+        subprocess.run(command, stdout=stdout, check=True, timeout=300)
     return out
 
 
@@ -102,11 +90,7 @@ def test_target_csv_loads_every_record_with_the_new_fields_as_columns(upstream, 
     overrides = {}
     if mode == "batch":
         (tmp_path / "batches").mkdir()
-        overrides["batch_config"] = {
-            "encoding": {"format": "jsonl", "compression": "gzip"},
-            "storage": {"root": f"file://{tmp_path / 'batches'}"},
-            "batch_size": 50,
-        }
+        overrides["batch_config"] = batch_config(tmp_path / "batches", size=50)
     output = tap_output(upstream, tmp_path / "tap", **overrides)
     (tmp_path / "csv").mkdir()
     config = tmp_path / "target.json"

@@ -15,23 +15,20 @@ import subprocess
 import pytest
 
 from tests.conftest import chartmogul_config, peopleai_config
+from tests.must_run import require_native
 from tests.singer_contract import check_output
-from tests.tap_process import TAP, run_tap, select_only
+from tests.tap_process import batch_config, run_tap, select_only, tap_command
 
 PEOPLEAI_DRIFT = {"x_future_field": ["object", "null"], "x_engagement_score": ["number", "null"]}
 CHARTMOGUL_DRIFT = {"custom_note": ["string", "null"]}
+STREAMS = [
+    *(f"peopleai_{k}" for k in ("email", "meeting", "call")),
+    *(f"chartmogul_{k}" for k in ("new_biz", "expansion", "contraction", "churn", "reactivation")),
+]
 
 
 def both_sources(upstream, **overrides) -> dict:
     return {**peopleai_config(upstream), **chartmogul_config(upstream), **overrides}
-
-
-def batch_config(root) -> dict:
-    return {
-        "encoding": {"format": "jsonl", "compression": "gzip"},
-        "storage": {"root": f"file://{root}"},
-        "batch_size": 50,
-    }
 
 
 def assert_contract_holds(run, streams) -> None:
@@ -46,21 +43,16 @@ def assert_contract_holds(run, streams) -> None:
 @pytest.mark.parametrize("native", ["1", "0"], ids=["native", "python"])
 @pytest.mark.parametrize("mode", ["record", "batch"])
 def test_every_record_is_valid_against_its_latest_schema(upstream, tmp_path, mode, native):
-    from tap_activities.jsonl import native_frame
-
-    if native == "1" and native_frame() is None:
-        pytest.skip("the native pass is not built here (hatch_build.py needs libsimdjson-dev)")
+    if native == "1":
+        require_native()
     config = both_sources(upstream)
     if mode == "batch":
         (tmp_path / "batches").mkdir()
-        config["batch_config"] = batch_config(tmp_path / "batches")
+        config["batch_config"] = batch_config(tmp_path / "batches", size=50)
     run = run_tap(config, tmp_path / "run", env={"TAP_ACTIVITIES_NATIVE": native})
-    streams = [*(f"peopleai_{k}" for k in ("email", "meeting", "call"))]
-    streams += [f"chartmogul_{k}" for k in ("new_biz", "expansion", "contraction", "churn")]
-    streams += ["chartmogul_reactivation"]
-    report = assert_contract_holds(run, streams)
+    report = assert_contract_holds(run, STREAMS)
 
-    for stream in streams:
+    for stream in STREAMS:
         first, latest = report.schemas[stream][0], report.latest(stream)
         drift = PEOPLEAI_DRIFT if stream.startswith("peopleai") else CHARTMOGUL_DRIFT
         # The first SCHEMA is the documented one; the drift arrives in later ones.
@@ -99,11 +91,8 @@ def test_a_new_field_is_declared_before_the_first_record_that_carries_it(upstrea
 
 
 def test_discovery_still_gives_the_documented_schema(upstream, tmp_path):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(both_sources(upstream)))
-    found = subprocess.run(
-        [TAP, "--config", str(config), "--discover"], capture_output=True, text=True, check=True
-    )
+    command = tap_command(both_sources(upstream), tmp_path, args=("--discover",))
+    found = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
     catalog = json.loads(found.stdout)
     assert len(catalog["streams"]) == 8
     for entry in catalog["streams"]:
@@ -129,7 +118,7 @@ def test_stream_maps_flattening_and_selection_keep_the_contract(upstream, tmp_pa
         },
     )
     run = run_tap(config, tmp_path / "maps")
-    report = assert_contract_holds(run, report_streams(run))
+    report = assert_contract_holds(run, STREAMS)
     calls = report.latest("peopleai_call")["properties"]
     assert "uid_copy" in calls
     assert "summary" not in calls
@@ -172,7 +161,7 @@ def test_stream_maps_flattening_and_selection_keep_the_contract(upstream, tmp_pa
         selected = peopleai_config(upstream)
         if mode == "batch":
             (tmp_path / "sel-batches").mkdir()
-            selected["batch_config"] = batch_config(tmp_path / "sel-batches")
+            selected["batch_config"] = batch_config(tmp_path / "sel-batches", size=50)
         run = run_tap(selected, tmp_path / f"select-{mode}", catalog=catalog)
         report = assert_contract_holds(run, ["peopleai_email"])
         props = report.latest("peopleai_email")["properties"]
@@ -182,7 +171,3 @@ def test_stream_maps_flattening_and_selection_keep_the_contract(upstream, tmp_pa
             "peopleai_email: field 'x_engagement_score' is not in the schema and is deselected"
             in run.stderr
         )
-
-
-def report_streams(run) -> list[str]:
-    return sorted({m["stream"] for m in run.messages if m["type"] in {"RECORD", "BATCH"}})

@@ -195,6 +195,7 @@ class Outcome:
     peak_open_jobs: int
     violations: list[str]
     data_calls: int
+    unfired: list[str]  # faults armed that never fired: such a run proves nothing
 
 
 def _run(key: str, workdir: Path) -> Outcome:
@@ -210,7 +211,9 @@ def _run(key: str, workdir: Path) -> Outcome:
             jobs, peak = up.peopleai.jobs(), up.peopleai.peak_open_jobs
         else:
             expected, jobs, peak = chartmogul_ids(up), up.chartmogul.exports(), 0
-        return Outcome(run, expected, jobs, peak, list(up.violations), data_calls)
+        return Outcome(
+            run, expected, jobs, peak, list(up.violations), data_calls, up.faults.unfired()
+        )
 
 
 def _key(item: pytest.Item) -> str | None:
@@ -235,6 +238,7 @@ def test_peopleai_fault(name, outcomes):
     """The fault is survived: every record exactly once, every window finished."""
     case, outcome = PEOPLEAI_CASES[name], outcomes[f"peopleai/{name}"]
     run = outcome.run
+    assert not outcome.unfired, outcome.unfired
     assert run.returncode == 0, run.stderr[-3000:]
     assert_exactly(run.records, outcome.expected)
     assert_all_windows_done(run.state, PEOPLEAI_STREAMS)
@@ -242,6 +246,7 @@ def test_peopleai_fault(name, outcomes):
         (j["activity_type"], j["state"]) for j in outcome.jobs
     ]
     assert outcome.peak_open_jobs <= 10
+    assert outcome.violations == []
     assert case.log in run.stderr
 
 
@@ -250,6 +255,7 @@ def test_chartmogul_fault(name, outcomes):
     """The fault is survived: every record exactly once, every window finished."""
     case, outcome = CHARTMOGUL_CASES[name], outcomes[f"chartmogul/{name}"]
     run = outcome.run
+    assert not outcome.unfired, outcome.unfired
     assert run.returncode == 0, run.stderr[-3000:]
     assert_exactly(run.records, outcome.expected)
     assert_all_windows_done(run.state, CHARTMOGUL_STREAMS)
@@ -261,6 +267,7 @@ def test_chartmogul_fault(name, outcomes):
 @pytest.mark.parametrize("scenario", ["peopleai/queue-limit"])
 def test_peopleai_jobs_stay_within_the_queue_limit_across_streams(scenario, outcomes):
     outcome = outcomes[scenario]
+    assert not outcome.unfired, outcome.unfired
     assert outcome.run.returncode == 0, outcome.run.stderr[-3000:]
     assert len(outcome.jobs) == 12
     assert 2 < outcome.peak_open_jobs <= 10
@@ -270,6 +277,7 @@ def test_peopleai_jobs_stay_within_the_queue_limit_across_streams(scenario, outc
 @pytest.mark.parametrize("scenario", ["peopleai/queue-full"])
 def test_peopleai_queue_full_answers_429_and_the_tap_waits(scenario, outcomes):
     outcome = outcomes[scenario]
+    assert not outcome.unfired, outcome.unfired
     assert outcome.run.returncode == 0, outcome.run.stderr[-3000:]
     assert "limited by the upstream" in outcome.run.stderr
     assert len(outcome.jobs) == 12  # a 429 is not a failed job: nothing re-created
@@ -301,6 +309,7 @@ def test_peopleai_window_that_keeps_failing_ends_the_sync_and_keeps_earlier_stat
     scenario, outcomes
 ):
     outcome, fault = outcomes[scenario], scenario.rsplit("-", 1)[1]
+    assert not outcome.unfired, outcome.unfired
     run = outcome.run
     line = _error_line(run)
     last = [j for j in outcome.jobs if j["start_date"] == "2024-01-01"]
@@ -323,6 +332,7 @@ def test_peopleai_window_that_keeps_failing_ends_the_sync_and_keeps_earlier_stat
 @pytest.mark.parametrize("scenario", ["peopleai/queue-stuck"])
 def test_a_queue_full_of_stuck_jobs_ends_the_run_with_a_clear_line(scenario, outcomes):
     run = outcomes[scenario].run
+    assert not outcomes[scenario].unfired
     line = _error_line(run)
     assert "job_timeout_seconds=1.5" in line
     assert "gave up after 3 attempts" in line or "refused new export jobs" in line
@@ -333,6 +343,7 @@ def test_chartmogul_window_that_keeps_failing_ends_the_sync_and_keeps_earlier_st
     scenario, outcomes
 ):
     outcome = outcomes[scenario]
+    assert not outcome.unfired, outcome.unfired
     run = outcome.run
     line = _error_line(run)
     assert any(e["id"] in line for e in outcome.jobs), line
@@ -351,6 +362,7 @@ def test_chartmogul_window_that_keeps_failing_ends_the_sync_and_keeps_earlier_st
 @pytest.mark.parametrize("scenario", ["chartmogul/create-keeps-failing"])
 def test_creation_that_keeps_failing_gives_up_after_max_retry_seconds(scenario, outcomes):
     outcome = outcomes[scenario]
+    assert not outcome.unfired, outcome.unfired
     line = _error_line(outcome.run)
     assert outcome.jobs == []
     assert "kept failing for max_retry_seconds=1" in line
@@ -360,6 +372,7 @@ def test_creation_that_keeps_failing_gives_up_after_max_retry_seconds(scenario, 
 @pytest.mark.parametrize("scenario", ["peopleai/fragment-stays-malformed"])
 def test_fragment_that_stays_malformed_names_stream_window_fragment_and_line(scenario, outcomes):
     outcome = outcomes[scenario]
+    assert not outcome.unfired, outcome.unfired
     line = _error_line(outcome.run)
     stream = _failed_stream(line)
     assert stream in PEOPLEAI_STREAMS

@@ -18,20 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and installed plugins
-    PG_DSN,
-    ROOT,
-    meltano_env,  # noqa: F401
-    meltano_process,
-    pg_ready,  # noqa: F401
-    psycopg,
-)
+from tests.meltano_kit import PG_DSN, ROOT, meltano_process
+from tests.must_run import require_module
+
+psycopg = require_module("psycopg")
 
 PORTS = {"peopleai": 18401, "chartmogul": 18402, "files": 18403}
 
 
 @pytest.fixture(scope="module")
-def clean_env(meltano_env) -> dict[str, str]:  # noqa: F811 - the imported fixture
+def clean_env(meltano_env) -> dict[str, str]:
     """meltano's environment with no TAP_ACTIVITIES_* / TARGET_* variable (a fresh shell)."""
     return {k: v for k, v in meltano_env.items() if not k.startswith(("TAP_", "TARGET_"))}
 

@@ -15,100 +15,42 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import uuid
-from pathlib import Path
 
 import pytest
 
 from activities_upstream import LocalUpstream
 from activities_upstream.data import CHARTMOGUL_TYPES, PEOPLEAI_TYPES
-from tests.conftest import fast_upstream_config
+from tests.conftest import fast_upstream_config, meltano_env, pg_ready, schema
+from tests.meltano_kit import (
+    MELTANO,
+    PG_DSN,
+    ROOT,
+    meltano_process,
+    run_meltano,
+    upstream_env,
+)
+from tests.must_run import IN_CI, require_module, unavailable
+from tests.tap_process import batch_config
 
-psycopg = pytest.importorskip("psycopg")
+psycopg = require_module("psycopg")
 
-ROOT = Path(__file__).resolve().parent.parent
-MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=5"
 START = dt.date(2024, 1, 1)
 END = dt.date(2024, 1, 20)
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def unavailable(reason: str) -> None:
-    """Fail under CI (the round trip is part of the contract), skip elsewhere."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: the PostgreSQL round trip must run)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def pg_ready() -> None:
-    try:
-        with psycopg.connect(PG_DSN) as conn:
-            conn.execute("select 1")
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}".splitlines()[0])
-    if not MELTANO.exists():
-        unavailable(f"{MELTANO} is missing; `make test` installs it")
-
-
-@pytest.fixture(scope="module")
-def meltano_env(pg_ready, tmp_path_factory) -> dict[str, str]:
-    """Environment for meltano: plugins installed once per session, state per test."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_"))}
-    env["MELTANO_DATABASE_URI"] = (
-        f"sqlite:///{tmp_path_factory.mktemp('meltano-install')}/meltano.db"
-    )
-    run_meltano(["install", "tap-activities", "target-postgres"], env)
-    return env
-
-
-@pytest.fixture
-def schema():
-    name = f"tap_activities_test_{uuid.uuid4().hex[:10]}"
-    yield name
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'drop schema if exists "{name}" cascade')
-
-
-def upstream_env(up: LocalUpstream, prefix: str = "TAP_ACTIVITIES_") -> dict[str, str]:
-    """The tap's settings for ``up`` (its whole date range) as meltano variables.
-
-    ``prefix``: a plugin's, e.g. a tenant's ``TAP_ACTIVITIES__TENANT_A_``. Numbers go as
-    text, the path users take.
-    """
-    return {
-        prefix + "START_DATE": up.config.start.isoformat(),
-        prefix + "END_DATE": up.config.end.isoformat(),
-        prefix + "PEOPLEAI_API_URL": up.peopleai_url,
-        prefix + "PEOPLEAI_CLIENT_ID": up.peopleai_client_id,
-        prefix + "PEOPLEAI_CLIENT_SECRET": up.peopleai_client_secret,
-        prefix + "CHARTMOGUL_API_URL": up.chartmogul_url,
-        prefix + "CHARTMOGUL_API_KEY": up.chartmogul_api_key,
-        prefix + "POLL_INTERVAL_SECONDS": "0.05",
-    }
-
-
-def meltano_process(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    """``meltano --environment=local ARGS`` in the project, its output captured."""
-    return subprocess.run(
-        [str(MELTANO), "--environment=local", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def run_meltano(args: list[str], env: dict[str, str]) -> str:
-    result = meltano_process(args, env)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, f"meltano {' '.join(args)} failed:\n{output[-6000:]}"
-    return output
+# Still imported from here by other test modules (test_snowflake.py): the helpers live in
+# tests/meltano_kit.py, the fixtures in conftest.py.
+__all__ = [
+    "IN_CI",
+    "MELTANO",
+    "PG_DSN",
+    "ROOT",
+    "meltano_env",
+    "meltano_process",
+    "pg_ready",
+    "run_meltano",
+    "schema",
+    "unavailable",
+    "upstream_env",
+]
 
 
 def table_rows(schema: str, table: str, key: str) -> dict[str, dict]:
@@ -190,10 +132,7 @@ def test_two_runs_into_postgres_add_new_and_update_changed_rows(
             batches = tmp_path / "batches"
             batches.mkdir()
             env["TAP_ACTIVITIES_BATCH_CONFIG"] = json.dumps(
-                {
-                    "encoding": {"format": "jsonl", "compression": "gzip"},
-                    "storage": {"root": f"file://{batches}", "prefix": "activities-"},
-                }
+                batch_config(batches, prefix="activities-")
             )
 
         run_meltano(["run", "tap-activities", "target-postgres"], env)

@@ -19,21 +19,16 @@ import yaml
 
 from activities_upstream import LocalUpstream
 from tests.conftest import fast_upstream_config
-from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and installed plugins
-    MELTANO,
-    PG_DSN,
-    ROOT,
-    meltano_env,  # noqa: F401
-    pg_ready,  # noqa: F401
-    psycopg,
-    upstream_env,
-)
+from tests.meltano_kit import MELTANO, PG_DSN, ROOT, upstream_env
+from tests.must_run import require_module
+
+psycopg = require_module("psycopg")
 
 LINE = "tap-activities: error: The catalog selects none of the tap's streams"
 
 
 @pytest.fixture
-def project(tmp_path, meltano_env) -> Path:  # noqa: F811 - the imported fixture
+def project(tmp_path, meltano_env) -> Path:
     """A copy of this project's meltano.yml whose `.meltano` is the installed one."""
     root = tmp_path / "project"
     root.mkdir()
@@ -54,7 +49,7 @@ def meltano(project: Path, env: dict[str, str], *args: str) -> subprocess.Comple
     )
 
 
-def test_a_select_typo_fails_meltano_invoke_and_run_with_one_line(project, meltano_env, tmp_path):  # noqa: F811
+def test_a_select_typo_fails_meltano_invoke_and_run_with_one_line(project, meltano_env, tmp_path):
     with LocalUpstream(fast_upstream_config()) as up:
         schema = f"tap_activities_typo_{uuid.uuid4().hex[:8]}"
         env = {

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from activities_upstream import LocalUpstream
-from tap_activities.jsonl import native_frame
 from tests.conftest import END, START, fast_upstream_config, peopleai_config
+from tests.must_run import require_native
 from tests.tap_process import assert_unchanged, run_tap, select_only
 
 TYPES = {"peopleai_email": "email", "peopleai_meeting": "meeting", "peopleai_call": "call"}
@@ -75,6 +73,24 @@ def test_state_follows_each_window_and_never_precedes_its_records(upstream, tmp_
     ]
     moved = [b for i, b in enumerate(bookmarks) if b and (i == 0 or b != bookmarks[i - 1])]
     assert moved[:2] == ["2022-12-31", "2023-12-31"]
+    # Every STATE that moves the bookmark to B comes after every record up to B.
+    emitted: set[str] = set()
+    last = None
+    checked = 0
+    for message in run.messages:
+        if message["type"] == "RECORD" and message["stream"] == "peopleai_email":
+            emitted.add(message["record"]["uid"])
+        elif message["type"] == "STATE":
+            bookmark = message["value"].get("bookmarks", {}).get("peopleai_email", {})
+            day = bookmark.get("bookmark")
+            if day and day != last:
+                want = expected(
+                    upstream, "email", dt.date(2022, 1, 1), dt.date.fromisoformat(day), "activity"
+                )
+                assert {r["uid"] for r in want} <= emitted, f"STATE {day} before its records"
+                checked += 1
+            last = day or last
+    assert checked >= 3
 
 
 def test_token_expiring_mid_sync_is_renewed(tmp_path):
@@ -102,11 +118,13 @@ def test_failed_job_ends_with_one_line_naming_job_and_window(tmp_path):
     with LocalUpstream(fast_upstream_config()) as up:
         up.faults.fail_jobs(10)
         run = run_tap(peopleai_config(up), tmp_path)
+        failed = {j["job_id"] for j in up.peopleai.jobs() if j["state"] == "Failed"}
+        assert not up.faults.unfired()
     assert run.returncode != 0
     errors = run.cli_errors
     assert len(errors) == 1, run.stderr[-3000:]
     assert "2024-01-01..2024-02-20" in errors[0]
-    assert "job" in errors[0]
+    assert any(job_id in errors[0] for job_id in failed), (errors[0], failed)
     assert "Traceback" not in run.stderr
 
 
@@ -125,8 +143,7 @@ def test_catalog_selection_and_deselected_fields_are_honoured(upstream, tmp_path
 
 
 def test_the_native_and_the_python_pass_emit_the_same_sync(upstream, tmp_path):
-    if native_frame() is None:
-        pytest.skip("the native pass is not built here (hatch_build.py needs libsimdjson-dev)")
+    require_native()
     runs = [
         run_tap(peopleai_config(upstream), tmp_path / mode, env={"TAP_ACTIVITIES_NATIVE": mode})
         for mode in ("0", "1")

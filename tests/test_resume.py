@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -28,7 +27,7 @@ from tests.faultkit import (
     key_of,
     peopleai_ids,
 )
-from tests.tap_process import TAP, killed_at_hold, run_tap
+from tests.tap_process import killed_at_hold, run_tap, start_tap
 
 HISTORY_START = dt.date(2023, 10, 1)  # upstream data; the tap starts earlier: 2 windows
 TAP_START = dt.date(2023, 1, 1)
@@ -61,14 +60,10 @@ def kept_jobs(state: dict) -> dict[str, dict[str, str]]:
 
 def start_killable(config: dict, workdir: Path, sink: Path) -> subprocess.Popen:
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config))
     with sink.open("wb") as out:
-        return subprocess.Popen(
-            [TAP, "--config", str(workdir / "config.json")],
-            stdout=out,
-            stderr=subprocess.DEVNULL,
-            # A killed tap leaves its temporary files behind: in the test's directory.
-            env={**os.environ, "TMPDIR": str(workdir)},
+        # A killed tap leaves its temporary files behind: in the test's directory.
+        return start_tap(
+            config, workdir, env={"TMPDIR": str(workdir)}, stdout=out, stderr=subprocess.DEVNULL
         )
 
 

@@ -17,18 +17,14 @@ import uuid
 import pytest
 
 from tests.conftest import END, START, chartmogul_config, peopleai_config
+from tests.faultkit import CHARTMOGUL_STREAMS, PEOPLEAI_STREAMS
+from tests.meltano_kit import PG_DSN, run_meltano, upstream_env
+from tests.must_run import require_module
 from tests.s3_server import seaweed
-from tests.tap_process import CLI_ERROR, assert_unchanged, run_tap
-from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and installed plugins
-    PG_DSN,
-    meltano_env,  # noqa: F401
-    pg_ready,  # noqa: F401
-    psycopg,
-    run_meltano,
-    upstream_env,
-)
+from tests.tap_process import CLI_ERROR, assert_unchanged, batch_config, run_tap, tap_command
 
-s3fs = pytest.importorskip("s3fs")
+psycopg = require_module("psycopg")
+s3fs = require_module("s3fs", "`pip install -e '.[s3]'` installs it (the s3 extra)")
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +34,7 @@ def s3(tmp_path_factory):
 
 
 def s3_batch_config(bucket: str) -> dict:
-    return {
-        "encoding": {"format": "jsonl", "compression": "gzip"},
-        "storage": {"root": f"s3://{bucket}/exports", "prefix": "activities-"},
-        "batch_size": 100,
-    }
+    return batch_config(f"s3://{bucket}/exports", size=100, prefix="activities-")
 
 
 def filesystem(s3) -> s3fs.S3FileSystem:
@@ -66,12 +58,15 @@ def test_batch_files_land_in_s3_with_every_record(upstream, s3, tmp_path):
             assert url.startswith(f"s3://{bucket}/exports/activities-"), url
             with fs.open(url, "rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
                 records.setdefault(message["stream"], []).extend(json.loads(x) for x in lines)
-    emails = {r["uid"]: r for r in upstream.peopleai.records("email", START, END)}
-    assert sorted(r["uid"] for r in records["peopleai_email"]) == sorted(emails)
-    for record in records["peopleai_email"]:
-        assert_unchanged(record, emails[record["uid"]])
-    churn = upstream.chartmogul.rows("churn", START, END)
-    assert len(records["chartmogul_churn"]) == len(churn)
+    assert set(records) == set(PEOPLEAI_STREAMS) | set(CHARTMOGUL_STREAMS)
+    for stream, kind in PEOPLEAI_STREAMS.items():
+        want = {r["uid"]: r for r in upstream.peopleai.records(kind, START, END)}
+        assert sorted(r["uid"] for r in records[stream]) == sorted(want), stream
+        for record in records[stream]:
+            assert_unchanged(record, want[record["uid"]])
+    for stream, kind in CHARTMOGUL_STREAMS.items():
+        rows = upstream.chartmogul.rows(kind, START, END)
+        assert sorted(r["uuid"] for r in records[stream]) == sorted(r["uuid"] for r in rows)
     # The write probe leaves nothing behind.
     assert not [p for p in fs.find(f"{bucket}/exports") if "probe" in p]
 
@@ -99,7 +94,7 @@ def test_storage_the_tap_cannot_write_is_one_line_before_any_export(upstream, s3
     assert upstream.peopleai.jobs() == []  # nothing was exported for nothing
 
 
-def test_meltano_loads_s3_batches_into_postgres(meltano_env, s3, tmp_path):  # noqa: F811
+def test_meltano_loads_s3_batches_into_postgres(meltano_env, s3, tmp_path):
     from activities_upstream import LocalUpstream
     from tests.conftest import fast_upstream_config
 
@@ -140,10 +135,9 @@ def test_the_s3_extra_resolves_to_a_current_s3fs():
 def test_without_s3fs_the_line_says_which_extra_to_install(upstream, tmp_path):
     """An installation without the s3 extra: the probe's ImportError, worded."""
     config = {**peopleai_config(upstream), "batch_config": s3_batch_config("any-bucket")}
-    (tmp_path / "config.json").write_text(json.dumps(config))
     no_s3fs = "import sys; sys.modules['s3fs'] = None; from tap_activities.tap import cli; cli()"
     done = subprocess.run(
-        [sys.executable, "-c", no_s3fs, "--config", str(tmp_path / "config.json")],
+        tap_command(config, tmp_path, argv=[sys.executable, "-c", no_s3fs]),
         capture_output=True,
         text=True,
         timeout=120,

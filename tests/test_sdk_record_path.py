@@ -10,15 +10,8 @@ import gzip
 import json
 
 from tests.conftest import END, START, chartmogul_config, peopleai_config
-from tests.tap_process import assert_unchanged, run_tap
+from tests.tap_process import assert_unchanged, batch_config, run_tap
 from tests.test_peopleai_sync import expected
-
-
-def batch_config(root) -> dict:
-    return {
-        "encoding": {"format": "jsonl", "compression": "gzip"},
-        "storage": {"root": f"file://{root}"},
-    }
 
 
 def batch_records(root, stream: str) -> list[dict]:
@@ -54,6 +47,7 @@ def test_stream_maps_transform_every_record(upstream, tmp_path):
         assert record["subject"] == want[record["uid"]]["subject"]
     # An untouched stream keeps its records whole.
     calls = {r["uid"]: r for r in expected(upstream, "call", START, END, "activity")}
+    assert sorted(r["uid"] for r in run.records["peopleai_call"]) == sorted(calls)
     for record in run.records["peopleai_call"]:
         assert_unchanged(record, calls[record["uid"]])
     assert "chartmogul_churn" not in run.records

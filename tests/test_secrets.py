@@ -35,17 +35,23 @@ DEBUG = {"TAP_ACTIVITIES_LOGLEVEL": "DEBUG"}
 def canary_upstream():
     with LocalUpstream(fast_upstream_config(**CANARIES)) as up:
         yield up
+        assert not up.faults.unfired(), f"faults armed that never fired: {up.faults.unfired()}"
 
 
 def secrets_of(up) -> list[str]:
     """Canary credentials, their Basic form, issued tokens and file URL signatures."""
     found = [*CANARIES.values(), *up.peopleai.issued_tokens()]
-    found.append(base64.b64encode(f"{CANARIES['chartmogul_api_key']}:".encode()).decode())
+    found.append(basic_form(CANARIES["chartmogul_api_key"]))
     for export in up.chartmogul.exports():
         if export["file_url"]:
             found.extend(parse_qs(urlsplit(export["file_url"]).query)["X-Amz-Signature"])
     assert len(found) > len(CANARIES) + 2, "no token or signature issued: nothing tested"
     return found
+
+
+def basic_form(key: str) -> str:
+    """The ChartMogul key as it travels: the user name of HTTP Basic, base64-encoded."""
+    return base64.b64encode(f"{key}:".encode()).decode()
 
 
 def assert_nothing_secret(text: str, secrets: list[str]) -> None:
@@ -79,7 +85,7 @@ def test_credentials_go_only_to_their_own_host(canary_upstream, tmp_path):
     up = canary_upstream
     run = run_tap(both_sources(up), tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    basic = base64.b64encode(f"{CANARIES['chartmogul_api_key']}:".encode()).decode()
+    basic = basic_form(CANARIES["chartmogul_api_key"])
     tokens = up.peopleai.issued_tokens()
     hosts = {r.host for r in up.requests_log}
     assert hosts == {"peopleai", "chartmogul", "files"}
@@ -116,6 +122,7 @@ def test_errors_hold_no_secret(canary_upstream, tmp_path, name, arm, overrides, 
     assert len(errors) == 1, run.stderr[-3000:]
     assert needle in errors[0]
     secrets = [*secrets_of_errors(up), *overrides.values()]
+    secrets += [basic_form(v) for k, v in overrides.items() if k == "chartmogul_api_key"]
     assert_nothing_secret(run.stderr, secrets)
     assert_nothing_secret(repr(run.states), secrets)
 
@@ -123,6 +130,7 @@ def test_errors_hold_no_secret(canary_upstream, tmp_path, name, arm, overrides, 
 def secrets_of_errors(up) -> list[str]:
     """Like :func:`secrets_of`, for runs that may have stopped before any file was signed."""
     found = [*CANARIES.values(), *up.peopleai.issued_tokens()]
+    found.append(basic_form(CANARIES["chartmogul_api_key"]))
     for export in up.chartmogul.exports():
         if export["file_url"]:
             found.extend(parse_qs(urlsplit(export["file_url"]).query)["X-Amz-Signature"])

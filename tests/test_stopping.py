@@ -17,20 +17,8 @@ import pytest
 
 from activities_upstream import LocalUpstream
 from tests.conftest import END, START, chartmogul_config, fast_upstream_config, peopleai_config
-from tests.tap_process import CLI_ERROR, TAP, assert_unchanged, run_tap
-from tests.test_bad_input import closed_port
-
-
-def start_tap(config: dict, workdir: Path, *, argv: list[str] | None = None) -> subprocess.Popen:
-    """The tap with stdout on a pipe this test reads only when it wants to."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config))
-    command = argv or [TAP]
-    return subprocess.Popen(
-        [*command, "--config", str(workdir / "config.json")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+from tests.ports import free_port as closed_port
+from tests.tap_process import CLI_ERROR, assert_unchanged, run_tap, start_tap
 
 
 def wait_for_blocked_stdout(proc: subprocess.Popen, limit: float = 60) -> None:

@@ -34,15 +34,9 @@ import yaml
 from activities_upstream import LocalUpstream
 from activities_upstream.data import CHARTMOGUL_TYPES, PEOPLEAI_TYPES
 from tests.conftest import fast_upstream_config
-from tests.test_meltano_postgres import (
-    MELTANO,
-    ROOT,
-    pg_ready,  # noqa: F401 - the fixture: PostgreSQL and meltano are there
-    schema,  # noqa: F401 - the fixture: a fresh schema, dropped afterwards
-    snapshot,
-    unavailable,
-    upstream_env,
-)
+from tests.meltano_kit import MELTANO, ROOT, upstream_env
+from tests.must_run import unavailable
+from tests.test_meltano_postgres import snapshot
 
 DEFINITION = ROOT / "plugin" / "extractors" / "tap-activities.yml"
 START = dt.date(2024, 1, 1)
@@ -114,7 +108,7 @@ class Stranger:
 
 
 @pytest.fixture(scope="module")
-def stranger(pg_ready, tmp_path_factory) -> Stranger:  # noqa: F811 - the imported fixture
+def stranger(pg_ready, tmp_path_factory) -> Stranger:
     """The project after the README's steps: init, add both plugins, install."""
     user = Stranger(tmp_path_factory.mktemp("stranger"))
     commit = head_commit()
@@ -169,7 +163,7 @@ def saved_state(user: Stranger) -> dict:
     return json.loads(result.stdout)
 
 
-def test_the_definition_file_is_all_a_stranger_needs(stranger, schema):  # noqa: F811
+def test_the_definition_file_is_all_a_stranger_needs(stranger, schema):
     config = fast_upstream_config(start=START, end=END, peopleai_per_day=3)
     with LocalUpstream(config) as up:
         env = {
@@ -241,7 +235,7 @@ def test_the_definition_file_is_all_a_stranger_needs(stranger, schema):  # noqa:
         assert not up.violations
 
 
-def test_the_reason_of_a_failure_is_logged_at_error_level(stranger, schema):  # noqa: F811
+def test_the_reason_of_a_failure_is_logged_at_error_level(stranger, schema):
     """meltano reads the tap's log as structured: its error line is an error, not info."""
     with LocalUpstream(fast_upstream_config(start=START, end=START)) as up:
         wrong = "wrong-chartmogul-key-0123456789"

@@ -14,27 +14,21 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-import pytest
-
 from activities_upstream import LocalUpstream
 from activities_upstream.data import CHARTMOGUL_TYPES, PEOPLEAI_TYPES
 from tests.conftest import END, START, fast_upstream_config
-from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and installed plugins
+from tests.meltano_kit import (
     MELTANO,
     PG_DSN,
     ROOT,
-    meltano_env,  # noqa: F401
-    pg_ready,  # noqa: F401
-    psycopg,
+    TENANTS,
     run_meltano,
+    schema_of,
     upstream_env,
 )
+from tests.must_run import require_module
 
-TENANTS = ("tenant-a", "tenant-b", "tenant-c")
-
-
-def schema_of(tenant: str) -> str:
-    return tenant.replace("-", "_")  # meltano.yml: default_target_schema of its loader
+psycopg = require_module("psycopg")
 
 
 def tenant_env(tenant: str, up: LocalUpstream) -> dict[str, str]:
@@ -69,21 +63,6 @@ def tenant_upstreams(tenants: tuple[str, ...], env: dict[str, str]) -> Iterator[
         for tenant, up in upstreams.items():
             env.update(tenant_env(tenant, up))
         yield upstreams
-
-
-def drop_schemas() -> None:
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        for tenant in TENANTS:
-            conn.execute(f'drop schema if exists "{schema_of(tenant)}" cascade')
-
-
-@pytest.fixture
-def tenant_plugins(meltano_env):  # noqa: F811 - the imported fixture
-    plugins = [f"tap-activities--{t}" for t in TENANTS] + [f"target-postgres--{t}" for t in TENANTS]
-    run_meltano(["install", *plugins], meltano_env)
-    drop_schemas()
-    yield meltano_env
-    drop_schemas()
 
 
 def test_three_tenants_run_at_once_each_into_its_schema_with_its_state(tenant_plugins, tmp_path):

@@ -46,7 +46,15 @@ def test_peopleai_plan_snapshot_then_delta_from_bookmark_day():
 
 
 def test_window_key_round_trips_as_text():
+    # State keeps in-flight jobs under the window's key; a later run matches them to the
+    # windows it plans, so the text must give back exactly its window, and no other.
     assert Window(D(2024, 1, 1), D(2024, 1, 14)).key == "2024-01-01..2024-01-14"
+    windows = [w for w, _ in plan_peopleai_windows(D(2019, 2, 28), D(2024, 3, 1), None)]
+    windows += list(fixed_windows(D(2024, 2, 20), D(2024, 3, 10), 14))
+    for window in windows:
+        start, end = window.key.split("..")
+        assert Window(D.fromisoformat(start), D.fromisoformat(end)) == window
+    assert len({w.key for w in windows}) == len(set(windows))
 
 
 def test_zero_day_windows_are_refused():

@@ -8,7 +8,6 @@ on a multi-core machine; these tests pin down what is particular to them.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -24,7 +23,15 @@ from tap_activities.settings import default_worker_processes, parse_settings
 from tap_activities.workers import FragmentWorkers
 from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
 from tests.faultkit import peopleai_ids
-from tests.tap_process import TAP, TapRun, catalog_of, killed_at_hold, run_tap
+from tests.tap_process import (
+    TapRun,
+    batch_config,
+    batch_records,
+    catalog_of,
+    killed_at_hold,
+    run_tap,
+    start_tap,
+)
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork workers: Linux")
 
@@ -50,15 +57,14 @@ def alive(pid: int) -> bool:
 @linux_only
 @pytest.mark.parametrize("batch", [False, True], ids=["record", "batch"])
 def test_worker_processes_emit_what_the_download_threads_emit(upstream, tmp_path, batch):
-    extra = {}
-    if batch:
-        extra["batch_config"] = {
-            "encoding": {"format": "jsonl", "compression": "gzip"},
-            "storage": {"root": f"file://{tmp_path}/batches", "prefix": "b-"},
-            "batch_size": 50,
-        }
     runs = {}
     for processes in (2, 0):
+        extra = {}
+        if batch:  # a folder and a prefix per run: each run's files are its own
+            (tmp_path / f"batches{processes}").mkdir()
+            extra["batch_config"] = batch_config(
+                tmp_path / f"batches{processes}", size=50, prefix=f"p{processes}-"
+            )
         config = peopleai_config(upstream, worker_processes=processes, **extra)
         run = run_tap(config, tmp_path / f"p{processes}", args=("--log-level", "debug"))
         assert run.returncode == 0, run.stderr[-3000:]
@@ -68,14 +74,13 @@ def test_worker_processes_emit_what_the_download_threads_emit(upstream, tmp_path
     assert "worker process(es) started" not in runs[0].stderr
     if batch:
         assert runs[2].batch_streams == runs[0].batch_streams
-        assert runs[2].batch_streams
-    else:
-        expected = peopleai_ids(upstream)
-        for stream, ids in expected.items():
-            records = runs[2].records[stream]
-            assert [r["uid"] for r in records] == [r["uid"] for r in runs[0].records[stream]]
-            assert {r["uid"] for r in records} == ids
-            assert records == runs[0].records[stream]  # byte for byte the same records
+        assert not runs[2].records
+    emitted = {n: batch_records(run) if batch else run.records for n, run in runs.items()}
+    for stream, ids in peopleai_ids(upstream).items():
+        records = emitted[2][stream]
+        assert [r["uid"] for r in records] == [r["uid"] for r in emitted[0][stream]]
+        assert {r["uid"] for r in records} == ids
+        assert records == emitted[0][stream]  # the same records, field for field
     assert runs[2].state == runs[0].state
 
 
@@ -84,17 +89,17 @@ def test_workers_exit_when_the_tap_is_killed(tmp_path):
     with LocalUpstream(fast_upstream_config()) as up:
         hold = up.faults.hold("peopleai.data", skip=2)
         config = peopleai_config(up, worker_processes=2)
-        (tmp_path / "config.json").write_text(json.dumps(config))
-        process = subprocess.Popen(
-            [TAP, "--config", str(tmp_path / "config.json")],
+        process = start_tap(
+            config,
+            tmp_path,
+            env={"TMPDIR": str(tmp_path)},  # what a killed tap leaves behind
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "TMPDIR": str(tmp_path)},  # what a killed tap leaves behind
         )
         with killed_at_hold(process, hold):
             workers = children_of(process.pid)
             assert len(workers) == 2, workers
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # generous: they exit when they see the tap gone
         while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not any(alive(pid) for pid in workers), "worker processes outlived the tap"
@@ -121,7 +126,8 @@ def test_a_dead_worker_means_going_on_in_threads():
         assert workers.run(os.getpid) != os.getpid()
         for pid in list(workers._pool._processes):
             os.kill(pid, signal.SIGKILL)
-        time.sleep(0.5)
+        # No wait for the pool to notice: a call submitted before it does fails with the
+        # pool all the same, and must then run here.
         print(workers.run(os.getpid) == os.getpid(), workers.uses_processes)
         workers.close()
         """
@@ -157,6 +163,7 @@ def test_a_slow_upstream_still_serves_download_workers_fragments_at_once(tmp_pat
         uids = [r["uid"] for r in run.records["peopleai_email"]]
         assert sorted(uids) == sorted(want)
         assert up.peopleai.peak_data_requests == 4
+        assert not up.faults.unfired()
         assert "to a file, as fragments wait on the network" in run.stderr
 
 
@@ -164,17 +171,30 @@ def test_a_slow_upstream_still_serves_download_workers_fragments_at_once(tmp_pat
 def test_a_caller_that_will_not_wait_is_told_when_every_worker_is_taken():
     script = textwrap.dedent(
         """
-        import os, threading, time
+        import os, threading
         from tap_activities.workers import FragmentWorkers, WorkersBusyError
+
+        def hold_in_worker(started, release):
+            os.write(started, b"s")
+            return os.read(release, 1)
+
+        # The worker (forked with these pipes) says when it has the call, and holds it
+        # until this process writes: the only worker is known to be taken, no sleep.
+        started_r, started_w = os.pipe()
+        release_r, release_w = os.pipe()
         workers = FragmentWorkers.start(1)
-        taken = threading.Thread(target=workers.run, args=(time.sleep, 0.5))
+
+        def hold():
+            workers.run(hold_in_worker, started_w, release_r)
+        taken = threading.Thread(target=hold)
         taken.start()
-        time.sleep(0.2)
+        os.read(started_r, 1)
         try:
             workers.run(os.getpid, wait=False)
             print("ran")
         except WorkersBusyError:
             print("busy")
+        os.write(release_w, b"x")
         taken.join()
         print(workers.run(os.getpid, wait=False) != os.getpid())
         workers.close()
@@ -222,6 +242,7 @@ def test_chartmogul_rows_typed_in_ranges_by_workers_match_one_pass(tmp_path):
 
         up.faults.bad_csv_row(times=2)  # the middle row of the next two files
         bad = both("bad")
+        assert up.faults.fired["bad_csv_row"] == 2
         errors = {n: [e.split(" export ")[0] for e in run.cli_errors] for n, run in bad.items()}
         assert errors[2] == errors[0]
         assert "row 10001 (line " in bad[2].cli_errors[0]  # the middle row, by its number

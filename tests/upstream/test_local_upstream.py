@@ -50,13 +50,23 @@ def create(up, headers, **body):
     return requests.post(up.peopleai_url + JOBS, json=payload, headers=headers, timeout=5)
 
 
-def wait_completed(up, headers, job_id):
-    for _ in range(200):
-        job = requests.get(f"{up.peopleai_url}{JOBS}/{job_id}", headers=headers, timeout=5).json()
-        if job["state"] == "Completed":
-            return job
+def wait_until(condition, what: str, limit: float = 60):
+    """Poll ``condition()`` until it is truthy (its value) or ``limit`` seconds pass."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
         time.sleep(0.02)
-    raise AssertionError("job never completed")
+    raise AssertionError(f"{what} within {limit} s")
+
+
+def wait_completed(up, headers, job_id):
+    def completed():
+        job = requests.get(f"{up.peopleai_url}{JOBS}/{job_id}", headers=headers, timeout=5).json()
+        return job if job["state"] == "Completed" else None
+
+    return wait_until(completed, "job never completed")
 
 
 def test_token_required_and_wrong_credentials_refused(up):
@@ -70,11 +80,17 @@ def test_token_required_and_wrong_credentials_refused(up):
 
 
 def test_token_expires(tmp_path):
-    with LocalUpstream(fast_upstream_config(token_ttl_seconds=0.2)) as up:
+    # About time, so with generous bounds: valid at once, refused once its 2 s are over.
+    with LocalUpstream(fast_upstream_config(token_ttl_seconds=2.0)) as up:
+        issued = time.monotonic()
         headers = token(up)
-        assert requests.get(up.peopleai_url + JOBS, headers=headers, timeout=5).status_code == 200
-        time.sleep(0.3)
-        assert requests.get(up.peopleai_url + JOBS, headers=headers, timeout=5).status_code == 401
+
+        def status() -> int:
+            return requests.get(up.peopleai_url + JOBS, headers=headers, timeout=5).status_code
+
+        assert status() == 200
+        wait_until(lambda: status() == 401, "the token never expired")
+        assert time.monotonic() - issued >= 2.0
 
 
 @pytest.mark.parametrize(
@@ -99,13 +115,18 @@ def test_limits_two_running_ten_queued(up):
     up.faults.stall_jobs(10)
     ids = [create(up, headers).json()["job_id"] for _ in range(10)]
     assert create(up, headers).status_code == 429
-    time.sleep(0.2)
-    states = [
-        requests.get(f"{up.peopleai_url}{JOBS}/{i}", headers=headers, timeout=5).json()["state"]
-        for i in ids
-    ]
-    assert states.count("Running") == 2
-    assert states.count("Queued") == 8
+
+    def states() -> list[str]:
+        return [
+            requests.get(f"{up.peopleai_url}{JOBS}/{i}", headers=headers, timeout=5).json()["state"]
+            for i in ids
+        ]
+
+    # Jobs leave Queued after queue_seconds: wait for two to run, then no third may.
+    wait_until(lambda: states().count("Running") == 2, "two jobs never ran")
+    now = states()
+    assert now.count("Running") == 2
+    assert now.count("Queued") == 8
 
 
 def test_fragments_concatenate_to_the_whole_export(up):
@@ -148,6 +169,7 @@ def test_same_seed_same_bytes():
         assert orjson.dumps(a.peopleai.records(*args)) == orjson.dumps(b.peopleai.records(*args))
 
 
+@pytest.mark.breaks_upstream_rules
 def test_chartmogul_export_file_host_refuses_credentials_and_expires(up):
     auth = (up.chartmogul_api_key, "")
     created = requests.post(
@@ -164,13 +186,8 @@ def test_chartmogul_export_file_host_refuses_credentials_and_expires(up):
         ).status_code
         == 401
     )
-    for _ in range(100):
-        export = requests.get(
-            f"{up.chartmogul_url}/v1/activities_export/{created.json()['id']}", auth=auth, timeout=5
-        ).json()
-        if export["status"] == "succeeded":
-            break
-        time.sleep(0.02)
+    export = chartmogul_finished(up, created.json()["id"])
+    assert export["status"] == "succeeded"
     assert export["file_url"].startswith(up.files_url)
     assert export["expires_at"]
     assert requests.get(export["file_url"], auth=auth, timeout=5).status_code == 400
@@ -208,14 +225,20 @@ def chartmogul_export(up, **body) -> dict:
     created = requests.post(
         up.chartmogul_url + "/v1/activities_export", data=payload, auth=auth, timeout=5
     )
-    for _ in range(200):
+    return chartmogul_finished(up, created.json()["id"])
+
+
+def chartmogul_finished(up, export_id: str) -> dict:
+    """The export once it has left pending/processing."""
+    auth = (up.chartmogul_api_key, "")
+
+    def finished() -> dict | None:
         export = requests.get(
-            f"{up.chartmogul_url}/v1/activities_export/{created.json()['id']}", auth=auth, timeout=5
+            f"{up.chartmogul_url}/v1/activities_export/{export_id}", auth=auth, timeout=5
         ).json()
-        if export["status"] not in {"pending", "processing"}:
-            return export
-        time.sleep(0.02)
-    raise AssertionError("export never finished")
+        return None if export["status"] in {"pending", "processing"} else export
+
+    return wait_until(finished, "export never finished")
 
 
 def test_window_scoped_job_faults_hit_only_that_window(up):
@@ -224,14 +247,14 @@ def test_window_scoped_job_faults_hit_only_that_window(up):
     ok = wait_completed(up, headers, create(up, headers).json()["job_id"])
     assert ok["state"] == "Completed"
     failing = create(up, headers, start_date="2024-01-15", end_date="2024-01-28").json()
-    for _ in range(200):
+
+    def ended() -> dict | None:
         job = requests.get(
             f"{up.peopleai_url}{JOBS}/{failing['job_id']}", headers=headers, timeout=5
-        )
-        if job.json()["state"] in {"Completed", "Failed"}:
-            break
-        time.sleep(0.02)
-    assert job.json()["state"] == "Failed"
+        ).json()
+        return job if job["state"] in {"Completed", "Failed"} else None
+
+    assert wait_until(ended, "the job never ended")["state"] == "Failed"
 
 
 def test_lost_create_answer_still_creates_the_job(up):
@@ -279,3 +302,93 @@ def test_hold_keeps_a_call_until_released(up):
     hold.release.set()
     thread.join(timeout=10)
     assert "headers" in result
+
+
+@pytest.mark.breaks_upstream_rules
+def test_requests_the_documents_do_not_allow_are_refused_and_recorded(up):
+    headers = token(up)
+    assert up.violations == []
+    # People.ai: JSON only, the five documented parameters only.
+    form = requests.post(
+        up.peopleai_url + JOBS,
+        data={"start_date": "2024-01-01"},
+        headers=headers,
+        timeout=5,
+    )
+    assert form.status_code == 400
+    assert "application/json" in form.json()["message"]
+    extra = create(up, headers, page_size=10)
+    assert extra.status_code == 400
+    assert "page_size" in extra.json()["message"]
+    # ChartMogul: form or JSON (both documented), hyphenated parameters only.
+    auth = (up.chartmogul_api_key, "")
+    url = up.chartmogul_url + "/v1/activities_export"
+    for body in ({"data": {"type": "churn"}}, {"json": {"type": "churn"}}):
+        assert requests.post(url, auth=auth, timeout=5, **body).status_code == 201
+    snake = requests.post(
+        url, json={"type": "churn", "start_date": "2024-01-01"}, auth=auth, timeout=5
+    )
+    assert snake.status_code == 422
+    assert snake.json()["param"] == "start_date"
+    assert len(up.violations) == 3, up.violations
+    # Credentials at the wrong API are answered as before, and recorded.
+    requests.get(url + "/x", headers=headers, timeout=5)
+    requests.get(up.peopleai_url + JOBS, auth=auth, timeout=5)
+    assert len(up.violations) == 5, up.violations
+    assert "bearer token at ChartMogul" in up.violations[3]
+    assert "Basic key at People.ai" in up.violations[4]
+
+
+@pytest.mark.breaks_upstream_rules
+def test_the_curl_examples_fragment_path_answers_but_is_a_violation(up):
+    headers = token(up)
+    job = wait_completed(up, headers, create(up, headers).json()["job_id"])
+    base = f"{up.peopleai_url}{JOBS}/{job['job_id']}"
+    via_data = requests.get(base + "/data", params={"fragment": 0}, headers=headers, timeout=5)
+    assert up.violations == []
+    via_fragment = requests.get(
+        base + "/fragment", params={"fragment": 0}, headers=headers, timeout=5
+    )
+    assert via_fragment.content == via_data.content
+    assert len(up.violations) == 1
+    assert "/data?fragment=N" in up.violations[0]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "value"),
+    [
+        ({}, "fragment", "highest index"),
+        ({"fragment_is_count": True}, "fragment", "count"),
+        ({"fragment_field": "fragments", "fragment_is_count": True}, "fragments", "count"),
+        ({"fragment_field": None}, None, None),
+        ({"reports_results_size": False}, "fragment", "highest index"),
+    ],
+)
+def test_job_fragment_fields_in_each_mode(overrides, field, value):
+    with LocalUpstream(fast_upstream_config(fragment_records=10, **overrides)) as up:
+        headers = token(up)
+        job = wait_completed(up, headers, create(up, headers).json()["job_id"])
+        base = f"{up.peopleai_url}{JOBS}/{job['job_id']}"
+        whole = requests.get(base + "/data", headers=headers, timeout=5).content
+        count = -(-len(whole.splitlines()) // 10)
+        assert count >= 2
+        others = {"fragment", "fragments"} - {field}
+        assert not others & set(job), job
+        if field is not None:
+            assert job[field] == (count if value == "count" else count - 1)
+        if overrides.get("reports_results_size", True):
+            assert job["results_size"] == len(whole)
+        else:
+            assert "results_size" not in job
+
+
+def test_a_lost_fragment_answers_404_though_the_job_lists_it():
+    with LocalUpstream(fast_upstream_config(fragment_records=10, missing_fragment=-1)) as up:
+        headers = token(up)
+        job = wait_completed(up, headers, create(up, headers).json()["job_id"])
+        base = f"{up.peopleai_url}{JOBS}/{job['job_id']}/data"
+        last = job["fragment"]
+        for index, status in ((last, 404), (last - 1, 200)):
+            answer = requests.get(base, params={"fragment": index}, headers=headers, timeout=5)
+            assert answer.status_code == status
+        assert len(requests.get(base, headers=headers, timeout=5).content) == job["results_size"]
