@@ -29,6 +29,7 @@ from activities_upstream.config import UpstreamConfig
 from activities_upstream.data import PeopleAIData
 from activities_upstream.faults import Faults
 from activities_upstream.http import FaultGate, drop_connection, json_response, send_truncated
+from activities_upstream.served import Served
 
 ACTIVITY_TYPES = {"email", "meeting", "call", "all"}
 EXPORT_TYPES = {"delta", "snapshot"}
@@ -79,6 +80,9 @@ class Job:
 
 class PeopleAIApp:
     """WSGI app of the People.ai API."""
+
+    served: Served | None = None
+    """Fragments a test gave to serve as they are (:mod:`activities_upstream.served`)."""
 
     def __init__(self, config: UpstreamConfig, data: PeopleAIData, faults: Faults) -> None:
         self.config = config
@@ -347,7 +351,8 @@ class PeopleAIApp:
                     self._rendered[key] = fragments
                     while len(self._rendered) > RENDERED_EXPORTS_KEPT:
                         del self._rendered[next(iter(self._rendered))]
-            job.fragments = fragments
+            served = self.served.fragments() if self.served is not None else None
+            job.fragments = fragments if served is None else served
             job.results_size = sum(len(f) for f in fragments)
 
     def _render(self, key: tuple) -> list[bytes]:
