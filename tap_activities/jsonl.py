@@ -151,7 +151,10 @@ def frame_records(
     block: list[bytes] = []
     append = block.append
     for record in records:
-        append(dumps({**nulls, **record}, default=default))
+        try:
+            append(dumps({**nulls, **record}, default=default))
+        except orjson.JSONEncodeError:  # an integer wider than 64 bits: kept exactly
+            append(dumps_exact({**nulls, **record}, default))
         if len(block) >= BLOCK_RECORDS:
             yield len(block), framing.join(block), unknown
             block = []
@@ -443,7 +446,7 @@ class RecordLines:
             raise _date_time_error(where, number, exc) from None
         known = self._null_record
         types = {k: type_bits(v) for k, v in record.items() if k not in known} or None
-        return _dumps({**known, **record}), types
+        return dumps_exact({**known, **record}), types
 
 
 @dataclass(frozen=True)
@@ -754,12 +757,13 @@ def _date_time_fixed(record: dict[str, Any], path: tuple[str, ...]) -> bool:
     return node.get(path[-1]) is not value
 
 
-def _dumps(record: dict[str, Any]) -> bytes:
+def dumps_exact(record: dict[str, Any], default: Callable[[Any], Any] | None = None) -> bytes:
     """A record as JSON; an integer wider than 64 bits (orjson refuses it) kept exactly."""
     try:
-        return orjson.dumps(record)
+        return orjson.dumps(record, default=default)
     except orjson.JSONEncodeError:
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=default)
+        return text.encode()
 
 
 _SPECIAL = re.compile(rb'[\\"\[\]{}]')
