@@ -222,21 +222,29 @@ def _corrupt(display_name: str, exc: BaseException) -> CorruptDownloadError:
 
 def iter_csv_rows(path: str | Path, *, where: str) -> Iterator[dict[str, Any]]:
     """Yield typed rows of an extracted export CSV, in file order."""
-    with open(path, encoding="utf-8-sig", newline="") as text:
-        yield from _rows(csv.reader(_without_nul(text, where), strict=True), where)
+    with open(path, "rb") as data:
+        yield from _rows(csv.reader(_text_lines(data, where), strict=True), where)
 
 
-def _without_nul(lines: Iterable[str], where: str) -> Iterator[str]:
-    """The file's lines, refusing one with a NUL character.
+def _text_lines(lines: Iterable[bytes], where: str) -> Iterator[str]:
+    """The file's lines as text, each decoded alone so that an error names its line.
 
-    Python's csv module takes NUL as text, and no loader stores it (PostgreSQL refuses it
-    in text and jsonb): a CSV export holding one is damaged, or not text at all.
+    (A text file decodes ahead in blocks: an invalid byte in row 1 read as an unreadable
+    header.) A line with a NUL character is refused: Python's csv module takes it as
+    text, and no loader stores it (PostgreSQL refuses it in text and jsonb); a CSV
+    export holding one is damaged, or not text at all.
     """
+    encoding = "utf-8-sig"  # a byte order mark may open the file
     for number, line in enumerate(lines, 1):
-        if "\x00" in line:
+        if b"\x00" in line:
             msg = f"{where}: line {number} holds a NUL character, which is not CSV text"
             raise CsvRowError(msg)
-        yield line
+        try:
+            yield line.decode(encoding)
+        except UnicodeDecodeError as exc:
+            msg = f"{where}: line {number} is not UTF-8 ({exc.reason} at byte {exc.start})"
+            raise CsvRowError(msg) from None
+        encoding = "utf-8"
 
 
 def read_header(path: str | Path) -> tuple[int, list[str]] | None:
@@ -342,11 +350,22 @@ def read_columns(path: str | Path) -> list[str] | None:
             return None  # reading the rows words the error
 
 
+def _csv_detail(exc: Exception) -> str:
+    """The csv module's complaint, in words a user can act on.
+
+    Its "unexpected end of data" means a quote opened and never closed.
+    """
+    detail = " ".join(str(exc).split())[:120]
+    if detail == "unexpected end of data":
+        return "a quoted field is not closed before the end of the file"
+    return detail
+
+
 def _rows(reader: Any, where: str) -> Iterator[dict[str, Any]]:
     try:
         header = next(reader, None)
     except (csv.Error, UnicodeDecodeError) as exc:
-        msg = f"{where}: unreadable header ({exc})"
+        msg = f"{where}: unreadable header ({_csv_detail(exc)})"
         raise CsvRowError(msg) from None
     if not header:
         return
@@ -364,7 +383,8 @@ def _data_rows(reader: Any, header: list[str], where: str) -> Iterator[dict[str,
         except StopIteration:
             return
         except (csv.Error, UnicodeDecodeError) as exc:
-            msg = f"{where}: row {row_number + 1} (line {reader.line_num}) is malformed ({exc})"
+            detail = _csv_detail(exc)
+            msg = f"{where}: row {row_number + 1} (line {reader.line_num}) is malformed ({detail})"
             raise CsvRowError(msg) from None
         row_number += 1
         if not cells:
