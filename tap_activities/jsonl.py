@@ -283,14 +283,18 @@ class RecordLines:
             fixes: list[int] | None = []
             if keys is not None and layout.twice:
                 fixes = None  # a key twice: the slow way words the refusal
+            elif keys is not None and layout.nul:
+                # pysimdjson looks "a\u0000b" up as "a": such a line is decoded instead.
+                document = None
+                fixes = self._fits_decoded(data[start:stop], unknown)
             elif keys is not None and layout.checks:
                 try:
                     fixes = self._fits(document, layout, unknown)
-                except (KeyError, RuntimeError):  # a key simdjson cannot look up ("\u0000")
+                except (KeyError, RuntimeError):  # a key simdjson cannot look up
                     document = None
                     fixes = self._fits_decoded(data[start:stop], unknown)
-                if fixes:
-                    fixes = self._stamp_quotes(data, start, stop, fixes)
+            if fixes:
+                fixes = self._stamp_quotes(data, start, stop, fixes)
             document = None
             if keys is None or fixes is None:
                 body, types = self._slow(data[start:stop], number, where, error)
@@ -362,20 +366,33 @@ class RecordLines:
         return fixes
 
     def _fits_decoded(self, line: bytes, unknown: FieldTypes) -> list[tuple[str, str]] | None:
-        """:meth:`_fits` for a line simdjson's lookups refuse, decoded in Python instead."""
+        """:meth:`_fits` for a line simdjson's lookups refuse, decoded in Python instead.
+
+        The same answers as :meth:`_fits` (and as the native pass, which looks such keys
+        up): top-level date-times to fix are spliced, anything else goes the slow way.
+        """
         try:
             record = _decode_exact(line, 0, "", DataFormatError)
-            _refuse_twice(record, self.date_times, 0, "")
-            for path in self.date_times:
-                if _date_time_fixed(record, path):
-                    return None  # a date-time to fix: the slow way fixes it
-        except (DataFormatError, DateTimeError):
+            _refuse_twice(record, self.date_times, 0, "")  # type: ignore[arg-type]
+        except DataFormatError:
             return None  # the slow way words the error
+        fixes = []
+        for path in self.date_times:
+            value: Any = record
+            for name in path:
+                value = value.get(name) if isinstance(value, dict) else None
+            if value is None:
+                continue
+            fixed = normal_date_time(value) if isinstance(value, str) else None
+            if fixed is None or (fixed is not value and len(path) > 1):
+                return None  # the slow way words the error, or fixes the nested value
+            if fixed is not value:
+                fixes.append((path[0], value))
         merge_types(
             unknown,
             {k: type_bits(v) for k, v in record.items() if k not in self._null_record},  # type: ignore[union-attr]
         )
-        return []
+        return fixes
 
     def _stamp_quotes(
         self, data: bytes, start: int, stop: int, fixes: list[tuple[str, str]]
@@ -422,6 +439,7 @@ class RecordLines:
             tuple(p for p in self.date_times if p[0] in present),
             tuple(k for k in keys if k not in known),
             len(present) != len(keys),
+            any("\x00" in key for key in keys),
         )
         if len(self._layouts) < MAX_LAYOUTS:
             self._layouts[keys] = layout
@@ -461,6 +479,8 @@ class _Layout:
     """Its keys the schema does not list, whose types are reported."""
     twice: bool
     """Whether a key stands twice in it (such a line is refused)."""
+    nul: bool
+    """Whether a key holds U+0000, which simdjson's Python lookups cut short."""
 
     @property
     def checks(self) -> bool:
@@ -743,18 +763,6 @@ def _refuse_twice(
             "readers disagree on which value counts, so the line is refused"
         )
         raise DataFormatError(msg)
-
-
-def _date_time_fixed(record: dict[str, Any], path: tuple[str, ...]) -> bool:
-    """:func:`fix_date_time`; whether it changed the value."""
-    node: Any = record
-    for name in path[:-1]:
-        node = node.get(name)
-        if not isinstance(node, dict):
-            return False
-    value = node.get(path[-1])
-    fix_date_time(record, path)
-    return node.get(path[-1]) is not value
 
 
 def dumps_exact(record: dict[str, Any], default: Callable[[Any], Any] | None = None) -> bytes:
