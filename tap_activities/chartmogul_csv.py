@@ -372,8 +372,25 @@ def _rows(reader: Any, where: str) -> Iterator[dict[str, Any]]:
     yield from _data_rows(reader, header, where)
 
 
+def _refuse_twice(header: list[str], columns: list[str], where: str) -> None:
+    """Refuse a header whose columns name one field twice (``Customer Name``, ``customer-name``).
+
+    A record keeps one value per field: the other column's cells would be lost silently.
+    """
+    seen: dict[str, str] = {}
+    for cell, column in zip(header, columns, strict=True):
+        if column in seen:
+            msg = (
+                f"{where}: the header's columns {seen[column][:60]!r} and {cell[:60]!r} both "
+                f"name the field {column[:60]!r}; the file is refused rather than one lost"
+            )
+            raise CsvRowError(msg)
+        seen[column] = cell
+
+
 def _data_rows(reader: Any, header: list[str], where: str) -> Iterator[dict[str, Any]]:
     columns = [normalise_column(name) for name in header]
+    _refuse_twice(header, columns, where)
     converters = [(i, name, _converter(name)) for i, name in enumerate(columns)]
     width = len(columns)
     row_number = 0

@@ -142,6 +142,10 @@ CASES = {
         deflated(HEADER + b"u-1,2024-01-01,churn,99999999999999999999999999,Ana\r\n"),
         ("row 1", "'activity-mrr'", "64-bit"),
     ),
+    "csv-field-twice-in-header": Hostile(
+        deflated(b"uuid,date,Customer Name,customer-name\r\nu-1,2024-01-01,Ana,Bo\r\n"),
+        ("'Customer Name' and 'customer-name'", "'customer_name'"),
+    ),
     "csv-money-underscore": Hostile(
         deflated(HEADER + b"u-1,2024-01-01,churn,1_000,Ana\r\n"), ("row 1", "'1_000'")
     ),
@@ -294,6 +298,8 @@ def rows_of(content: bytes, tmp_path: Path) -> list[dict]:
         (HEADER + b"u-1,2024-01-01,churn,\xd9\xa1\xd9\xa2,Ana\r\n", "invalid value"),
         (HEADER + b"u-1,2024-01-01,churn, 12,Ana\r\n", "invalid value"),
         (HEADER + b"u-1,2024-01-01,churn,+12,Ana\r\n", "invalid value"),
+        (b"uuid,uuid\r\n", "columns 'uuid' and 'uuid' both name the field 'uuid'"),
+        (b"uuid,activityMrr,activity-mrr\r\nu,1,2\r\n", "'activityMrr' and 'activity-mrr'"),
     ],
 )
 def test_csv_rows_refused_with_their_numbers(content, words, tmp_path):
