@@ -731,7 +731,11 @@ def _decode_exact(
     """
     if _decode_line(line, number, where, error) is None:
         return None
-    return json.loads(line, object_pairs_hook=_pairs)  # type: ignore[no-any-return]
+    try:
+        return json.loads(line, object_pairs_hook=_pairs)  # type: ignore[no-any-return]
+    except (ValueError, RecursionError) as exc:  # orjson took it: not seen, but never raw
+        msg = f"{where}: line {number} is not valid JSON ({str(exc)[:80]})"
+        raise error(msg) from None
 
 
 def _refuse_twice(
