@@ -342,17 +342,16 @@ class RecordLines:
         Also adds the types of the line's keys outside the schema to ``unknown``.
         """
         fixes = []
-        for path in layout.date_times:
-            if len(path) == 1:
-                value = document[path[0]]
-                if value is None:
-                    continue
-                fixed = normal_date_time(value) if isinstance(value, str) else None
-                if fixed is None:
-                    return None
-                if fixed is not value:
-                    fixes.append((path[0], value))
+        for name in layout.stamps:
+            value = document[name]
+            if value is None:
                 continue
+            fixed = normal_date_time(value) if isinstance(value, str) else None
+            if fixed is None:
+                return None
+            if fixed is not value:
+                fixes.append((name, value))
+        for path in layout.nested:
             value = _nested_value(document, path)
             if value is _TWICE:
                 return None
@@ -436,7 +435,8 @@ class RecordLines:
         known = frozenset(self.fields)
         layout = _Layout(
             closing,
-            tuple(p for p in self.date_times if p[0] in present),
+            tuple(p[0] for p in self.date_times if len(p) == 1 and p[0] in present),
+            tuple(p for p in self.date_times if len(p) > 1 and p[0] in present),
             tuple(k for k in keys if k not in known),
             len(present) != len(keys),
             any("\x00" in key for key in keys),
@@ -473,8 +473,10 @@ class _Layout:
 
     closing: bytes
     """``b""``, or the schema fields it lacks as nulls and the closing brace."""
-    date_times: tuple[tuple[str, ...], ...]
-    """The date-time paths whose first key it holds, in the schema's order."""
+    stamps: tuple[str, ...]
+    """Its top-level date-time fields, whose values are checked."""
+    nested: tuple[tuple[str, ...], ...]
+    """The paths of nested date-time fields whose first key it holds."""
     unknown: tuple[str, ...]
     """Its keys the schema does not list, whose types are reported."""
     twice: bool
@@ -485,7 +487,7 @@ class _Layout:
     @property
     def checks(self) -> bool:
         """Whether a record of this layout needs more than framing."""
-        return bool(self.date_times or self.unknown)
+        return bool(self.stamps or self.nested or self.unknown)
 
 
 def _append_line(
@@ -839,7 +841,7 @@ def _nested_value(document: Any, path: tuple[str, ...]) -> Any:
     for name in path[1:]:
         if type(node) is not _OBJECT:
             return None
-        count = sum(1 for key in node.keys() if key == name)  # noqa: SIM118 - simdjson's
+        count = list(node.keys()).count(name)
         if count != 1:
             return _TWICE if count else None
         node = node[name]
