@@ -263,7 +263,8 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
   // The previous record's keys, copied: the parser reuses its string buffer per document.
   std::vector<std::string> last;
   bool first = true;
-  bool twice = false;  // a key twice in this layout
+  bool twice = false;      // a key twice in this layout
+  std::vector<char> seen;  // schema fields met in this layout
   std::string closing;
   std::vector<size_t> stamp_slots;    // positions of date-time fields in this layout
   std::vector<size_t> nested_slots;   // position of each nested path's first key, or none
@@ -293,7 +294,6 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
     }
     if (first || !std::equal(keys.begin(), keys.end(), last.begin(), last.end())) {
       last.assign(keys.begin(), keys.end());
-      twice = has_twice(keys);
       closing = closing_for(keys, fields);
       first = false;
       stamp_slots.clear();
@@ -303,13 +303,22 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
         auto slot = std::find(keys.begin(), keys.end(), fields.paths[n][0]);
         if (slot != keys.end()) nested_slots[n] = slot - keys.begin();
       }
+      // A key twice: a schema field seen before, or a key outside it equal to an earlier one.
+      twice = false;
+      seen.assign(fields.names.size(), 0);
       for (size_t k = 0; k < keys.size(); k++) {
         if (std::find(fields.date_times.begin(), fields.date_times.end(), keys[k]) !=
             fields.date_times.end()) {
           stamp_slots.push_back(k);
         }
-        if (std::find(fields.names.begin(), fields.names.end(), keys[k]) == fields.names.end()) {
+        auto name = std::find(fields.names.begin(), fields.names.end(), keys[k]);
+        if (name == fields.names.end()) {
+          for (size_t u : unknown_slots) twice = twice || keys[u] == keys[k];
           unknown_slots.push_back(k);
+        } else {
+          char &was = seen[name - fields.names.begin()];
+          twice = twice || was;
+          was = 1;
         }
       }
     }
