@@ -75,17 +75,18 @@ def normalise_column(name: str) -> str:
     return _NON_WORD.sub("_", _CAMEL.sub("_", name)).strip("_").lower()
 
 
-_INTEGER = re.compile(r"-?[0-9]+")
 INTEGER_RANGE = range(-(2**63), 2**63)
 """Money cells loaders can store: whole cents in a signed 64-bit integer (BIGINT)."""
 
 
 def _integer(value: str) -> int:
     """A money cell: ASCII digits only (``int`` would take "1_000", " 5" or Arabic digits)."""
-    if _INTEGER.fullmatch(value) is None:
+    digits = value[1:] if value[:1] == "-" else value
+    # On an ASCII string isdigit() takes 0-9 only; both checks run in C.
+    if not (digits.isascii() and digits.isdigit()):
         raise ValueError(value)
     number = int(value)
-    if number not in INTEGER_RANGE:
+    if len(digits) > 18 and number not in INTEGER_RANGE:
         raise ValueError(value)
     return number
 
