@@ -8,8 +8,9 @@
 # exits non-zero if any failed, naming it. Each pipeline has its own extractor, loader,
 # state id and batch directory, so they do not touch each other; a failed one is simply
 # run again later from its own state. Each output goes to stdout with its name in front.
-# Same environment variables as run_pipeline.sh. Create meltano's system database once
-# (`meltano install`) before running pipelines side by side.
+# Same environment variables as run_pipeline.sh. Before the first run side by side, create
+# meltano's system database (`meltano install`) and the target schema (`CREATE SCHEMA`):
+# loaders starting at the same moment race on PostgreSQL's CREATE SCHEMA IF NOT EXISTS.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ "$#" -eq 0 ]; then

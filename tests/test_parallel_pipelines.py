@@ -32,9 +32,11 @@ from activities_upstream.data import CHARTMOGUL_TYPES, PEOPLEAI_TYPES
 from tests.conftest import fast_upstream_config
 from tests.test_meltano_postgres import (  # the fixtures: PostgreSQL and installed plugins
     MELTANO,
+    PG_DSN,
     ROOT,
     meltano_env,  # noqa: F401
     pg_ready,  # noqa: F401
+    psycopg,
     run_meltano,
     schema,  # noqa: F401
     snapshot,
@@ -154,6 +156,10 @@ def test_four_pipelines_of_one_account_at_once(pipeline_plugins, schema, tmp_pat
             }
         )
     run_meltano(["state", "list"], env)  # the system database exists before runs overlap
+    # So does the schema: loaders starting together race on CREATE SCHEMA IF NOT EXISTS
+    # (PostgreSQL: duplicate key in pg_namespace), as the README says to do once.
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'create schema "{schema}"')
     with LocalUpstream(config) as up:
         env.update(upstream_env(up))  # one account, shared by every pipeline
         env["TAP_ACTIVITIES__CHARTMOGUL_START_DATE"] = START.isoformat()  # its own setting

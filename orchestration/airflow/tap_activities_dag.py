@@ -46,7 +46,9 @@ dag processor and the workers (they both parse this file):
   environment and meltano reads them there (or use meltano's ``.env`` in the project).
 
 Meltano's system database must exist before pipelines run side by side (``meltano install``
-creates it); in production point ``MELTANO_DATABASE_URI`` at PostgreSQL, not SQLite.
+creates it); in production point ``MELTANO_DATABASE_URI`` at PostgreSQL, not SQLite. So
+must the target schema of a tenant's parallel pipelines (``CREATE SCHEMA`` once): loaders
+starting at the same moment race on PostgreSQL's ``CREATE SCHEMA IF NOT EXISTS``.
 ``tests/test_airflow_dag.py`` loads this DAG with Airflow's ``DagBag`` and runs it with
 ``airflow dags test`` on two tenants into PostgreSQL.
 """
