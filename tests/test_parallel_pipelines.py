@@ -163,13 +163,14 @@ def test_four_pipelines_of_one_account_at_once(pipeline_plugins, schema, tmp_pat
     with LocalUpstream(config) as up:
         env.update(upstream_env(up))  # one account, shared by every pipeline
         env["TAP_ACTIVITIES__CHARTMOGUL_START_DATE"] = START.isoformat()  # its own setting
-        run_recipe(env)
+        output = run_recipe(env)
 
         # The People.ai taps met the account's 10-queued-jobs limit and waited it out.
         first_jobs = up.peopleai.jobs()
         created = sorted((j["job_created_time"], j["activity_type"]) for j in first_jobs)
         assert job_creations(up) > len(first_jobs), f"no creation refused (429): {created}"
         assert up.peopleai.peak_open_jobs <= 10
+        assert "export creation limited by the upstream" in output  # a tap said it waited
         first = snapshot(schema)
         for kind in PEOPLEAI_TYPES:
             want = {r["uid"] for r in up.peopleai.records(kind, HISTORY, END)}
