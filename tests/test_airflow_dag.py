@@ -4,9 +4,10 @@ Airflow lives in a virtualenv of its own (``.venv-airflow``, like meltano's: its
 not meet the tap's), so the tests drive it through subprocesses with its python and its
 ``airflow`` command, each with a throwaway ``AIRFLOW_HOME``:
 
-- Airflow's ``DagBag`` loads the DAG: no import errors, one independent task per tenant of
-  the tenants file, each running that tenant's ``meltano run``; a malformed tenants file is
-  an import error that names the problem.
+- Airflow's ``DagBag`` loads the DAG: no import errors, one independent task per pipeline
+  of the tenants file (a tenant's own, or its parallel pipelines in a task group), each
+  running ``orchestration/run_pipeline.sh`` (``meltano run``, then pruning); a malformed
+  tenants file is an import error that names the problem.
 - ``airflow dags test`` runs the DAG (in process, tasks one after the other) on a tenants
   file of two tenants, each from its own local upstream, into PostgreSQL through meltano's
   ``local`` environment; each tenant's schema then holds exactly its upstream's rows.
@@ -46,6 +47,8 @@ dag = bag.dags.get(sys.argv[2])
 tasks = {
     task.task_id: {
         "bash_command": task.bash_command,
+        "env": task.env,
+        "append_env": task.append_env,
         "cwd": task.cwd,
         "retries": task.retries,
         "upstream": sorted(task.upstream_task_ids),
@@ -109,36 +112,59 @@ def load_dagbag(env: dict[str, str], tmp_path: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def test_dagbag_loads_one_independent_meltano_task_per_tenant(airflow_ready, tmp_path):
+def test_dagbag_loads_one_independent_meltano_task_per_pipeline(airflow_ready, tmp_path):
     env = airflow_env(dict(os.environ), tmp_path / "airflow")
     bag = load_dagbag(env, tmp_path)
     assert bag["import_errors"] == {}
     assert bag["dag_ids"] == [DAG_ID]
     assert bag["max_active_runs"] == 1
     assert bag["catchup"] is False
-    tenants = [t["name"] for t in json.loads((DAG_FOLDER / "tenants.json").read_text())]
-    assert tenants == ["tenant-a", "tenant-b", "tenant-c"]
-    assert sorted(bag["tasks"]) == tenants
-    for tenant, task in bag["tasks"].items():
+    tenants = json.loads((DAG_FOLDER / "tenants.json").read_text())
+    assert [t["name"] for t in tenants] == ["tenant-a", "tenant-b", "tenant-c", "main"]
+    # A tenant is one pipeline (its name) or, grouped under its name, several at once.
+    pipelines = {"tenant-a": "tenant-a", "tenant-b": "tenant-b", "tenant-c": "tenant-c"}
+    for name in ("peopleai-email", "peopleai-meeting", "peopleai-call", "chartmogul"):
+        pipelines[f"main.{name}"] = name
+    assert sorted(bag["tasks"]) == sorted(pipelines)
+    for task_id, task in bag["tasks"].items():
         # The defaults: meltano on PATH, the prod environment, this repository's project.
-        assert task["bash_command"] == (
-            f"meltano --environment=prod run tap-activities--{tenant} target-postgres--{tenant}"
-        )
+        script = ROOT / "orchestration" / "run_pipeline.sh"
+        assert task["bash_command"] == f"{script} {pipelines[task_id]}"
+        assert task["env"] == {
+            "MELTANO_BIN": "meltano",
+            "MELTANO_ENVIRONMENT": "prod",
+            "MELTANO_PROJECT_ROOT": str(ROOT),
+        }
+        assert task["append_env"] is True
         assert task["cwd"] == str(ROOT)
         assert task["retries"] == 2
         assert task["upstream"] == task["downstream"] == []
 
 
-def test_dagbag_reports_a_malformed_tenants_file_as_an_import_error(airflow_ready, tmp_path):
+MALFORMED = [
+    ([{"name": "tenant-a"}, {"name": "tenant-a"}], "tenant 'tenant-a' is listed twice"),
+    # One extractor in two tasks would run twice at once: meltano forbids it.
+    (
+        [{"name": "x", "pipelines": ["chartmogul"]}, {"name": "y", "pipelines": ["chartmogul"]}],
+        "pipeline 'chartmogul' is listed twice",
+    ),
+    ([{"name": "x", "pipelines": []}], "tenant 'x': pipelines must be a non-empty list"),
+]
+
+
+@pytest.mark.parametrize(("entries", "message"), MALFORMED)
+def test_dagbag_reports_a_malformed_tenants_file_as_an_import_error(
+    airflow_ready, tmp_path, entries, message
+):
     tenants = tmp_path / "tenants.json"
-    tenants.write_text(json.dumps([{"name": "tenant-a"}, {"name": "tenant-a"}]))
+    tenants.write_text(json.dumps(entries))
     env = airflow_env(
         dict(os.environ), tmp_path / "airflow", TAP_ACTIVITIES_TENANTS_FILE=str(tenants)
     )
     bag = load_dagbag(env, tmp_path)
     assert bag["dag_ids"] == []
     [error] = bag["import_errors"].values()
-    assert "tenant 'tenant-a' is listed twice" in error
+    assert message in error
 
 
 def test_airflow_dags_test_runs_two_tenants_each_into_its_schema(
@@ -167,7 +193,7 @@ def test_airflow_dags_test_runs_two_tenants_each_into_its_schema(
         output = run_airflow([str(AIRFLOW), "dags", "test", DAG_ID], env, timeout=900)
         for tenant in TENANTS:
             assert f"[DAG TEST] end task task_id={tenant} " in output, output[-8000:]
-            assert f"run tap-activities--{tenant} target-postgres--{tenant}" in output
+            assert f"run_pipeline.sh {tenant}" in output
 
         for tenant, up in upstreams.items():
             assert_rows_are_the_tenants_own(tenant, up)
