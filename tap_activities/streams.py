@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from singer_sdk import SchemaDirectory, Stream, StreamSchema
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
@@ -38,8 +39,8 @@ from tap_activities.contract import (
 )
 from tap_activities.errors import ConfigError, DataFormatError, ExportExpiredError
 from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
-from tap_activities.jsonl import LINES, Block, Framing, frame_records
-from tap_activities.output import BufferedSingerWriter, default_json, record_envelope
+from tap_activities.jsonl import LINES, Block, Framing
+from tap_activities.output import BufferedSingerWriter, record_envelope
 from tap_activities.schemas import schema_directory
 from tap_activities.sdk_hooks import fast_path_allowed
 from tap_activities.windows import Window
@@ -49,12 +50,6 @@ if TYPE_CHECKING:
 
     from tap_activities.runtime import SourceRuntime
 
-try:  # the one SDK helper without a public name: what a RECORD's deselected fields lose
-    from singer_sdk.helpers._catalog import pop_deselected_record_properties
-except ImportError:  # pragma: no cover - an SDK that moved it
-    pop_deselected_record_properties = None
-
-LOGGER = logging.getLogger("tap_activities.streams")
 EXPIRED_EXPORT_ATTEMPTS = 3
 T = TypeVar("T")
 
@@ -156,12 +151,7 @@ class ExportStream(Stream):
         """
         writer = BatchFileWriter(batch_config, self.tap_name, self.name)
         deflated = getattr(self.runtime.client, "deflated_blocks", None)
-        if (
-            writer.writes_gzip_lines
-            and deflated is not None
-            and type(self).fetch is ExportStream.fetch
-            and self._can_write_directly()
-        ):
+        if writer.writes_gzip_lines and deflated is not None and self._can_write_directly():
             # People.ai: lines validated, null-filled and compressed in the download
             # workers; this thread only lays compressed blocks into files.
             fields, date_times = tuple(self._null_record), self._contract.date_times
@@ -200,12 +190,6 @@ class ExportStream(Stream):
             )
             raise ConfigError(msg)
         schema, mask = self.schema, self.mask
-        if pop_deselected_record_properties is None:  # pragma: no cover - see the import
-            msg = (
-                f"'batch_config' with stream maps, flattening or deselected fields on "
-                f"'{self.name}' needs singer-sdk 0.54's catalog helpers; use RECORD output"
-            )
-            raise ConfigError(msg)
 
         def transform(records: Iterable[dict]) -> Iterator[dict]:
             for record in records:
@@ -256,7 +240,7 @@ class ExportStream(Stream):
         nulls = self._null_record
         self._envelope = record_envelope(self.name, _now())
         count = 0
-        for record in self._contracted(job, request, self.fetch(job, request)):
+        for record in self._contracted(job, request, self.runtime.client.records(job, request)):
             count += 1
             yield {**nulls, **record}
         self._log_window(job, request, count)
@@ -299,13 +283,9 @@ class ExportStream(Stream):
         """
         self._envelope = record_envelope(self.name, _now())
         frame = framing() if framing is not None else self._record_framing()
-        record_blocks = getattr(self.runtime.client, "record_blocks", None)
-        if record_blocks is not None and type(self).fetch is ExportStream.fetch:
-            fields = tuple(self._null_record)
-            blocks = record_blocks(job, request, fields, frame, self._contract.date_times)
-        else:
-            records = self._contracted(job, request, self.fetch(job, request))
-            blocks = frame_records(records, self._null_record, frame, default_json)
+        blocks = self.runtime.client.record_blocks(
+            job, request, tuple(self._null_record), frame, self._contract.date_times
+        )
         count = 0
         for block in blocks:
             count += block[0]
@@ -339,10 +319,6 @@ class ExportStream(Stream):
             job.job_id,
         )
 
-    def fetch(self, job: Any, request: ExportRequest) -> Iterator[dict[str, Any]]:
-        """Records of a completed job, in a stable order."""
-        return self.runtime.client.records(job, request)
-
     def _sync_records(self, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """The SDK's record loop, or a lean one when records need no SDK processing.
 
@@ -360,15 +336,9 @@ class ExportStream(Stream):
             # Passed on as the SDK called it: its hooks may have changed (sdk_hooks).
             yield from super()._sync_records(*args, **kwargs)
             return
-        context = args[0] if args else kwargs.get("context")
         writer = self._tap.message_writer
         state_manager = self.state_manager
-        if type(self).get_records is ExportStream.get_records:
-            blocks = self._each_window(self._window_blocks)
-        else:  # a subclass's own records: serialise them as they come
-            blocks = frame_records(
-                self.get_records(context), self._null_record, self._record_framing(), default_json
-            )
+        blocks = self._each_window(self._window_blocks)
         with self.get_record_counter() as counter, self.get_sync_timer():
             for count, data, _unknown in blocks:  # declared by _window_blocks
                 writer.write_bytes(data)
