@@ -43,7 +43,6 @@ from tap_activities.workers import FragmentWorkers
 
 EXPORTS_PATH = "/v1/activities_export"
 PING_PATH = "/v1/ping"  # the authentication test endpoint of ChartMogul's API (and its clients)
-ACTIVITY_TYPES = ("new_biz", "expansion", "contraction", "churn", "reactivation")
 MAX_OPEN_EXPORTS = 5
 
 _STATES = {

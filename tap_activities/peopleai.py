@@ -65,7 +65,6 @@ from tap_activities.workers import FragmentWorkers, WorkersBusyError
 LOGGER = logging.getLogger("tap_activities.peopleai")
 JOBS_PATH = "/pull/v1/export/activities/jobs"
 TOKEN_PATH = "/auth/v1/tokens"  # noqa: S105 - a path, not a secret
-ACTIVITY_TYPES = ("email", "meeting", "call")
 MAX_QUEUED_JOBS = 10
 DOWNLOAD_SECONDS_PER_20MB = 60.0
 RECONCILE_SLACK_SECONDS = 120.0

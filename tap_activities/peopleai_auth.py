@@ -16,8 +16,8 @@ import requests
 from tap_activities.errors import AuthError, UpstreamError
 from tap_activities.http import (
     CONNECT_TIMEOUT,
-    USER_AGENT,
     HostContact,
+    bare_session,
     check_response,
     error_message,
     redact_url,
@@ -36,10 +36,10 @@ class PeopleAITokenAuth(requests.auth.AuthBase):
         client_id: str,
         client_secret: str,
         timeout: float,
-        contact: HostContact | None = None,
+        contact: HostContact,
     ) -> None:
         """``contact``: the API host's first-contact state, shared with its session."""
-        self._contact = contact or HostContact("People.ai", token_url, "peopleai_api_url")
+        self._contact = contact
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
@@ -47,9 +47,7 @@ class PeopleAITokenAuth(requests.auth.AuthBase):
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
-        self._session = requests.Session()
-        self._session.trust_env = False
-        self._session.headers["User-Agent"] = USER_AGENT
+        self._session = bare_session()
 
     def __repr__(self) -> str:
         """Never show the token or the secret."""
