@@ -211,7 +211,7 @@ class ExportStream(Stream):
             ticket = tickets[position]
             for attempt in range(1, EXPIRED_EXPORT_ATTEMPTS + 1):
                 job = ticket.wait()
-                self._remember_all_jobs()
+                self._tap.remember_all_jobs()  # type: ignore[attr-defined]
                 self._write_state_now()
                 try:
                     yield from emit(job, ticket.request)
@@ -233,7 +233,7 @@ class ExportStream(Stream):
             )
             self.runtime.scheduler.release(ticket)
             self._next_window = position + 1
-            self._remember_all_jobs()
+            self._tap.remember_all_jobs()  # type: ignore[attr-defined]
             self._write_state_now()
 
     def _window_records(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
@@ -428,20 +428,13 @@ class ExportStream(Stream):
             if flush is not None:
                 flush()
 
-    def _remember_all_jobs(self) -> None:
-        """Put the job ids of every stream's unfinished windows into state.
-
-        Jobs are created ahead, for later windows and for streams that sync later; a run
-        killed now must find all of them in its last STATE, not only this stream's.
-        """
-        for stream in self._tap.streams.values():
-            if isinstance(stream, ExportStream) and stream._tickets is not None:
-                stream._remember_jobs(stream._tickets[stream._next_window :])
-
-    def _remember_jobs(self, tickets: list[ExportTicket]) -> None:
+    def remember_jobs(self) -> None:
+        """Put the job ids of this stream's windows not yet emitted into its state."""
+        if self._tickets is None:  # not planned: not selected, or its state is as loaded
+            return
         jobs = {
             t.request.window.key: {"job_id": t.job_id, "export_type": t.request.export_type}
-            for t in tickets
+            for t in self._tickets[self._next_window :]
             if t.job_id
         }
         state = self.stream_state

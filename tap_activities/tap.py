@@ -334,6 +334,16 @@ class TapActivities(Tap):
             self._runtimes[source_name] = build_runtime(source_name, self.settings, self._workers)
         return self._runtimes[source_name]
 
+    def remember_all_jobs(self) -> None:
+        """Put the job ids of every stream's unfinished windows into its state.
+
+        Jobs are created ahead, for later windows and for streams that sync later; a run
+        killed now must find all of them in its last STATE, not only the syncing stream's.
+        """
+        for stream in self.streams.values():
+            if isinstance(stream, ExportStream):
+                stream.remember_jobs()
+
     def discover_streams(self) -> list[ExportStream]:
         """One stream per activity type of each configured source."""
         settings = self.settings
