@@ -23,8 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from singer_sdk import SchemaDirectory, Stream, StreamSchema
-from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
@@ -42,7 +41,7 @@ from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
 from tap_activities.jsonl import LINES, Block, Framing
 from tap_activities.output import BufferedSingerWriter, record_envelope
 from tap_activities.schemas import schema_directory
-from tap_activities.sdk_hooks import fast_path_allowed
+from tap_activities.sdk_hooks import SdkStreamHooks, pop_deselected_record_properties
 from tap_activities.windows import Window
 
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ EXPIRED_EXPORT_ATTEMPTS = 3
 T = TypeVar("T")
 
 
-class ExportStream(Stream):
+class ExportStream(SdkStreamHooks):
     """Base class of every activity stream; subclasses say which source and type."""
 
     source_name: ClassVar[str]
@@ -81,15 +80,12 @@ class ExportStream(Stream):
         """Always incremental: the bookmark is the last finished window, not a field."""
         return REPLICATION_INCREMENTAL
 
-    def _increment_stream_state(self, latest_record: Any, *, context: Any = None) -> None:
-        """Do nothing per record: the bookmark moves per finished window instead."""
-
     # Planning ---------------------------------------------------------------------------
 
     @property
     def runtime(self) -> SourceRuntime:
         """The source's client and scheduler, shared by every stream of the source."""
-        return self._tap.runtime(self.source_name)  # type: ignore[attr-defined]
+        return self.parent_tap.runtime(self.source_name)
 
     def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
         """Windows to export this run, with their export type, in order."""
@@ -151,7 +147,7 @@ class ExportStream(Stream):
         """
         writer = BatchFileWriter(batch_config, self.tap_name, self.name)
         deflated = getattr(self.runtime.client, "deflated_blocks", None)
-        if writer.writes_gzip_lines and deflated is not None and self._can_write_directly():
+        if writer.writes_gzip_lines and deflated is not None and self.can_write_directly():
             # People.ai: lines validated, null-filled and compressed in the download
             # workers; this thread only lays compressed blocks into files.
             fields, date_times = tuple(self._null_record), self._contract.date_times
@@ -160,7 +156,7 @@ class ExportStream(Stream):
                     self._counted(job, request, deflated(job, request, fields, date_times))
                 )
             )
-        if writer.writes_lines and self._can_write_directly():
+        if writer.writes_lines and self.can_write_directly():
             return self._each_window(
                 lambda job, request: writer.line_manifests(
                     self._window_blocks(job, request, lambda: LINES)
@@ -180,7 +176,7 @@ class ExportStream(Stream):
         sends one manifest to every alias of a stream, so a map that splits a stream
         into several cannot be honoured in BATCH mode: that is refused, not ignored.
         """
-        if self._can_write_directly():
+        if self.can_write_directly():
             return iter
         maps = self.stream_maps
         if len(maps) != 1:
@@ -211,8 +207,8 @@ class ExportStream(Stream):
             ticket = tickets[position]
             for attempt in range(1, EXPIRED_EXPORT_ATTEMPTS + 1):
                 job = ticket.wait()
-                self._tap.remember_all_jobs()  # type: ignore[attr-defined]
-                self._write_state_now()
+                self.parent_tap.remember_all_jobs()
+                self.write_state_now()
                 try:
                     yield from emit(job, ticket.request)
                     break
@@ -233,8 +229,12 @@ class ExportStream(Stream):
             )
             self.runtime.scheduler.release(ticket)
             self._next_window = position + 1
-            self._tap.remember_all_jobs()  # type: ignore[attr-defined]
-            self._write_state_now()
+            self.parent_tap.remember_all_jobs()
+            self.write_state_now()
+
+    def sync_blocks(self) -> Iterator[Block]:
+        """Every window's records in blocks, the bookmark moved after each window."""
+        return self._each_window(self._window_blocks)
 
     def _window_records(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
         nulls = self._null_record
@@ -319,34 +319,6 @@ class ExportStream(Stream):
             job.job_id,
         )
 
-    def _sync_records(self, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        """The SDK's record loop, or a lean one when records need no SDK processing.
-
-        The SDK's loop spends more time per record on bookkeeping this stream does not use
-        (child contexts, partition copies, per-record state) than on the record itself.
-        When no stream map, flattening, deselected field or dry-run limit applies, records
-        go straight to the buffered writer, already serialised, a block at a time; metrics
-        and state finalisation stay the SDK's.
-        """
-        if not (
-            self._fast_path()
-            and kwargs.get("write_messages", True)
-            and self.ABORT_AT_RECORD_COUNT is None
-        ):
-            # Passed on as the SDK called it: its hooks may have changed (sdk_hooks).
-            yield from super()._sync_records(*args, **kwargs)
-            return
-        writer = self._tap.message_writer
-        state_manager = self.state_manager
-        blocks = self._each_window(self._window_blocks)
-        with self.get_record_counter() as counter, self.get_sync_timer():
-            for count, data, _unknown in blocks:  # declared by _window_blocks
-                writer.write_bytes(data)
-                state_manager.is_flushed = False
-                counter.increment(count)
-        self._finalize_state(self.stream_state)
-        self._write_state_message()
-
     def declare(self, seen: FieldTypes) -> None:
         """Declare fields the schema does not list, before a record carrying them goes out.
 
@@ -359,7 +331,7 @@ class ExportStream(Stream):
         changes = self._drift.absorb(seen)
         if not changes:
             return
-        mapper = self._tap.mapper
+        mapper = self.parent_tap.mapper
         raw = copy.deepcopy(mapper.stream_maps[self.name][0].raw_schema)
         properties = raw.setdefault("properties", {})
         declared = []
@@ -385,48 +357,23 @@ class ExportStream(Stream):
         if declared:
             before = [m.transformed_schema for m in self.stream_maps]
             mapper.register_raw_stream_schema(self.name, raw, self.primary_keys)
-            self._stream_maps = None
+            self.rebuild_stream_maps()
             # A map that pins or drops the field leaves what targets see unchanged: a
             # SCHEMA message would only make them start a new sink for nothing.
             if [m.transformed_schema for m in self.stream_maps] != before:
-                self._write_schema_message()
+                self.write_schema_message()
 
-    def _fast_path(self) -> bool:
-        """Whether RECORDs skip the SDK's loop: nothing to transform, and hooks as expected."""
-        if self._fast_output is None:
-            self._fast_output = fast_path_allowed() and self._can_write_directly()
-        return self._fast_output
-
-    def _write_record_message(self, *args: Any, **kwargs: Any) -> None:
-        """Write a RECORD, straight to the buffered writer when the SDK has nothing to do."""
-        if not self._fast_path():
-            super()._write_record_message(*args, **kwargs)
-            return
-        (record,) = args or (kwargs["record"],)
-        prefix, suffix = self._envelope
-        self._tap.message_writer.write_record(prefix, record, suffix)
-        self.state_manager.is_flushed = False
-
-    def _can_write_directly(self) -> bool:
+    def can_write_directly(self) -> bool:
         """True when no stream map, flattening or deselected field would change a record."""
         maps = self.stream_maps
         return (
-            isinstance(self._tap.message_writer, BufferedSingerWriter)
+            isinstance(self.parent_tap.message_writer, BufferedSingerWriter)
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and not maps[0].flattening_enabled
             and maps[0].stream_alias == self.name
             and all(self.mask.values())
         )
-
-    def _abort_sync(self, *args: Any, **kwargs: Any) -> None:
-        """Flush buffered messages when a sync stops early (record limit, signal)."""
-        try:
-            super()._abort_sync(*args, **kwargs)
-        finally:
-            flush = getattr(self._tap.message_writer, "flush", None)
-            if flush is not None:
-                flush()
 
     def remember_jobs(self) -> None:
         """Put the job ids of this stream's windows not yet emitted into its state."""
@@ -442,10 +389,6 @@ class ExportStream(Stream):
             state["jobs"] = jobs
         else:
             state.pop("jobs", None)
-
-    def _write_state_now(self) -> None:
-        self.state_manager.is_flushed = False
-        self._write_state_message()
 
 
 def _now() -> dt.datetime:

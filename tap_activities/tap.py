@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 import click
 from jsonschema import Draft7Validator
-from singer_sdk import Tap, about
+from singer_sdk import about
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
@@ -24,6 +24,7 @@ from tap_activities.native_status import described, fragment_pass_status
 from tap_activities.output import BufferedSingerWriter
 from tap_activities.redact import REDACTOR, install
 from tap_activities.runtime import SourceRuntime, build_runtime
+from tap_activities.sdk_hooks import SdkTapHooks, check_required_names
 from tap_activities.settings import (
     CHARTMOGUL_DEFAULT_URL,
     PEOPLEAI_DEFAULT_URL,
@@ -62,7 +63,7 @@ NUMBER = th.CustomType({"type": ["number", "string"]})
 INTEGER = th.CustomType({"type": ["integer", "string"]})
 
 
-class TapActivities(Tap):
+class TapActivities(SdkTapHooks):
     """Bulk activity exports from People.ai and ChartMogul as Singer streams."""
 
     name = "tap-activities"
@@ -179,14 +180,14 @@ class TapActivities(Tap):
         self._workers = FragmentWorkers()
         super().__init__(*args, **kwargs)
         install_stop_handlers()  # after the SDK's, which would block on a full stdout
-        self._register_secrets()
+        self.register_secrets()
 
-    def _register_secrets(self) -> None:
+    def register_secrets(self) -> None:
         """Tell the log redactor this run's credential values."""
         REDACTOR.add(*(str(self.config.get(name) or "") for name in SECRET_SETTINGS))
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The SDK's schema check, its findings as one :class:`ConfigError` line.
+    def config_error(self, exc: ConfigValidationError) -> ConfigError:
+        """The SDK's schema findings as one :class:`ConfigError` line.
 
         The SDK words findings as jsonschema does (``Decimal('1.5') is not of type
         'integer'``) and only warns in ``--discover``. Here every finding is one line that
@@ -194,14 +195,9 @@ class TapActivities(Tap):
         settings, and a catalog made from settings that cannot sync would only move the
         error to the nightly run. (So ``--discover`` exits 1 on invalid settings.)
         """
-        self._register_secrets()
-        try:
-            return super()._validate_config(raise_errors=True)
-        except ConfigValidationError as exc:
-            parse_settings(self.config)  # the tap's own wording, for the tap's settings
-            found = "; ".join(config_findings(self.config, exc.schema or {})) or str(exc)
-            msg = f"Invalid settings: {found}"
-            raise ConfigError(msg) from None
+        parse_settings(self.config)  # the tap's own wording, for the tap's settings
+        found = "; ".join(config_findings(self.config, exc.schema or {})) or str(exc)
+        return ConfigError(f"Invalid settings: {found}")
 
     def load_state(self, state: dict[str, Any]) -> None:
         """The SDK's, after a check that names the stream and key of anything unusable."""
@@ -359,6 +355,7 @@ class TapActivities(Tap):
 
         Worker processes are forked first, before planning starts any thread.
         """
+        check_required_names()
         self._check_selection()
         selected = [s for s in self.streams.values() if isinstance(s, ExportStream) and s.selected]
         batch_config = selected[0].get_batch_config(self.config) if selected else None
