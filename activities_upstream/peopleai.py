@@ -37,6 +37,7 @@ from activities_upstream.config import UpstreamConfig
 from activities_upstream.data import PeopleAIData
 from activities_upstream.faults import Faults
 from activities_upstream.http import FaultGate, drop_connection, json_response, send_truncated
+from activities_upstream.served import Served
 
 ACTIVITY_TYPES = {"email", "meeting", "call", "all"}
 EXPORT_TYPES = {"delta", "snapshot"}
@@ -108,6 +109,9 @@ class Job:
 
 class PeopleAIApp:
     """WSGI app of the People.ai API."""
+
+    served: Served | None = None
+    """Fragments a test gave to serve as they are (:mod:`activities_upstream.served`)."""
 
     def __init__(
         self,
@@ -396,8 +400,9 @@ class PeopleAIApp:
                     self._rendered[key] = fragments
                     while len(self._rendered) > RENDERED_EXPORTS_KEPT:
                         del self._rendered[next(iter(self._rendered))]
-            job.fragments = fragments
-            job.results_size = sum(len(f) for f in fragments)
+            served = self.served.fragments() if self.served is not None else None
+            job.fragments = fragments if served is None else served
+            job.results_size = sum(len(f) for f in job.fragments)
 
     def _render(self, key: tuple) -> list[bytes]:
         activity_type, start, end, by, size, _version = key

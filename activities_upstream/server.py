@@ -13,6 +13,7 @@ from activities_upstream.data import ChartMogulData, PeopleAIData
 from activities_upstream.faults import Faults
 from activities_upstream.http import LoggedRequest, ServerThread
 from activities_upstream.peopleai import PeopleAIApp
+from activities_upstream.served import Served
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -135,6 +136,9 @@ class LocalUpstream:
         self._files.base_url = self.files_url
         self.peopleai = PeopleAIView(self._peopleai)
         self.chartmogul = ChartMogulView(self._chartmogul)
+        self.served = Served()
+        """Exact bytes to serve as exports instead of rendered ones (hostile-input tests)."""
+        self._peopleai.served = self._chartmogul.served = self.served
 
     @property
     def peopleai_client_id(self) -> str:

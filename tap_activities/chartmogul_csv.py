@@ -17,7 +17,7 @@ import csv
 import datetime as dt
 import io
 import re
-import shutil
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -62,6 +62,9 @@ _NON_WORD = re.compile(r"[^0-9a-zA-Z]+")
 csv.field_size_limit(64 * 2**20)
 
 
+MONEY_HINT = " (money is whole cents: ASCII digits within a 64-bit integer)"
+
+
 class CsvRowError(DataFormatError):
     """A row of the export CSV is malformed."""
 
@@ -72,8 +75,20 @@ def normalise_column(name: str) -> str:
     return _NON_WORD.sub("_", _CAMEL.sub("_", name)).strip("_").lower()
 
 
+INTEGER_RANGE = range(-(2**63), 2**63)
+"""Money cells loaders can store: whole cents in a signed 64-bit integer (BIGINT)."""
+
+
 def _integer(value: str) -> int:
-    return int(value)
+    """A money cell: ASCII digits only (``int`` would take "1_000", " 5" or Arabic digits)."""
+    digits = value[1:] if value[:1] == "-" else value
+    # On an ASCII string isdigit() takes 0-9 only; both checks run in C.
+    if not (digits.isascii() and digits.isdigit()):
+        raise ValueError(value)
+    number = int(value)
+    if len(digits) > 18 and number not in INTEGER_RANGE:
+        raise ValueError(value)
+    return number
 
 
 def _date_time(value: str) -> str:
@@ -125,23 +140,112 @@ def extract_csv(path: str | Path, out: BinaryIO, display_name: str = "export zip
 
     One streaming pass (flat memory): the member's CRC is checked as it is read, so a
     damaged download is found here, in the download worker, before any row is emitted.
+    Whatever the zip holds ends in this module's errors, each naming the file: a damaged
+    zip (bad CRC, cut short, a broken deflate stream) in :class:`CorruptDownloadError`,
+    fetched again; what the tap will not read (encryption, a method other than stored or
+    deflate, an unsafe path or ratio) in :class:`UnsafeArchiveError`.
     """
     try:
-        with zipfile.ZipFile(path) as archive:
-            member = _csv_member(archive, display_name)
-            with archive.open(member) as data:
-                shutil.copyfileobj(data, out, EXTRACT_BYTES)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        msg = f"{display_name}: corrupt zip ({exc})"
-        raise CorruptDownloadError(msg) from None
+        archive = zipfile.ZipFile(path)
+    except ZIP_ERRORS as exc:
+        raise _corrupt(display_name, exc) from None
+    with archive:
+        member = _csv_member(archive, display_name)
+        _check_readable(member, display_name)
+        try:
+            data = archive.open(member)
+        except ZIP_ERRORS as exc:
+            raise _corrupt(display_name, exc) from None
+        with data:
+            while True:
+                try:
+                    # Stored and deflate members decompress at most this much per read
+                    # (zipfile bounds deflate's output), up to the declared size.
+                    chunk = data.read(EXTRACT_BYTES)
+                except ZIP_ERRORS as exc:
+                    raise _corrupt(display_name, exc) from None
+                if not chunk:
+                    break
+                out.write(chunk)
     out.flush()
     return member.filename
 
 
+ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
+"""The compression methods read. ChartMogul's exports are deflate; zipfile decompresses
+bzip2 and lzma a whole compressed chunk at a time, unbounded (a 2 KB bzip2 member becomes
+gigabytes in one call), so those and every other method are refused, not streamed."""
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+    struct.error,
+    IndexError,
+    KeyError,
+)
+"""What zipfile raises on damaged bytes (read errors of the local file included)."""
+
+
+def _check_readable(member: zipfile.ZipInfo, display_name: str) -> None:
+    """Refuse a member the tap will not decompress: encrypted, or not stored/deflate."""
+    if member.flag_bits & 0x1:
+        msg = f"{display_name}: refusing {member.filename!r}: it is encrypted"
+        raise UnsafeArchiveError(msg)
+    if member.compress_type not in ZIP_METHODS:
+        name = _METHOD_NAMES.get(member.compress_type, "an unknown method")
+        msg = (
+            f"{display_name}: refusing {member.filename!r}: compressed with {name} (zip "
+            f"method {member.compress_type}); ChartMogul's exports are deflate, and the tap "
+            "reads only stored and deflate members"
+        )
+        raise UnsafeArchiveError(msg)
+
+
+_METHOD_NAMES = {
+    zipfile.ZIP_BZIP2: "bzip2",
+    zipfile.ZIP_LZMA: "lzma",
+    9: "deflate64",
+    93: "zstandard",
+    95: "xz",
+    98: "ppmd",
+    99: "AES encryption",
+}
+
+
+def _corrupt(display_name: str, exc: BaseException) -> CorruptDownloadError:
+    detail = " ".join(str(exc).split())[:120] or type(exc).__name__
+    return CorruptDownloadError(f"{display_name}: corrupt zip ({detail})")
+
+
 def iter_csv_rows(path: str | Path, *, where: str) -> Iterator[dict[str, Any]]:
     """Yield typed rows of an extracted export CSV, in file order."""
-    with open(path, encoding="utf-8-sig", newline="") as text:
-        yield from _rows(csv.reader(text, strict=True), where)
+    with open(path, "rb") as data:
+        yield from _rows(csv.reader(_text_lines(data, where), strict=True), where)
+
+
+def _text_lines(lines: Iterable[bytes], where: str) -> Iterator[str]:
+    """The file's lines as text, each decoded alone so that an error names its line.
+
+    (A text file decodes ahead in blocks: an invalid byte in row 1 read as an unreadable
+    header.) A line with a NUL character is refused: Python's csv module takes it as
+    text, and no loader stores it (PostgreSQL refuses it in text and jsonb); a CSV
+    export holding one is damaged, or not text at all.
+    """
+    encoding = "utf-8-sig"  # a byte order mark may open the file
+    for number, line in enumerate(lines, 1):
+        if b"\x00" in line:
+            msg = f"{where}: line {number} holds a NUL character, which is not CSV text"
+            raise CsvRowError(msg)
+        try:
+            yield line.decode(encoding)
+        except UnicodeDecodeError as exc:
+            msg = f"{where}: line {number} is not UTF-8 ({exc.reason} at byte {exc.start})"
+            raise CsvRowError(msg) from None
+        encoding = "utf-8"
 
 
 def read_header(path: str | Path) -> tuple[int, list[str]] | None:
@@ -216,6 +320,9 @@ def frame_csv_range(task: CsvRange) -> Handoff[BlockMeta]:
     with open(task.path, "rb") as data:
         data.seek(task.start)
         raw = data.read(task.end - task.start)
+    if b"\x00" in raw:  # the one pass words it, with its line number
+        msg = f"rows at byte {task.start}: a NUL character"
+        raise CsvRowError(msg)
     # Decoded as the reader goes (a whole range as one str takes up to 4 bytes a byte).
     text = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", newline="")
     rows = _data_rows(csv.reader(text, strict=True), task.header, f"rows at byte {task.start}")
@@ -244,19 +351,47 @@ def read_columns(path: str | Path) -> list[str] | None:
             return None  # reading the rows words the error
 
 
+def _csv_detail(exc: Exception) -> str:
+    """The csv module's complaint, in words a user can act on.
+
+    Its "unexpected end of data" means a quote opened and never closed.
+    """
+    detail = " ".join(str(exc).split())[:120]
+    if detail == "unexpected end of data":
+        return "a quoted field is not closed before the end of the file"
+    return detail
+
+
 def _rows(reader: Any, where: str) -> Iterator[dict[str, Any]]:
     try:
         header = next(reader, None)
     except (csv.Error, UnicodeDecodeError) as exc:
-        msg = f"{where}: unreadable header ({exc})"
+        msg = f"{where}: unreadable header ({_csv_detail(exc)})"
         raise CsvRowError(msg) from None
     if not header:
         return
     yield from _data_rows(reader, header, where)
 
 
+def _refuse_twice(header: list[str], columns: list[str], where: str) -> None:
+    """Refuse a header whose columns name one field twice (``Customer Name``, ``customer-name``).
+
+    A record keeps one value per field: the other column's cells would be lost silently.
+    """
+    seen: dict[str, str] = {}
+    for cell, column in zip(header, columns, strict=True):
+        if column in seen:
+            msg = (
+                f"{where}: the header's columns {seen[column][:60]!r} and {cell[:60]!r} both "
+                f"name the field {column[:60]!r}; the file is refused rather than one lost"
+            )
+            raise CsvRowError(msg)
+        seen[column] = cell
+
+
 def _data_rows(reader: Any, header: list[str], where: str) -> Iterator[dict[str, Any]]:
     columns = [normalise_column(name) for name in header]
+    _refuse_twice(header, columns, where)
     converters = [(i, name, _converter(name)) for i, name in enumerate(columns)]
     width = len(columns)
     row_number = 0
@@ -266,7 +401,8 @@ def _data_rows(reader: Any, header: list[str], where: str) -> Iterator[dict[str,
         except StopIteration:
             return
         except (csv.Error, UnicodeDecodeError) as exc:
-            msg = f"{where}: row {row_number + 1} (line {reader.line_num}) is malformed ({exc})"
+            detail = _csv_detail(exc)
+            msg = f"{where}: row {row_number + 1} (line {reader.line_num}) is malformed ({detail})"
             raise CsvRowError(msg) from None
         row_number += 1
         if not cells:
@@ -288,9 +424,10 @@ def _data_rows(reader: Any, header: list[str], where: str) -> Iterator[dict[str,
                 try:
                     record[name] = convert(value)
                 except ValueError:
+                    hint = MONEY_HINT if name in MONEY_COLUMNS else ""
                     msg = (
                         f"{where}: row {row_number} (line {reader.line_num}) column "
-                        f"{header[index]!r} has an invalid value {value[:40]!r}"
+                        f"{header[index]!r} has an invalid value {value[:40]!r}{hint}"
                     )
                     raise CsvRowError(msg) from None
         yield record

@@ -20,6 +20,7 @@ the native pass can report them cheaply and masks from many blocks merge with ``
 from __future__ import annotations
 
 import calendar
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -132,8 +133,21 @@ class DateTimeError(ValueError):
 
     def describe(self) -> str:
         """``field 'a.b' is not an RFC 3339 date-time ('value')``."""
-        shown = repr(self.value)[:60]
-        return f"field {'.'.join(self.path)!r} is not an RFC 3339 date-time ({shown})"
+        return f"field {'.'.join(self.path)!r} is not an RFC 3339 date-time ({self.shown()})"
+
+    def shown(self) -> str:
+        """The value, short and the same every run: JSON text cut at 60 characters.
+
+        Strings show as Python writes them (quoted); any other value as JSON, never as an
+        object's ``repr`` (which may carry a memory address) and never walked deeper than
+        60 characters' worth of output needs.
+        """
+        if isinstance(self.value, str):
+            return repr(self.value[:60])[:60]
+        try:
+            return json.dumps(self.value, ensure_ascii=False, default=str)[:60]
+        except (ValueError, RecursionError):
+            return f"a JSON {type(self.value).__name__}"
 
 
 @dataclass

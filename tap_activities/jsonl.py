@@ -8,6 +8,7 @@ means a damaged transfer: the part is fetched again instead of being emitted hal
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -31,7 +32,11 @@ from tap_activities.errors import ConfigError, DataFormatError, MalformedPartErr
 def iter_json_lines(
     path: Path, *, where: str, error: type[DataFormatError] = DataFormatError
 ) -> Iterator[dict[str, Any]]:
-    """Yield one dict per line of a JSONL file, reading it line by line.
+    """Yield one dict per line of a JSONL file, reading it in pieces.
+
+    The rules of :class:`RecordLines` hold here too (:func:`_decode_exact`): a byte order
+    mark only at the file's start, no key twice at a record's top level, nesting no deeper
+    than :data:`MAX_DEPTH`, integers kept exactly however wide.
 
     Args:
         path: The file, as downloaded.
@@ -41,24 +46,28 @@ def iter_json_lines(
     Raises:
         DataFormatError: A line is not a JSON object; the message gives its line number.
     """
-    loads = orjson.loads
-    with path.open("rb") as lines:
-        for number, line in enumerate(lines, 1):
-            try:
-                record = loads(line)
-            except orjson.JSONDecodeError:
-                record = None
-            if type(record) is not dict:
-                # Blank (skipped) or malformed: _decode_line decides and words the error.
-                record = _decode_line(line, number, where, error)
-                if record is None:
-                    continue
-            yield record
+    number = 0
+    for data, end in iter_line_pieces(path):
+        start = 0
+        while start < end:
+            stop = data.index(b"\n", start)
+            number += 1
+            line = data[start:stop]
+            start = stop + 1
+            record = _decode_exact(line, number, where, error)
+            if record is not None:
+                _refuse_twice(record, (), number, where)
+                yield record
 
 
 READ_BYTES = 1 << 20
 BLOCK_RECORDS = 2000
 MAX_LAYOUTS = 4096
+BOM = b"\xef\xbb\xbf"
+"""UTF-8's byte order mark: skipped at the very start of a fragment, refused elsewhere."""
+MAX_DEPTH = 254
+"""How deep a line may nest, the record itself counting as one level: as deep as orjson
+writes. A deeper line is refused, in both passes, rather than written by one pass only."""
 
 
 class Readable(Protocol):
@@ -80,9 +89,17 @@ def iter_line_pieces(
     """
     with source.open("rb") if isinstance(source, Path) else contextlib.nullcontext(source) as data:
         pending = b""
+        opening = True  # a byte order mark may still stand here
         while piece := data.read(read_bytes):
             if pending:
                 piece = pending + piece
+            if opening:
+                if len(piece) < len(BOM) and BOM.startswith(piece):
+                    pending = piece  # too short to tell yet
+                    continue
+                opening = False
+                if piece.startswith(BOM):
+                    piece = piece[len(BOM) :]
             end = piece.rfind(b"\n") + 1
             pending = piece[end:]
             if end:
@@ -134,7 +151,10 @@ def frame_records(
     block: list[bytes] = []
     append = block.append
     for record in records:
-        append(dumps({**nulls, **record}, default=default))
+        try:
+            append(dumps({**nulls, **record}, default=default))
+        except orjson.JSONEncodeError:  # an integer wider than 64 bits: kept exactly
+            append(dumps_exact({**nulls, **record}, default))
         if len(block) >= BLOCK_RECORDS:
             yield len(block), framing.join(block), unknown
             block = []
@@ -239,7 +259,6 @@ class RecordLines:
         error: type[DataFormatError],
     ) -> Block | None:
         """The Python pass over one piece whose first line is line ``number``."""
-        parse = self._parse
         sep = framing.sep
         # The layout of the previous record: records tend to repeat it, and comparing
         # keys costs less than hashing them.
@@ -254,27 +273,28 @@ class RecordLines:
         start = 0
         while start < end:
             stop = find(b"\n", start)
-            try:
-                # The document is dropped before the next parse: the parser is reused
-                # only once its objects are gone. (simdjson takes bytes faster than a
-                # memoryview, copy included.)
-                document = parse(data[start:stop]) if parse is not None else None
-                keys = tuple(document.keys())  # type: ignore[union-attr]
-            except (ValueError, AttributeError, RuntimeError):
-                document = keys = None  # refused, or not an object: the slow way decides
+            # The document is dropped before the next parse: the parser is reused only
+            # once its objects are gone.
+            document, keys = self._document(data, start, stop)
             if keys is not None and keys != last_keys:
                 layout = self._layout(keys)
                 joint = layout.closing + sep
                 last_keys = keys
             fixes: list[int] | None = []
-            if keys is not None and layout.checks:
+            if keys is not None and layout.twice:
+                fixes = None  # a key twice: the slow way words the refusal
+            elif keys is not None and layout.nul:
+                # pysimdjson looks "a\u0000b" up as "a": such a line is decoded instead.
+                document = None
+                fixes = self._fits_decoded(data[start:stop], unknown)
+            elif keys is not None and layout.checks:
                 try:
-                    fixes = self._fits(document, layout, unknown, number, where)
-                except (KeyError, RuntimeError):  # a key simdjson cannot look up ("\u0000")
+                    fixes = self._fits(document, layout, unknown)
+                except (KeyError, RuntimeError):  # a key simdjson cannot look up
                     document = None
                     fixes = self._fits_decoded(data[start:stop], unknown)
-                if fixes:
-                    fixes = self._stamp_quotes(data, start, stop, fixes)
+            if fixes:
+                fixes = self._stamp_quotes(data, start, stop, fixes)
             document = None
             if keys is None or fixes is None:
                 body, types = self._slow(data[start:stop], number, where, error)
@@ -296,15 +316,30 @@ class RecordLines:
         pieces[-1] = (layout.closing if layout is not None else b"") + framing.tail
         return count, b"".join(pieces), unknown or None
 
+    def _document(self, data: bytes, start: int, stop: int) -> tuple[Any, tuple[str, ...] | None]:
+        """The lazy document simdjson makes of a line, and its top-level keys (None: slow).
+
+        simdjson takes a few lines the rules refuse (a byte order mark, nesting deeper
+        than :data:`MAX_DEPTH`): those go the slow way too, which words the refusal.
+        (simdjson takes bytes faster than a memoryview, copy included.)
+        """
+        if self._parse is None or _suspect(data, start, stop):
+            return None, None
+        try:
+            document = self._parse(data[start:stop])
+            return document, tuple(document.keys())
+        except (ValueError, AttributeError, RuntimeError):
+            return None, None  # refused, or not an object: the slow way decides
+
     def _fits(
-        self, document: Any, layout: _Layout, unknown: FieldTypes, number: int, where: str
+        self, document: Any, layout: _Layout, unknown: FieldTypes
     ) -> list[tuple[str, str]] | None:
         """What the line needs: ``[]`` nothing, ``[(field, value)]`` a ``Z`` after the value.
 
-        None: a nested date-time needs a change (the slow way makes it). Also adds the
-        types of its keys outside the schema to ``unknown``. A date-time field that holds
-        no date-time raises :class:`DataFormatError` at once: fetching the fragment again
-        cannot change the upstream's value.
+        None: the slow way decides, because a date-time field holds something to refuse
+        (no date-time, or a key of its path twice) or a nested one needs a change. Only
+        the slow way words errors, so that every refusal reads the same from both passes.
+        Also adds the types of the line's keys outside the schema to ``unknown``.
         """
         fixes = []
         for name in layout.stamps:
@@ -313,14 +348,13 @@ class RecordLines:
                 continue
             fixed = normal_date_time(value) if isinstance(value, str) else None
             if fixed is None:
-                raise _date_time_error(where, number, DateTimeError((name,), value))
+                return None
             if fixed is not value:
                 fixes.append((name, value))
-        for pointer in self._nested if layout.nested else ():
-            try:
-                value = document.at_pointer(pointer)
-            except (KeyError, IndexError, TypeError, ValueError):
-                continue  # absent, or its parent is null
+        for path in layout.nested:
+            value = _nested_value(document, path)
+            if value is _TWICE:
+                return None
             if value is not None and (
                 not isinstance(value, str) or normal_date_time(value) is not value
             ):
@@ -331,20 +365,33 @@ class RecordLines:
         return fixes
 
     def _fits_decoded(self, line: bytes, unknown: FieldTypes) -> list[tuple[str, str]] | None:
-        """:meth:`_fits` for a line simdjson's lookups refuse, decoded by orjson instead."""
-        record = orjson.loads(line)
-        before = orjson.dumps(record)
+        """:meth:`_fits` for a line simdjson's lookups refuse, decoded in Python instead.
+
+        The same answers as :meth:`_fits` (and as the native pass, which looks such keys
+        up): top-level date-times to fix are spliced, anything else goes the slow way.
+        """
         try:
-            for path in self.date_times:
-                fix_date_time(record, path)
-        except DateTimeError:
+            record = _decode_exact(line, 0, "", DataFormatError)
+            _refuse_twice(record, self.date_times, 0, "")  # type: ignore[arg-type]
+        except DataFormatError:
             return None  # the slow way words the error
-        if orjson.dumps(record) != before:
-            return None  # a date-time to fix: the slow way fixes it
+        fixes = []
+        for path in self.date_times:
+            value: Any = record
+            for name in path:
+                value = value.get(name) if isinstance(value, dict) else None
+            if value is None:
+                continue
+            fixed = normal_date_time(value) if isinstance(value, str) else None
+            if fixed is None or (fixed is not value and len(path) > 1):
+                return None  # the slow way words the error, or fixes the nested value
+            if fixed is not value:
+                fixes.append((path[0], value))
         merge_types(
-            unknown, {k: type_bits(v) for k, v in record.items() if k not in self._null_record}
+            unknown,
+            {k: type_bits(v) for k, v in record.items() if k not in self._null_record},  # type: ignore[union-attr]
         )
-        return []
+        return fixes
 
     def _stamp_quotes(
         self, data: bytes, start: int, stop: int, fixes: list[tuple[str, str]]
@@ -388,9 +435,11 @@ class RecordLines:
         known = frozenset(self.fields)
         layout = _Layout(
             closing,
-            tuple(k for k in keys if k in self._top_date_times),
+            tuple(p[0] for p in self.date_times if len(p) == 1 and p[0] in present),
+            tuple(p for p in self.date_times if len(p) > 1 and p[0] in present),
             tuple(k for k in keys if k not in known),
-            any(p.split("/")[1] in present for p in self._nested),
+            len(present) != len(keys),
+            any("\x00" in key for key in keys),
         )
         if len(self._layouts) < MAX_LAYOUTS:
             self._layouts[keys] = layout
@@ -399,10 +448,15 @@ class RecordLines:
     def _slow(
         self, line: bytes, number: int, where: str, error: type[DataFormatError]
     ) -> tuple[bytes | None, FieldTypes | None]:
-        """A line decoded, its date-times fixed, serialised again; and its unknown types."""
-        record = _decode_line(line, number, where, error)
+        """A line decoded, checked, its date-times fixed, serialised again; its unknown types.
+
+        Every refusal of either pass is worded here, in one order: the line as JSON
+        (:func:`_decode_exact`), a key twice (:func:`_refuse_twice`), then the date-times.
+        """
+        record = _decode_exact(line, number, where, error)
         if record is None:
             return None, None
+        _refuse_twice(record, self.date_times, number, where)
         try:
             for path in self.date_times:
                 fix_date_time(record, path)
@@ -410,7 +464,7 @@ class RecordLines:
             raise _date_time_error(where, number, exc) from None
         known = self._null_record
         types = {k: type_bits(v) for k, v in record.items() if k not in known} or None
-        return orjson.dumps({**known, **record}), types
+        return dumps_exact({**known, **record}), types
 
 
 @dataclass(frozen=True)
@@ -421,15 +475,19 @@ class _Layout:
     """``b""``, or the schema fields it lacks as nulls and the closing brace."""
     stamps: tuple[str, ...]
     """Its top-level date-time fields, whose values are checked."""
+    nested: tuple[tuple[str, ...], ...]
+    """The paths of nested date-time fields whose first key it holds."""
     unknown: tuple[str, ...]
     """Its keys the schema does not list, whose types are reported."""
-    nested: bool
-    """Whether it holds an object with a date-time field inside."""
+    twice: bool
+    """Whether a key stands twice in it (such a line is refused)."""
+    nul: bool
+    """Whether a key holds U+0000, which simdjson's Python lookups cut short."""
 
     @property
     def checks(self) -> bool:
         """Whether a record of this layout needs more than framing."""
-        return bool(self.stamps or self.unknown or self.nested)
+        return bool(self.stamps or self.nested or self.unknown)
 
 
 def _append_line(
@@ -587,6 +645,9 @@ def _simdjson_object_type() -> type | None:
     return simdjson.Object
 
 
+_OBJECT = _simdjson_object_type()
+
+
 def check_json_lines(path: Path, *, where: str) -> None:
     """Check every line of a part; raise :class:`MalformedPartError` (retryable) at a bad one.
 
@@ -605,7 +666,7 @@ def check_json_lines(path: Path, *, where: str) -> None:
             number += 1
             line = data[start:stop]
             start = stop + 1
-            if parse is not None:
+            if parse is not None and not _suspect(line, 0, len(line)):
                 try:
                     if type(parse(line)) is json_object:
                         continue
@@ -617,15 +678,171 @@ def check_json_lines(path: Path, *, where: str) -> None:
 def _decode_line(
     line: bytes, number: int, where: str, error: type[DataFormatError]
 ) -> dict[str, Any] | None:
-    """One line as a dict (None if blank), or ``error`` naming its line number."""
+    """One line as a dict (None if blank), or an error naming its line number.
+
+    orjson's verdict on the JSON, raised as ``error`` (a damaged transfer is the likely
+    cause), after the rules on what valid JSON the tap still refuses, raised as
+    :class:`DataFormatError` (fetching the line again cannot change it).
+    """
+    if line.startswith(BOM):
+        msg = (
+            f"{where}: line {number} starts with a byte order mark (U+FEFF), which JSON Lines "
+            "allows only at the start of a file"
+        )
+        raise DataFormatError(msg)
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         if not line.strip():
             return None
+        if _too_deep(line):
+            raise _depth_error(where, number) from None
         msg = f"{where}: line {number} is not valid JSON ({exc.args[0][:80]})"
         raise error(msg) from None
     if type(record) is not dict:
         msg = f"{where}: line {number} is a JSON {type(record).__name__}, not an object"
         raise error(msg)
+    if _too_deep(line):
+        raise _depth_error(where, number)
     return record
+
+
+class _Decoded(dict):  # type: ignore[type-arg]
+    """A decoded JSON object that remembers the keys it held more than once."""
+
+    twice: tuple[str, ...] = ()
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> _Decoded:
+    decoded = _Decoded(pairs)
+    if len(decoded) != len(pairs):
+        seen: set[str] = set()
+        decoded.twice = tuple(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+    return decoded
+
+
+def _decode_exact(
+    line: bytes, number: int, where: str, error: type[DataFormatError]
+) -> dict[str, Any] | None:
+    """:func:`_decode_line`, decoded again so that nothing is lost on the way out.
+
+    orjson reads an integer wider than 64 bits as a float (a changed value) and keeps the
+    last of two equal keys (a silent choice); the standard library's decoder keeps such
+    integers exactly and lets :func:`_refuse_twice` see the keys twice. Only lines the
+    fast passes leave to the slow way (and the SDK's record path) come here.
+    """
+    if _decode_line(line, number, where, error) is None:
+        return None
+    try:
+        return json.loads(line, object_pairs_hook=_pairs)  # type: ignore[no-any-return]
+    except (ValueError, RecursionError) as exc:  # orjson took it: not seen, but never raw
+        msg = f"{where}: line {number} is not valid JSON ({str(exc)[:80]})"
+        raise error(msg) from None
+
+
+def _refuse_twice(
+    record: dict[str, Any], paths: Iterable[tuple[str, ...]], number: int, where: str
+) -> None:
+    """Refuse a line with a key twice at its top level, or on the path of a date-time.
+
+    JSON leaves the meaning of a key twice open (RFC 8259, 4): simdjson reads the first
+    value, orjson and the loaders the last. Choosing one would pass on a value the
+    upstream may not mean, silently; so the line is refused, naming the key. Keys twice
+    deeper in a value the tap does not read pass on as written, as the API holds them.
+    """
+    twice = getattr(record, "twice", ())
+    shown = twice[0] if twice else None
+    for path in () if twice else paths:
+        node: Any = record
+        for depth, name in enumerate(path):
+            if name in getattr(node, "twice", ()):
+                shown = ".".join(path[: depth + 1])
+                break
+            node = node.get(name)
+            if not isinstance(node, dict):
+                break
+        if shown is not None:
+            break
+    if shown is not None:
+        msg = (
+            f"{where}: line {number} holds the key {shown[:60]!r} twice in one object; JSON "
+            "readers disagree on which value counts, so the line is refused"
+        )
+        raise DataFormatError(msg)
+
+
+def dumps_exact(record: dict[str, Any], default: Callable[[Any], Any] | None = None) -> bytes:
+    """A record as JSON; an integer wider than 64 bits (orjson refuses it) kept exactly."""
+    try:
+        return orjson.dumps(record, default=default)
+    except orjson.JSONEncodeError:
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=default)
+        return text.encode()
+
+
+_SPECIAL = re.compile(rb'[\\"\[\]{}]')
+
+
+def _too_deep(line: bytes) -> bool:
+    """Whether the JSON in ``line`` nests deeper than :data:`MAX_DEPTH`.
+
+    Counting brackets settles nearly every line; the walk (outside strings) runs only
+    for a line with more opening brackets than the limit.
+    """
+    if line.count(b"[") + line.count(b"{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    in_string = False
+    escaped = -1
+    for match in _SPECIAL.finditer(line):
+        at = match.start()
+        if at == escaped:
+            continue
+        char = line[at]
+        if in_string:
+            if char == 0x5C:
+                escaped = at + 1
+            elif char == 0x22:
+                in_string = False
+        elif char == 0x22:
+            in_string = True
+        elif char in {0x5B, 0x7B}:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif char in {0x5D, 0x7D}:
+            depth -= 1
+    return False
+
+
+def _suspect(data: bytes, start: int, stop: int) -> bool:
+    """Whether the line ``data[start:stop]`` holds what simdjson takes and the rules refuse."""
+    return data.startswith(BOM, start) or (
+        data.count(b"[", start, stop) + data.count(b"{", start, stop) > MAX_DEPTH
+        and _too_deep(data[start:stop])
+    )
+
+
+def _depth_error(where: str, number: int) -> DataFormatError:
+    msg = (
+        f"{where}: line {number} nests deeper than {MAX_DEPTH} levels, more than the tap "
+        "writes; the line is refused"
+    )
+    return DataFormatError(msg)
+
+
+_TWICE = object()
+"""What :func:`_nested_value` finds on a path that holds a key twice."""
+
+
+def _nested_value(document: Any, path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in a simdjson document: None if absent, :data:`_TWICE`."""
+    node = document[path[0]]
+    for name in path[1:]:
+        if type(node) is not _OBJECT:
+            return None
+        count = list(node.keys()).count(name)
+        if count != 1:
+            return _TWICE if count else None
+        node = node[name]
+    return node

@@ -39,6 +39,9 @@ constexpr size_t kBatchBytes = 1 << 20;
 // Pieces are about 1 MiB (jsonl.READ_BYTES) plus a partial line; a much larger one holds a
 // line the batch refuses anyway, and would leave the kept buffers that large.
 constexpr size_t kMaxPieceBytes = 8 << 20;
+// As deep as orjson writes (jsonl.MAX_DEPTH): a deeper line fails the batch, and the Python
+// pass refuses it with its line number.
+constexpr size_t kMaxDepth = 254;
 
 // What one thread keeps from call to call: fresh megabyte buffers would cost the kernel a
 // page fault per page every time. Objects, not pointers, so that they are destroyed when
@@ -54,6 +57,10 @@ struct ThreadBuffers {
     // The tap already keeps every core busy with one pass per worker.
     parser.threaded = false;
 #endif
+    // parse_many keeps the parser's depth limit when it grows its buffers. A parser that
+    // cannot allocate fails its first batch, which declines the piece.
+    simdjson::error_code allocated = parser.allocate(kBatchBytes, kMaxDepth);
+    (void)allocated;
   }
 };
 
@@ -191,6 +198,28 @@ struct Unknown {
   int types;
 };
 
+// Whether a key stands twice among these (unescaped) keys: the Python pass refuses such a
+// record (jsonl._refuse_twice), so the piece goes its way.
+bool has_twice(const std::vector<std::string_view> &keys) {
+  std::vector<std::string_view> sorted(keys);
+  std::sort(sorted.begin(), sorted.end());
+  return std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
+}
+
+// The value of `key` in `parent`: false when it is absent or stands twice (then `twice`).
+bool only_value(simdjson::dom::object parent, std::string_view key, simdjson::dom::element &value,
+                bool &twice) {
+  size_t found = 0;
+  for (auto field : parent) {
+    if (field.key == key) {
+      value = field.value;
+      found++;
+    }
+  }
+  twice = found > 1;
+  return found == 1;
+}
+
 // What closes a record with these keys: empty (the line goes out as is) or the schema
 // fields it lacks as nulls and the closing brace; as RecordLines._layout words it.
 std::string closing_for(const std::vector<std::string_view> &keys, const Fields &fields) {
@@ -234,6 +263,8 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
   // The previous record's keys, copied: the parser reuses its string buffer per document.
   std::vector<std::string> last;
   bool first = true;
+  bool twice = false;      // a key twice in this layout
+  std::vector<char> seen;  // schema fields met in this layout
   std::string closing;
   std::vector<size_t> stamp_slots;    // positions of date-time fields in this layout
   std::vector<size_t> nested_slots;   // position of each nested path's first key, or none
@@ -272,16 +303,28 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
         auto slot = std::find(keys.begin(), keys.end(), fields.paths[n][0]);
         if (slot != keys.end()) nested_slots[n] = slot - keys.begin();
       }
+      // A key twice: a schema field seen before, or a key outside it equal to an earlier one.
+      twice = false;
+      seen.assign(fields.names.size(), 0);
       for (size_t k = 0; k < keys.size(); k++) {
         if (std::find(fields.date_times.begin(), fields.date_times.end(), keys[k]) !=
             fields.date_times.end()) {
           stamp_slots.push_back(k);
         }
-        if (std::find(fields.names.begin(), fields.names.end(), keys[k]) == fields.names.end()) {
+        auto name = std::find(fields.names.begin(), fields.names.end(), keys[k]);
+        if (name == fields.names.end()) {
+          for (size_t u : unknown_slots) twice = twice || keys[u] == keys[k];
           unknown_slots.push_back(k);
+        } else {
+          char &was = seen[name - fields.names.begin()];
+          twice = twice || was;
+          was = 1;
         }
       }
     }
+    if (twice) return false;
+    // A byte order mark before the object: the Python pass refuses it (simdjson may not).
+    if (start - line >= 3 && std::memcmp(buf + line, "\xEF\xBB\xBF", 3) == 0) return false;
     to_fix.clear();
     for (size_t k : stamp_slots) {
       std::string_view stamp;
@@ -297,7 +340,10 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
       bool absent = false;
       for (size_t k = 1; k < fields.paths[n].size() && !absent; k++) {
         simdjson::dom::object parent;
-        absent = nested.get_object().get(parent) || parent.at_key(fields.paths[n][k]).get(nested);
+        bool key_twice = false;
+        absent = nested.get_object().get(parent) ||
+                 !only_value(parent, fields.paths[n][k], nested, key_twice);
+        if (key_twice) return false;
       }
       if (absent || nested.is_null()) continue;
       std::string_view stamp;
@@ -339,6 +385,17 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
   if (stream.truncated_bytes() != 0 || line != end) return false;
   out.append(tail);
   return true;
+}
+
+// Arguments RecordLines never gets wrong, checked all the same: the pass must not read out
+// of bounds whatever it is called with. Pointers are JSON pointers ("/a/b"), names unique.
+const char *bad_fields(const Fields &fields) {
+  for (const auto &pointer : fields.pointers) {
+    if (pointer.size() < 2 || pointer[0] != '/') return "a pointer is not of the form /key[/key...]";
+  }
+  std::vector<std::string_view> names(fields.names.begin(), fields.names.end());
+  if (has_twice(names)) return "a name stands twice in names";
+  return nullptr;
 }
 
 bool read_strings(PyObject *tuple, std::vector<std::string> &into) {
@@ -393,6 +450,14 @@ PyObject *frame(PyObject *, PyObject *args) {
   } else if (read_strings(names, fields.names) && read_strings(nulls, fields.nulls) &&
              read_strings(date_times, fields.date_times) &&
              read_strings(pointers, fields.pointers)) {
+    if (const char *bad = bad_fields(fields)) {
+      PyErr_SetString(PyExc_ValueError, bad);
+      PyBuffer_Release(&data);
+      PyBuffer_Release(&head);
+      PyBuffer_Release(&sep);
+      PyBuffer_Release(&tail);
+      return nullptr;
+    }
     cut_pointers(fields);
     std::string &out = thread_buffers().out;
     out.clear();

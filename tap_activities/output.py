@@ -21,6 +21,7 @@ import orjson
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from singer_sdk.singerlib.messages import Message, StateMessage
 
+from tap_activities.jsonl import dumps_exact
 from tap_activities.lifecycle import target_gone
 
 FLUSH_BYTES = 1 << 20
@@ -50,7 +51,7 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
 
     def serialize_message(self, message: Message) -> bytes:
         """One JSON line for a message."""
-        return orjson.dumps(message.to_dict(), default=default_json) + b"\n"
+        return dumps_exact(message.to_dict(), default_json) + b"\n"
 
     def write_message(self, message: Message) -> None:
         """Buffer a message; STATE messages flush everything before and including them."""
@@ -62,7 +63,7 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
         """Buffer a RECORD line from its pre-built envelope and the record itself."""
         buffer = self._buffer
         buffer += prefix
-        buffer += orjson.dumps(record, default=default_json)
+        buffer += dumps_exact(record, default_json)
         buffer += suffix
         if len(buffer) >= FLUSH_BYTES:
             self.flush()
