@@ -15,16 +15,12 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_activities import __version__
-from tap_activities.batch import check_storage
 from tap_activities.errors import ConfigError, TapActivitiesError
 from tap_activities.heap import keep_freed_buffers
 from tap_activities.lifecycle import PREFIX, install_stop_handlers, target_gone
 from tap_activities.log_lines import rendered
 from tap_activities.native_status import described, fragment_pass_status
-from tap_activities.output import BufferedSingerWriter
 from tap_activities.redact import REDACTOR, install
-from tap_activities.runtime import SourceRuntime, build_runtime
-from tap_activities.sdk_hooks import SdkTapHooks, check_required_names
 from tap_activities.settings import (
     CHARTMOGUL_DEFAULT_URL,
     PEOPLEAI_DEFAULT_URL,
@@ -32,13 +28,17 @@ from tap_activities.settings import (
     parse_settings,
     shown,
 )
-from tap_activities.state_input import check_state
-from tap_activities.streams import (
+from tap_activities.singer.batch import check_storage
+from tap_activities.singer.output import BufferedSingerWriter
+from tap_activities.singer.sdk_hooks import SdkTapHooks, check_required_names
+from tap_activities.singer.state_input import check_state
+from tap_activities.singer.streams import (
     CHARTMOGUL_STREAMS,
     PEOPLEAI_STREAMS,
     ExportStream,
 )
-from tap_activities.workers import FragmentWorkers
+from tap_activities.sources.runtime import SourceRuntime, build_runtime
+from tap_activities.transfer.workers import FragmentWorkers
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SOURCE_SETTINGS = {

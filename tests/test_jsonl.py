@@ -7,15 +7,15 @@ import json
 
 import pytest
 
-from tap_activities.batch import BatchFileWriter
 from tap_activities.errors import DataFormatError
-from tap_activities.jsonl import (
+from tap_activities.records.jsonl import (
     LINES,
     Framing,
     RecordLines,
     iter_json_lines,
     iter_line_pieces,
 )
+from tap_activities.singer.batch import BatchFileWriter
 from tests.must_run import require_native
 from tests.tap_process import batch_config
 

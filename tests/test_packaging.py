@@ -222,7 +222,7 @@ def test_the_version_is_written_once(built):
     assert re.findall(r"^## \[([^\]]+)\]", changelog, re.MULTILINE)[0] == __version__
     tap = Path(sys.executable).with_name("tap-activities")
     assert run(str(tap), "--version").strip().startswith(f"tap-activities v{__version__},")
-    from tap_activities.http import USER_AGENT
+    from tap_activities.transfer.http import USER_AGENT
 
     assert f"tap-activities/{__version__} " in USER_AGENT
 

@@ -16,7 +16,7 @@ import types
 import pytest
 from singer_sdk import Stream, Tap
 
-from tap_activities import sdk_hooks
+from tap_activities.singer import sdk_hooks
 from tests.conftest import peopleai_config
 from tests.tap_process import CLI_ERROR, start_tap
 

@@ -23,11 +23,11 @@ from isal import igzip_threaded, isal_zlib
 from singer_sdk.batch import Batcher
 from upath import UPath
 
-from tap_activities.contract import FieldTypes
 from tap_activities.errors import ConfigError
-from tap_activities.jsonl import Block
+from tap_activities.records.contract import FieldTypes
+from tap_activities.records.jsonl import Block
 from tap_activities.redact import REDACTOR
-from tap_activities.spool import Spool, spool
+from tap_activities.transfer.spool import Spool, spool
 
 if TYPE_CHECKING:  # the SDK names these only in a private module: hints, never imports
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig

@@ -35,7 +35,7 @@ import requests
 import urllib3
 
 from tap_activities.errors import CorruptDownloadError, TransientError
-from tap_activities.http import CONNECT_TIMEOUT, bare_session
+from tap_activities.transfer.http import CONNECT_TIMEOUT, bare_session
 
 LOGGER = logging.getLogger("tap_activities.download")
 CHUNK_BYTES = 1 << 20

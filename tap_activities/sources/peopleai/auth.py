@@ -1,9 +1,9 @@
 """OAuth 2.0 client-credentials tokens for the People.ai API.
 
 A token lives about two hours and a nightly sync can outlive it, so the token is renewed a
-margin before it expires and once more when a call answers 401. It is attached only by the
-:class:`~tap_activities.http.ApiSession` bound to the People.ai host, and it never appears in
-logs: ``repr`` of this object hides it and errors name the endpoint, not the token.
+margin before it expires and once more when a call answers 401. It is attached only by
+the :class:`~tap_activities.transfer.http.ApiSession` bound to the People.ai host, and it
+never appears in logs: ``repr`` of this object hides it and errors name the endpoint, not the token.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import time
 import requests
 
 from tap_activities.errors import AuthError, UpstreamError
-from tap_activities.http import (
+from tap_activities.redact import REDACTOR
+from tap_activities.transfer.http import (
     CONNECT_TIMEOUT,
     HostContact,
     bare_session,
@@ -22,7 +23,6 @@ from tap_activities.http import (
     error_message,
     redact_url,
 )
-from tap_activities.redact import REDACTOR
 
 RENEW_MARGIN_SECONDS = 120.0
 

@@ -23,9 +23,6 @@ from typing import Any, BinaryIO
 
 import requests
 
-from tap_activities import chartmogul_csv
-from tap_activities.chartmogul_csv import CsvRange, frame_csv_range
-from tap_activities.download import PartDownloader, copy_body
 from tap_activities.errors import (
     AuthError,
     CorruptDownloadError,
@@ -33,13 +30,16 @@ from tap_activities.errors import (
     NotFoundError,
     UpstreamError,
 )
-from tap_activities.http import ApiSession, HostContact, fetch_foreign, redact_url
-from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
-from tap_activities.jsonl import Block, Framing, frame_records
+from tap_activities.export.jobs import ExportRequest, ExportStatus, JobSnapshot
+from tap_activities.export.windows import Window, snapshot_windows
+from tap_activities.records.jsonl import Block, Framing, frame_records
 from tap_activities.settings import ChartMogulSettings, Settings
-from tap_activities.spool import BlockMeta, Handoff, Spool, read_blocks
-from tap_activities.windows import Window, snapshot_windows
-from tap_activities.workers import FragmentWorkers
+from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
+from tap_activities.sources.chartmogul.zipped_csv import CsvRange, frame_csv_range
+from tap_activities.transfer.download import PartDownloader, copy_body
+from tap_activities.transfer.http import ApiSession, HostContact, fetch_foreign, redact_url
+from tap_activities.transfer.spool import BlockMeta, Handoff, Spool, read_blocks
+from tap_activities.transfer.workers import FragmentWorkers
 
 EXPORTS_PATH = "/v1/activities_export"
 PING_PATH = "/v1/ping"  # the authentication test endpoint of ChartMogul's API (and its clients)

@@ -28,26 +28,26 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
-from tap_activities.batch import BatchFileWriter, DeflatedBlock
-from tap_activities.contract import (
+from tap_activities.errors import ConfigError, DataFormatError, ExportExpiredError
+from tap_activities.export.jobs import ExportRequest, ExportTicket, JobSnapshot
+from tap_activities.export.windows import Window
+from tap_activities.records.contract import (
     DateTimeError,
     FieldTypes,
     RecordContract,
     SchemaDrift,
     describe_types,
 )
-from tap_activities.errors import ConfigError, DataFormatError, ExportExpiredError
-from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
-from tap_activities.jsonl import LINES, Block, Framing
-from tap_activities.output import BufferedSingerWriter, record_envelope
+from tap_activities.records.jsonl import LINES, Block, Framing
 from tap_activities.schemas import schema_directory
-from tap_activities.sdk_hooks import SdkStreamHooks, pop_deselected_record_properties
-from tap_activities.windows import Window
+from tap_activities.singer.batch import BatchFileWriter, DeflatedBlock
+from tap_activities.singer.output import BufferedSingerWriter, record_envelope
+from tap_activities.singer.sdk_hooks import SdkStreamHooks, pop_deselected_record_properties
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
-    from tap_activities.runtime import SourceRuntime
+    from tap_activities.sources.runtime import SourceRuntime
 
 EXPIRED_EXPORT_ATTEMPTS = 3
 T = TypeVar("T")
@@ -276,7 +276,7 @@ class ExportStream(SdkStreamHooks):
         """The window's records, serialised and framed: ``(count, bytes, unknown)`` pieces.
 
         Schema fields a record lacks are null. People.ai records are never decoded: their
-        JSON lines are validated and reused (:class:`~tap_activities.jsonl.RecordLines`);
+        JSON lines are validated and reused (:class:`~tap_activities.records.jsonl.RecordLines`);
         other sources' records are serialised with orjson as they are parsed. ``framing``
         is asked once the window's envelope is set (default: RECORD lines). Fields
         outside the schema are declared before the block that carries them goes on.
@@ -415,7 +415,7 @@ class PeopleAIStream(ExportStream):
 
     def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
         """Snapshot windows until history is complete, then delta windows from the bookmark."""
-        from tap_activities.peopleai import plan_peopleai_windows
+        from tap_activities.sources.peopleai.client import plan_peopleai_windows
 
         settings = self.runtime.settings
         bookmark = _date(state.get("bookmark"))
@@ -487,7 +487,7 @@ class ChartMogulStream(ExportStream):
 
     def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
         """From ``start_date``, or from the bookmark minus the look-back, to ``end_date``."""
-        from tap_activities.chartmogul import plan_chartmogul_windows
+        from tap_activities.sources.chartmogul.client import plan_chartmogul_windows
 
         settings = self.runtime.settings
         assert settings.chartmogul is not None

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from tap_activities.contract import (
+from tap_activities.errors import ConfigError, DataFormatError, MalformedPartError
+from tap_activities.records.contract import (
     DateTimeError,
     FieldTypes,
     fix_date_time,
@@ -26,7 +27,6 @@ from tap_activities.contract import (
     normal_date_time,
     type_bits,
 )
-from tap_activities.errors import ConfigError, DataFormatError, MalformedPartError
 
 
 def iter_json_lines(
@@ -174,7 +174,7 @@ class RecordLines:
     valid but outside its limits, such as integers wider than 64 bits) goes the slow way:
     orjson, whose verdict and errors (with line numbers) are those of ``iter_json_lines``.
 
-    The data contract (:mod:`~tap_activities.contract`) is kept on the way: a date-time
+    The data contract (:mod:`~tap_activities.records.contract`) is kept on the way: a date-time
     without an offset gets ``Z`` appended (such a record is re-serialised, the slow way;
     the native pass splices the ``Z`` in), one that is no date-time raises
     :class:`DataFormatError` with its line number, and the JSON types of keys outside

@@ -38,8 +38,8 @@ from tap_activities.errors import (
     UnreachableError,
     UpstreamError,
 )
-from tap_activities.http import FIRST_CONTACT_SECONDS, retry_delay
-from tap_activities.windows import Window
+from tap_activities.export.windows import Window
+from tap_activities.transfer.http import FIRST_CONTACT_SECONDS, retry_delay
 
 LOGGER = logging.getLogger("tap_activities.jobs")
 
