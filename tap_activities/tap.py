@@ -32,11 +32,9 @@ from tap_activities.singer.batch import check_storage
 from tap_activities.singer.output import BufferedSingerWriter
 from tap_activities.singer.sdk_hooks import SdkTapHooks, check_required_names
 from tap_activities.singer.state_input import check_state
-from tap_activities.singer.streams import (
-    CHARTMOGUL_STREAMS,
-    PEOPLEAI_STREAMS,
-    ExportStream,
-)
+from tap_activities.singer.streams import ExportStream
+from tap_activities.sources.chartmogul.streams import CHARTMOGUL_STREAMS
+from tap_activities.sources.peopleai.streams import PEOPLEAI_STREAMS
 from tap_activities.sources.runtime import SourceRuntime, build_runtime
 from tap_activities.transfer.workers import FragmentWorkers
 

@@ -123,6 +123,9 @@ def test_the_wheel_holds_only_the_tap_and_its_runtime_requirements(built):
     assert {t for t in top if not t.endswith(".dist-info")} == {"tap_activities"}
     assert not [n for n in names if "activities_upstream" in n]
     assert "tap_activities/schemas/peopleai_email.json" in names  # schemas travel with it
+    for package in ("records", "singer", "export", "transfer", "sources/peopleai"):
+        assert f"tap_activities/{package}/__init__.py" in names  # every subpackage travels
+    assert "tap_activities/sources/chartmogul/streams.py" in names
     required = {
         requirement_name(line)
         for line in metadata.get_all("Requires-Dist") or []

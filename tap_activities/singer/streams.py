@@ -1,6 +1,7 @@
-"""Singer streams: one per source and activity type, each a sequence of export windows.
+"""The stream core: every activity stream is a sequence of export windows.
 
-A stream plans its windows from its bookmark, submits them to its source's shared job
+Each source's stream classes (``sources/*/streams.py``) say how it plans its windows. A
+stream plans its windows from its bookmark, submits them to its source's shared job
 scheduler, then, window after window, waits for the job, emits the records and only then
 moves the bookmark and emits a STATE message. State per stream::
 
@@ -408,112 +409,6 @@ def _quiet_sync_error(record: logging.LogRecord) -> bool:
     )
 
 
-class PeopleAIStream(ExportStream):
-    """People.ai activities of one type: snapshot history, then 14-day deltas."""
-
-    source_name = "peopleai"
-
-    def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
-        """Snapshot windows until history is complete, then delta windows from the bookmark."""
-        from tap_activities.sources.peopleai.client import plan_peopleai_windows
-
-        settings = self.runtime.settings
-        bookmark = _date(state.get("bookmark"))
-        if state.get("mode") == "delta" and bookmark is not None:
-            return list(plan_peopleai_windows(settings.start_date, settings.end_date, bookmark))
-        # Building history (first run, or a run that stopped part-way through it).
-        state.setdefault("delta_start", dt.datetime.now(dt.timezone.utc).date().isoformat())
-        state["mode"] = "snapshot"
-        # A finished snapshot window holds every activity of its days (late ones come with
-        # the deltas from delta_start), so history goes on the day after the bookmark:
-        # the windows then match those of the interrupted run and its kept jobs resume.
-        start = (
-            max(bookmark + dt.timedelta(days=1), settings.start_date)
-            if bookmark
-            else settings.start_date
-        )
-        plan = list(plan_peopleai_windows(start, settings.end_date, None))
-        if not plan and bookmark is not None:  # history already reaches end_date
-            state["mode"] = "delta"
-            state.pop("delta_start", None)
-        return plan
-
-    def window_done(self, state: dict, window: Window, export_type: str | None, last: bool) -> None:
-        """After the last snapshot window, switch to deltas from the day history began."""
-        state["bookmark"] = window.end.isoformat()
-        if export_type == "snapshot" and last:
-            delta_start = _date(state.pop("delta_start", None)) or window.end
-            state["bookmark"] = min(delta_start, window.end).isoformat()
-            state["mode"] = "delta"
-
-
-class PeopleAIEmailStream(PeopleAIStream):
-    """Emails captured by People.ai."""
-
-    name = "peopleai_email"
-    activity_type = "email"
-
-
-class PeopleAIMeetingStream(PeopleAIStream):
-    """Meetings captured by People.ai."""
-
-    name = "peopleai_meeting"
-    activity_type = "meeting"
-
-
-class PeopleAICallStream(PeopleAIStream):
-    """Calls captured by People.ai."""
-
-    name = "peopleai_call"
-    activity_type = "call"
-
-
-PEOPLEAI_STREAMS: tuple[type[PeopleAIStream], ...] = (
-    PeopleAIEmailStream,
-    PeopleAIMeetingStream,
-    PeopleAICallStream,
-)
-
-
-def _date(value: Any) -> dt.date | None:
+def state_date(value: Any) -> dt.date | None:
+    """A day kept in state (``bookmark``, ``delta_start``), or None when absent."""
     return dt.date.fromisoformat(str(value)) if value else None
-
-
-class ChartMogulStream(ExportStream):
-    """ChartMogul activities of one type: windows of at most a year, with a look-back."""
-
-    source_name = "chartmogul"
-    primary_keys: ClassVar[list[str]] = ["uuid"]
-
-    def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
-        """From ``start_date``, or from the bookmark minus the look-back, to ``end_date``."""
-        from tap_activities.sources.chartmogul.client import plan_chartmogul_windows
-
-        settings = self.runtime.settings
-        assert settings.chartmogul is not None
-        windows = plan_chartmogul_windows(
-            settings.start_date,
-            settings.end_date,
-            _date(state.get("bookmark")),
-            settings.chartmogul.lookback_days,
-        )
-        return [(window, None) for window in windows]
-
-
-def _chartmogul_stream(activity_type: str) -> type[ChartMogulStream]:
-    """Declare the stream class of one ChartMogul activity type."""
-    return type(
-        f"ChartMogul{activity_type.title().replace('_', '')}Stream",
-        (ChartMogulStream,),
-        {
-            "name": f"chartmogul_{activity_type}",
-            "activity_type": activity_type,
-            "__doc__": f"ChartMogul {activity_type} activities.",
-        },
-    )
-
-
-CHARTMOGUL_STREAMS: tuple[type[ChartMogulStream], ...] = tuple(
-    _chartmogul_stream(kind)
-    for kind in ("new_biz", "expansion", "contraction", "churn", "reactivation")
-)

@@ -31,7 +31,6 @@ from tap_activities.errors import (
     UpstreamError,
 )
 from tap_activities.export.jobs import ExportRequest, ExportStatus, JobSnapshot
-from tap_activities.export.windows import Window, snapshot_windows
 from tap_activities.records.jsonl import Block, Framing, frame_records
 from tap_activities.settings import ChartMogulSettings, Settings
 from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
@@ -52,19 +51,6 @@ _STATES = {
     "successful": ExportStatus.COMPLETED,
     "failed": ExportStatus.FAILED,
 }
-
-
-def plan_chartmogul_windows(
-    start: dt.date, end: dt.date, bookmark: dt.date | None, lookback_days: int
-) -> list[Window]:
-    """Windows of at most a year; an incremental run re-exports ``lookback_days`` first.
-
-    ChartMogul recomputes activities after the fact, so a run starts ``lookback_days``
-    before the bookmark (never before ``start_date``); targets upsert on ``uuid``.
-    """
-    if bookmark is not None:
-        start = max(start, bookmark - dt.timedelta(days=lookback_days))
-    return list(snapshot_windows(start, end))
 
 
 def parse_export(body: Any) -> JobSnapshot:

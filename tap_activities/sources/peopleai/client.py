@@ -36,7 +36,6 @@ from tap_activities.errors import (
     UpstreamError,
 )
 from tap_activities.export.jobs import ExportRequest, ExportStatus, JobSnapshot
-from tap_activities.export.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
 from tap_activities.records.contract import FieldTypes
 from tap_activities.records.jsonl import (
     LINES,
@@ -78,20 +77,6 @@ _STATES = {
     "canceled": ExportStatus.CANCELED,
     "cancelled": ExportStatus.CANCELED,
 }
-
-
-def plan_peopleai_windows(
-    start: dt.date, end: dt.date, bookmark: dt.date | None
-) -> list[tuple[Window, str]]:
-    """Windows and export types for one stream.
-
-    With no bookmark, history is built with snapshot exports (by activity date) in windows
-    of at most a year. With one, delta exports (by processed date) of at most 14 days run
-    from the bookmark day itself, so activities processed late on that day are not lost.
-    """
-    if bookmark is None:
-        return [(w, "snapshot") for w in snapshot_windows(start, end)]
-    return [(w, "delta") for w in fixed_windows(max(bookmark, start), end, DELTA_MAX_DAYS)]
 
 
 def parse_job(body: Any) -> JobSnapshot:
