@@ -16,6 +16,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_activities import __version__
 from tap_activities.errors import ConfigError, TapActivitiesError
+from tap_activities.export.runtime import SourceRuntime
 from tap_activities.heap import keep_freed_buffers
 from tap_activities.lifecycle import PREFIX, install_stop_handlers, target_gone
 from tap_activities.log_lines import rendered
@@ -33,9 +34,9 @@ from tap_activities.singer.output import BufferedSingerWriter
 from tap_activities.singer.sdk_hooks import SdkTapHooks, check_required_names
 from tap_activities.singer.state_input import check_state
 from tap_activities.singer.streams import ExportStream
+from tap_activities.sources import build_runtime
 from tap_activities.sources.chartmogul.streams import CHARTMOGUL_STREAMS
 from tap_activities.sources.peopleai.streams import PEOPLEAI_STREAMS
-from tap_activities.sources.runtime import SourceRuntime, build_runtime
 from tap_activities.transfer.workers import FragmentWorkers
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")

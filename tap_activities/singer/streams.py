@@ -48,7 +48,7 @@ from tap_activities.singer.sdk_hooks import SdkStreamHooks, pop_deselected_recor
 if TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
-    from tap_activities.sources.runtime import SourceRuntime
+    from tap_activities.export.runtime import SourceRuntime
 
 EXPIRED_EXPORT_ATTEMPTS = 3
 T = TypeVar("T")
