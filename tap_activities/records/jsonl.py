@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -108,8 +108,15 @@ def iter_line_pieces(
             yield pending + b"\n", len(pending) + 1
 
 
-Block = tuple[int, bytes, "FieldTypes | None"]
-"""``(record count, framed records, types of the fields the schema does not list)``."""
+class Block(NamedTuple):
+    """Records of one piece of input, serialised and framed, ready to be written."""
+
+    count: int
+    """How many records ``data`` holds."""
+    data: bytes
+    """The records, framed (RECORD messages or bare JSON lines)."""
+    unknown: FieldTypes | None
+    """Types of the fields the schema does not list, or None when there are none."""
 
 
 @dataclass(frozen=True)
@@ -156,11 +163,11 @@ def frame_records(
         except orjson.JSONEncodeError:  # an integer wider than 64 bits: kept exactly
             append(dumps_exact({**nulls, **record}, default))
         if len(block) >= BLOCK_RECORDS:
-            yield len(block), framing.join(block), unknown
+            yield Block(len(block), framing.join(block), unknown)
             block = []
             append = block.append
     if block:
-        yield len(block), framing.join(block), unknown
+        yield Block(len(block), framing.join(block), unknown)
 
 
 class RecordLines:
@@ -237,7 +244,8 @@ class RecordLines:
             framed = None
             if native is not None:
                 head, sep, tail = framing.head, framing.sep, framing.tail
-                framed = native(data, end, names, nulls, head, sep, tail, stamps, pointers)
+                done = native(data, end, names, nulls, head, sep, tail, stamps, pointers)
+                framed = None if done is None else Block(*done)
             if framed is None:
                 framed = self._python_piece(
                     data, end, number=number, where=where, framing=framing, error=error
@@ -314,7 +322,7 @@ class RecordLines:
         if not count:
             return None
         pieces[-1] = (layout.closing if layout is not None else b"") + framing.tail
-        return count, b"".join(pieces), unknown or None
+        return Block(count, b"".join(pieces), unknown or None)
 
     def _document(self, data: bytes, start: int, stop: int) -> tuple[Any, tuple[str, ...] | None]:
         """The lazy document simdjson makes of a line, and its top-level keys (None: slow).

@@ -307,13 +307,13 @@ def _line_cut(lines: bytes, records: int) -> int:
 
 
 def _line_count(block: Block) -> int:
-    return block[0]
+    return block.count
 
 
 def _split_lines(block: Block, room: int) -> tuple[Block, Block]:
     count, data, unknown = block  # either half may hold the unknown fields: both say so
     cut = _line_cut(data, room)
-    return (room, data[:cut], unknown), (count - room, data[cut:], unknown)
+    return Block(room, data[:cut], unknown), Block(count - room, data[cut:], unknown)
 
 
 def _deflated_count(block: DeflatedBlock) -> int:

@@ -289,9 +289,9 @@ class ExportStream(SdkStreamHooks):
         )
         count = 0
         for block in blocks:
-            count += block[0]
-            if block[2]:
-                self.declare(block[2])
+            count += block.count
+            if block.unknown:
+                self.declare(block.unknown)
             yield block
         self._log_window(job, request, count)
 

@@ -167,7 +167,7 @@ class ChartMogulClient:
                 try:
                     for handoff in ranges:
                         for block in read_blocks(Spool.adopt(*handoff)):
-                            emitted += block[0]
+                            emitted += block.count
                             yield block
                     continue
                 except chartmogul_csv.CsvRowError:
