@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import orjson
+import simdjson
 
 from tap_activities.errors import ConfigError, DataFormatError, MalformedPartError
 from tap_activities.records.contract import (
@@ -209,7 +210,7 @@ class RecordLines:
         }
         self._layouts: dict[tuple[str, ...], _Layout] = {}
         self._null_record = dict.fromkeys(self.fields)
-        self._parse = _simdjson_parser()
+        self._parse = simdjson.Parser().parse
         self._native = native_frame() if native is None or native else None
         if native and self._native is None:
             msg = "the native fragment pass is not built (or TAP_ACTIVITIES_NATIVE=0)"
@@ -331,7 +332,7 @@ class RecordLines:
         than :data:`MAX_DEPTH`): those go the slow way too, which words the refusal.
         (simdjson takes bytes faster than a memoryview, copy included.)
         """
-        if self._parse is None or _suspect(data, start, stop):
+        if _suspect(data, start, stop):
             return None, None
         try:
             document = self._parse(data[start:stop])
@@ -635,25 +636,8 @@ def fragment_pass() -> str:
     return f"native (simdjson, {_native_lines.implementation()} kernel)"
 
 
-def _simdjson_parser() -> Callable[[bytes], Any] | None:
-    """Simdjson's lazy parse, or None (every line then goes through orjson)."""
-    try:
-        import simdjson
-    except ImportError:  # pragma: no cover - it is a dependency; this is a safety net
-        return None
-    return simdjson.Parser().parse
-
-
-def _simdjson_object_type() -> type | None:
-    """The type simdjson gives a parsed JSON object (None without simdjson)."""
-    try:
-        import simdjson
-    except ImportError:  # pragma: no cover - as in _simdjson_parser
-        return None
-    return simdjson.Object
-
-
-_OBJECT = _simdjson_object_type()
+_OBJECT = simdjson.Object
+"""The type simdjson gives a parsed JSON object."""
 
 
 def check_json_lines(path: Path, *, where: str) -> None:
@@ -663,8 +647,7 @@ def check_json_lines(path: Path, *, where: str) -> None:
     validates a line in about a microsecond; a line it refuses goes to orjson, whose
     verdict (and message, with the line number) is final, as in :func:`iter_json_lines`.
     """
-    parse = _simdjson_parser()
-    json_object = _simdjson_object_type()
+    parse = simdjson.Parser().parse
     number = 0
     for data, end in iter_line_pieces(path):
         find = data.find
@@ -674,9 +657,9 @@ def check_json_lines(path: Path, *, where: str) -> None:
             number += 1
             line = data[start:stop]
             start = stop + 1
-            if parse is not None and not _suspect(line, 0, len(line)):
+            if not _suspect(line, 0, len(line)):
                 try:
-                    if type(parse(line)) is json_object:
+                    if type(parse(line)) is _OBJECT:
                         continue
                 except (ValueError, RuntimeError):
                     pass  # refused: orjson decides below
