@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 EXPIRED_EXPORT_ATTEMPTS = 3
 T = TypeVar("T")
+AnyBlock = TypeVar("AnyBlock", Block, DeflatedBlock)
 
 
 class ExportStream(SdkStreamHooks):
@@ -159,9 +160,7 @@ class ExportStream(SdkStreamHooks):
             )
         if writer.writes_lines and self.can_write_directly():
             return self._each_window(
-                lambda job, request: writer.line_manifests(
-                    self._window_blocks(job, request, lambda: LINES)
-                )
+                lambda job, request: writer.line_manifests(self._window_blocks(job, request, LINES))
             )
         transform = self._batch_transform()
         return self._each_window(
@@ -272,33 +271,27 @@ class ExportStream(SdkStreamHooks):
         self,
         job: JobSnapshot,
         request: ExportRequest,
-        framing: Callable[[], Framing] | None = None,
+        framing: Framing | None = None,
     ) -> Iterator[Block]:
         """The window's records, serialised and framed: ``(count, bytes, unknown)`` pieces.
 
         Schema fields a record lacks are null. People.ai records are never decoded: their
         JSON lines are validated and reused (:class:`~tap_activities.records.jsonl.RecordLines`);
         other sources' records are serialised with orjson as they are parsed. ``framing``
-        is asked once the window's envelope is set (default: RECORD lines). Fields
-        outside the schema are declared before the block that carries them goes on.
+        None: RECORD messages stamped with the window's extraction time. Fields outside
+        the schema are declared before the block that carries them goes on.
         """
-        self._envelope = record_envelope(self.name, _now())
-        frame = framing() if framing is not None else self._record_framing()
+        self._envelope = prefix, suffix = record_envelope(self.name, _now())
+        frame = framing or Framing(prefix, suffix + prefix, suffix)
         blocks = self.runtime.client.record_blocks(
             job, request, tuple(self._null_record), frame, self._contract.date_times
         )
-        count = 0
-        for block in blocks:
-            count += block.count
-            if block.unknown:
-                self.declare(block.unknown)
-            yield block
-        self._log_window(job, request, count)
+        yield from self._counted(job, request, blocks)
 
     def _counted(
-        self, job: JobSnapshot, request: ExportRequest, blocks: Iterable[DeflatedBlock]
-    ) -> Iterator[DeflatedBlock]:
-        """``blocks`` as they are, with the window's record count logged at the end."""
+        self, job: JobSnapshot, request: ExportRequest, blocks: Iterable[AnyBlock]
+    ) -> Iterator[AnyBlock]:
+        """``blocks`` as they are, their new fields declared, the window's count logged."""
         count = 0
         for block in blocks:
             count += block.count
@@ -306,10 +299,6 @@ class ExportStream(SdkStreamHooks):
                 self.declare(block.unknown)
             yield block
         self._log_window(job, request, count)
-
-    def _record_framing(self) -> Framing:
-        prefix, suffix = self._envelope
-        return Framing(prefix, suffix + prefix, suffix)
 
     def _log_window(self, job: JobSnapshot, request: ExportRequest, count: int) -> None:
         self.logger.info(
