@@ -21,12 +21,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tap_activities.download import BodyGet, BodyReader, copy_body, read_body
-from tap_activities.http import fetch_foreign
-from tap_activities.jobs import ExportRequest, ExportStatus
-from tap_activities.runtime import build_runtime
+from tap_activities.export.jobs import ExportRequest, ExportStatus
+from tap_activities.export.windows import Window
 from tap_activities.settings import parse_settings
-from tap_activities.windows import Window
+from tap_activities.sources import build_runtime
+from tap_activities.transfer.download import BodyGet, BodyReader, copy_body, read_body
+from tap_activities.transfer.http import fetch_foreign
 
 
 def _drain(body: BodyReader) -> None:
@@ -82,7 +82,7 @@ def main(config_path: str, source: str, activity_type: str, *days: str) -> None:
     total = 0
     for job in done:
         if source == "peopleai":
-            from tap_activities.peopleai import JOBS_PATH, fragment_indices
+            from tap_activities.sources.peopleai.client import JOBS_PATH, fragment_indices
 
             headers = {"Authorization": f"Bearer {client._auth.token()}"}
             gets = [

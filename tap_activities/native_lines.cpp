@@ -11,7 +11,7 @@
 // than a batch). The Python pass then handles that piece, with its line numbers and its
 // orjson fallback, so there is one place that words errors.
 //
-// The data contract (tap_activities/contract.py) is kept here too: a top-level date-time
+// The data contract (tap_activities/records/contract.py) is kept here too: a top-level date-time
 // field without an offset gets "Z" appended in the output (the only bytes that change), and
 // the JSON types of keys the schema does not list are reported per piece, so the stream can
 // declare them. A date-time value of any other shape, or a nested one that needs a change,

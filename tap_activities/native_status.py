@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tap_activities.errors import ConfigError
-from tap_activities.jsonl import native_frame
 from tap_activities.native_build import missing_for_build
+from tap_activities.records.jsonl import native_frame
 
 REINSTALL = (
     "reinstall without the build cache: UV_NO_CACHE=1 meltano install --clean extractor "

@@ -10,20 +10,18 @@ from typing import Any, NoReturn
 
 import click
 from jsonschema import Draft7Validator
-from singer_sdk import Tap, about
+from singer_sdk import about
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_activities import __version__
-from tap_activities.batch import check_storage
 from tap_activities.errors import ConfigError, TapActivitiesError
+from tap_activities.export.runtime import SourceRuntime
 from tap_activities.heap import keep_freed_buffers
 from tap_activities.lifecycle import PREFIX, install_stop_handlers, target_gone
 from tap_activities.log_lines import rendered
 from tap_activities.native_status import described, fragment_pass_status
-from tap_activities.output import BufferedSingerWriter
 from tap_activities.redact import REDACTOR, install
-from tap_activities.runtime import SourceRuntime, build_runtime
 from tap_activities.settings import (
     CHARTMOGUL_DEFAULT_URL,
     PEOPLEAI_DEFAULT_URL,
@@ -31,13 +29,15 @@ from tap_activities.settings import (
     parse_settings,
     shown,
 )
-from tap_activities.state_input import check_state
-from tap_activities.streams import (
-    CHARTMOGUL_STREAMS,
-    PEOPLEAI_STREAMS,
-    ExportStream,
-)
-from tap_activities.workers import FragmentWorkers
+from tap_activities.singer.batch import check_storage
+from tap_activities.singer.output import BufferedSingerWriter
+from tap_activities.singer.sdk_hooks import SdkTapHooks, check_required_names
+from tap_activities.singer.state_input import check_state
+from tap_activities.singer.streams import ExportStream
+from tap_activities.sources import build_runtime
+from tap_activities.sources.chartmogul.streams import CHARTMOGUL_STREAMS
+from tap_activities.sources.peopleai.streams import PEOPLEAI_STREAMS
+from tap_activities.transfer.workers import FragmentWorkers
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SOURCE_SETTINGS = {
@@ -62,7 +62,7 @@ NUMBER = th.CustomType({"type": ["number", "string"]})
 INTEGER = th.CustomType({"type": ["integer", "string"]})
 
 
-class TapActivities(Tap):
+class TapActivities(SdkTapHooks):
     """Bulk activity exports from People.ai and ChartMogul as Singer streams."""
 
     name = "tap-activities"
@@ -179,14 +179,14 @@ class TapActivities(Tap):
         self._workers = FragmentWorkers()
         super().__init__(*args, **kwargs)
         install_stop_handlers()  # after the SDK's, which would block on a full stdout
-        self._register_secrets()
+        self.register_secrets()
 
-    def _register_secrets(self) -> None:
+    def register_secrets(self) -> None:
         """Tell the log redactor this run's credential values."""
         REDACTOR.add(*(str(self.config.get(name) or "") for name in SECRET_SETTINGS))
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The SDK's schema check, its findings as one :class:`ConfigError` line.
+    def config_error(self, exc: ConfigValidationError) -> ConfigError:
+        """The SDK's schema findings as one :class:`ConfigError` line.
 
         The SDK words findings as jsonschema does (``Decimal('1.5') is not of type
         'integer'``) and only warns in ``--discover``. Here every finding is one line that
@@ -194,14 +194,9 @@ class TapActivities(Tap):
         settings, and a catalog made from settings that cannot sync would only move the
         error to the nightly run. (So ``--discover`` exits 1 on invalid settings.)
         """
-        self._register_secrets()
-        try:
-            return super()._validate_config(raise_errors=True)
-        except ConfigValidationError as exc:
-            parse_settings(self.config)  # the tap's own wording, for the tap's settings
-            found = "; ".join(config_findings(self.config, exc.schema or {})) or str(exc)
-            msg = f"Invalid settings: {found}"
-            raise ConfigError(msg) from None
+        parse_settings(self.config)  # the tap's own wording, for the tap's settings
+        found = "; ".join(config_findings(self.config, exc.schema or {})) or str(exc)
+        return ConfigError(f"Invalid settings: {found}")
 
     def load_state(self, state: dict[str, Any]) -> None:
         """The SDK's, after a check that names the stream and key of anything unusable."""
@@ -334,6 +329,16 @@ class TapActivities(Tap):
             self._runtimes[source_name] = build_runtime(source_name, self.settings, self._workers)
         return self._runtimes[source_name]
 
+    def remember_all_jobs(self) -> None:
+        """Put the job ids of every stream's unfinished windows into its state.
+
+        Jobs are created ahead, for later windows and for streams that sync later; a run
+        killed now must find all of them in its last STATE, not only the syncing stream's.
+        """
+        for stream in self.streams.values():
+            if isinstance(stream, ExportStream):
+                stream.remember_jobs()
+
     def discover_streams(self) -> list[ExportStream]:
         """One stream per activity type of each configured source."""
         settings = self.settings
@@ -349,6 +354,7 @@ class TapActivities(Tap):
 
         Worker processes are forked first, before planning starts any thread.
         """
+        check_required_names()
         self._check_selection()
         selected = [s for s in self.streams.values() if isinstance(s, ExportStream) and s.selected]
         batch_config = selected[0].get_batch_config(self.config) if selected else None

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tap_activities import chartmogul_csv
-from tap_activities.contract import normal_date_time
 from tap_activities.errors import CorruptDownloadError, DataFormatError
-from tap_activities.jsonl import MAX_DEPTH, Framing, RecordLines, native_frame
+from tap_activities.records.contract import normal_date_time
+from tap_activities.records.jsonl import MAX_DEPTH, Framing, RecordLines, native_frame
+from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
 
 FIELDS = ("uid", "timestamp", "ingest_timestamp", "subject", "stats", "tags", "crm_status")
 DATE_TIMES = (("timestamp",), ("ingest_timestamp",), ("crm_status", "push_time"))

@@ -10,8 +10,10 @@ import zipfile
 
 import pytest
 
-from tap_activities import chartmogul_csv
-from tap_activities.chartmogul_csv import (
+from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
+from tap_activities.records.jsonl import LINES, Framing, frame_records
+from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
+from tap_activities.sources.chartmogul.zipped_csv import (
     CsvRange,
     CsvRowError,
     _date_time,
@@ -22,10 +24,8 @@ from tap_activities.chartmogul_csv import (
     read_header,
     row_ranges,
 )
-from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
-from tap_activities.jsonl import LINES, Framing, frame_records
-from tap_activities.spool import Spool, read_blocks
-from tap_activities.workers import FragmentWorkers
+from tap_activities.transfer.spool import Spool, read_blocks
+from tap_activities.transfer.workers import FragmentWorkers
 
 HEADER = [
     "uuid",
@@ -265,8 +265,8 @@ class InThreadWorkers(FragmentWorkers):
 
 
 def client_over(monkeypatch, csv_path, where):
-    from tap_activities.chartmogul import ChartMogulClient
     from tap_activities.settings import parse_settings
+    from tap_activities.sources.chartmogul.client import ChartMogulClient
 
     settings = parse_settings({"start_date": "2024-01-01", "chartmogul_api_key": "k"})
     client = ChartMogulClient(settings.chartmogul, settings, InThreadWorkers())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from jsonschema import Draft202012Validator
 
-from tap_activities.contract import (
+from tap_activities.records.contract import (
     ARRAY,
     BOOLEAN,
     INTEGER,

@@ -17,9 +17,9 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from activities_upstream.http import drop_connection, send_truncated
-from tap_activities.download import BodyGet, TransferGauge, read_body
 from tap_activities.errors import CorruptDownloadError
-from tap_activities.jsonl import iter_line_pieces
+from tap_activities.records.jsonl import iter_line_pieces
+from tap_activities.transfer.download import BodyGet, TransferGauge, read_body
 from tests.ports import free_port
 
 BODY = b"".join(b'{"n":%d,"text":"%s"}\n' % (n, b"x" * (n % 97)) for n in range(20_000))
@@ -135,7 +135,7 @@ def completed_job(client, request):
 
 
 def framed_uids(client, job, request) -> list[str]:
-    from tap_activities.jsonl import LINES
+    from tap_activities.records.jsonl import LINES
 
     data = b"".join(block for _c, block, _u in client.record_blocks(job, request, ["uid"], LINES))
     return [json.loads(line)["uid"] for line in data.splitlines()]
@@ -144,12 +144,12 @@ def framed_uids(client, job, request) -> list[str]:
 def test_fragments_reach_the_pass_without_a_file_unless_the_upstream_says_no(monkeypatch):
     """Happy path: no fragment is written to a file. A 503 on one fragment: that one
     goes the regular way (file, retries), and still every record arrives once."""
-    import tap_activities.peopleai as peopleai
+    import tap_activities.sources.peopleai.client as peopleai
     from activities_upstream import LocalUpstream
-    from tap_activities.jobs import ExportRequest
-    from tap_activities.runtime import build_runtime
+    from tap_activities.export.jobs import ExportRequest
+    from tap_activities.export.windows import Window
     from tap_activities.settings import parse_settings
-    from tap_activities.windows import Window
+    from tap_activities.sources import build_runtime
     from tests.conftest import START, fast_upstream_config, peopleai_config
 
     filed: list[str] = []

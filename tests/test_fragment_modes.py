@@ -2,7 +2,7 @@
 
 The document calls ``fragment`` a "count of fragments (0-based)"; the tap reads it as the
 highest index and lets the job's ``results_size`` decide what a 404 on that last index
-means (tap_activities/peopleai.py, ``FragmentTally``). The local upstream serves each
+means (tap_activities/sources/peopleai/client.py, ``FragmentTally``). The local upstream serves each
 reading the document allows (activities_upstream/config.py); in each, every record
 arrives, or the run fails with one line that says a fragment is missing.
 """

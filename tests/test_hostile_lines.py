@@ -19,7 +19,7 @@ import pytest
 
 from activities_upstream import LocalUpstream
 from tap_activities.errors import DataFormatError, MalformedPartError
-from tap_activities.jsonl import (
+from tap_activities.records.jsonl import (
     LINES,
     MAX_DEPTH,
     Framing,

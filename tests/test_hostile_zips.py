@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from activities_upstream import LocalUpstream
-from tap_activities import chartmogul_csv
 from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
+from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
 from tests.conftest import chartmogul_config, fast_upstream_config
 from tests.tap_process import CLI_ERROR, TAP, select_only
 

@@ -7,15 +7,16 @@ import json
 
 import pytest
 
-from tap_activities.batch import BatchFileWriter
 from tap_activities.errors import DataFormatError
-from tap_activities.jsonl import (
+from tap_activities.records.jsonl import (
     LINES,
+    Block,
     Framing,
     RecordLines,
     iter_json_lines,
     iter_line_pieces,
 )
+from tap_activities.singer.batch import BatchFileWriter
 from tests.must_run import require_native
 from tests.tap_process import batch_config
 
@@ -119,7 +120,7 @@ def test_batch_files_hold_exactly_batch_size_lines(tmp_path, compression):
         batch_config(tmp_path, size=7, prefix="t-", compression=compression)
     )
     blocks = [
-        (5, LINES.join([b'{"n":%d}' % (10 * b + i) for i in range(5)]), None) for b in range(4)
+        Block(5, LINES.join([b'{"n":%d}' % (10 * b + i) for i in range(5)]), None) for b in range(4)
     ]
     manifests = list(BatchFileWriter(config, "tap", "s").line_manifests(iter(blocks)))
     counts, numbers = [], []

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from tap_activities.errors import DataFormatError
-from tap_activities.jsonl import LINES, Framing, RecordLines, iter_line_pieces
+from tap_activities.records.jsonl import LINES, Framing, RecordLines, iter_line_pieces
 from tests.must_run import require_native
 from tests.tap_process import HAS_OFFSET
 
@@ -365,7 +365,7 @@ def test_both_passes_agree_on_generated_exports_with_stamps_and_new_fields(seed,
         framed.append(result is not None)
         return result
 
-    monkeypatch.setattr("tap_activities.jsonl.native_frame", lambda: counted)
+    monkeypatch.setattr("tap_activities.records.jsonl.native_frame", lambda: counted)
     python, native_blocks = both_passes(content, rng.choice([997, 4096, 65536]))
     assert python == native_blocks
     assert sum(b[0] for b in python) == 3000

@@ -123,6 +123,9 @@ def test_the_wheel_holds_only_the_tap_and_its_runtime_requirements(built):
     assert {t for t in top if not t.endswith(".dist-info")} == {"tap_activities"}
     assert not [n for n in names if "activities_upstream" in n]
     assert "tap_activities/schemas/peopleai_email.json" in names  # schemas travel with it
+    for package in ("records", "singer", "export", "transfer", "sources/peopleai"):
+        assert f"tap_activities/{package}/__init__.py" in names  # every subpackage travels
+    assert "tap_activities/sources/chartmogul/streams.py" in names
     required = {
         requirement_name(line)
         for line in metadata.get_all("Requires-Dist") or []
@@ -222,7 +225,7 @@ def test_the_version_is_written_once(built):
     assert re.findall(r"^## \[([^\]]+)\]", changelog, re.MULTILINE)[0] == __version__
     tap = Path(sys.executable).with_name("tap-activities")
     assert run(str(tap), "--version").strip().startswith(f"tap-activities v{__version__},")
-    from tap_activities.http import USER_AGENT
+    from tap_activities.transfer.http import USER_AGENT
 
     assert f"tap-activities/{__version__} " in USER_AGENT
 

@@ -12,8 +12,8 @@ from tap_activities.errors import (
     RateLimitedError,
     TransientError,
 )
-from tap_activities.jobs import ExportRequest, ExportStatus, JobScheduler, JobSnapshot
-from tap_activities.windows import Window
+from tap_activities.export.jobs import ExportRequest, ExportStatus, JobScheduler, JobSnapshot
+from tap_activities.export.windows import Window
 
 
 class FakeSource:

@@ -3,8 +3,8 @@ import itertools
 
 import pytest
 
-from tap_activities.peopleai import plan_peopleai_windows
-from tap_activities.windows import Window, fixed_windows, snapshot_windows
+from tap_activities.export.windows import Window, fixed_windows, snapshot_windows
+from tap_activities.sources.peopleai.streams import plan_peopleai_windows
 
 D = dt.date
 

@@ -20,7 +20,7 @@ import pytest
 
 from activities_upstream import LocalUpstream
 from tap_activities.settings import default_worker_processes, parse_settings
-from tap_activities.workers import FragmentWorkers
+from tap_activities.transfer.workers import FragmentWorkers
 from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
 from tests.faultkit import peopleai_ids
 from tests.tap_process import (
@@ -120,7 +120,7 @@ def test_a_dead_worker_means_going_on_in_threads():
     script = textwrap.dedent(
         """
         import os, signal, time
-        from tap_activities.workers import FragmentWorkers
+        from tap_activities.transfer.workers import FragmentWorkers
         workers = FragmentWorkers.start(2)
         assert workers.uses_processes
         assert workers.run(os.getpid) != os.getpid()
@@ -172,7 +172,7 @@ def test_a_caller_that_will_not_wait_is_told_when_every_worker_is_taken():
     script = textwrap.dedent(
         """
         import os, threading
-        from tap_activities.workers import FragmentWorkers, WorkersBusyError
+        from tap_activities.transfer.workers import FragmentWorkers, WorkersBusyError
 
         def hold_in_worker(started, release):
             os.write(started, b"s")
@@ -254,7 +254,7 @@ def test_ordered_results_come_in_order_and_unused_ones_are_discarded(tmp_path):
         f"""
         import os, time
         from pathlib import Path
-        from tap_activities.workers import FragmentWorkers
+        from tap_activities.transfer.workers import FragmentWorkers
 
         def slow_square(n):
             time.sleep(0.3 if n == 0 else 0.05 * (n % 3))  # finish out of order

@@ -9,7 +9,7 @@ through the SDK's own batcher unchanged.
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import struct
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import orjson
-from isal import isal_zlib
+from isal import igzip_threaded, isal_zlib
 from singer_sdk.batch import Batcher
 from upath import UPath
 
-from tap_activities.contract import FieldTypes
 from tap_activities.errors import ConfigError
-from tap_activities.jsonl import Block
+from tap_activities.records.contract import FieldTypes
+from tap_activities.records.jsonl import Block
 from tap_activities.redact import REDACTOR
-from tap_activities.spool import Spool, spool
+from tap_activities.transfer.spool import Spool, spool
 
 if TYPE_CHECKING:  # the SDK names these only in a private module: hints, never imports
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
@@ -158,14 +158,9 @@ class BatchFileWriter:
         compressed = encoding.compression == "gzip"
         for file_blocks in _per_file(blocks, self._batch_size, _line_count, _split_lines):
             filename, url = self._next_file(compressed)
-            with self.config.storage.open(filename, "wb") as raw:
-                out = _gzip_writer(raw) if compressed else raw
-                try:
-                    for _count, data, _unknown in file_blocks:
-                        out.write(data)
-                finally:
-                    if compressed:
-                        out.close()
+            with self._open(filename, compressed) as out:
+                for _count, data, _unknown in file_blocks:
+                    out.write(data)
             yield encoding, [url]
 
     def deflated_manifests(
@@ -219,21 +214,33 @@ class BatchFileWriter:
             # Records are serialised as they arrive, never held: a list of parsed records
             # makes the cyclic GC rescan an ever larger heap.
             filename, url = self._next_file(compressed)
-            with self.config.storage.open(filename, "wb") as raw:
-                out = _gzip_writer(raw) if compressed else raw
-                try:
-                    out.write(dumps(first, option=orjson.OPT_APPEND_NEWLINE))
-                    for record in islice(iterator, size - 1):
-                        out.write(dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-                finally:
-                    if compressed:
-                        out.close()
+            with self._open(filename, compressed) as out:
+                out.write(dumps(first, option=orjson.OPT_APPEND_NEWLINE))
+                for record in islice(iterator, size - 1):
+                    out.write(dumps(record, option=orjson.OPT_APPEND_NEWLINE))
             yield encoding, [url]
 
     @property
     def writes_gzip_lines(self) -> bool:
         """Whether batches are gzipped JSON Lines (what :meth:`deflated_manifests` writes)."""
         return self.writes_lines and self.config.encoding.compression == "gzip"
+
+    @contextlib.contextmanager
+    def _open(self, filename: str, compressed: bool) -> Iterator[BinaryIO]:
+        """A batch file in storage to write lines to, gzipped when ``compressed``.
+
+        The gzip stream is closed (its trailer written) before the file is, also when
+        writing fails.
+        """
+        with self.config.storage.open(filename, "wb") as raw:
+            if not compressed:
+                yield raw
+                return
+            out = _gzip_writer(raw)
+            try:
+                yield out
+            finally:
+                out.close()
 
     def _next_file(self, compressed: bool) -> tuple[str, str]:
         self._sequence += 1
@@ -248,12 +255,7 @@ def _gzip_writer(raw: BinaryIO) -> BinaryIO:
 
     ISA-L's deflate is several times faster than zlib's at its fastest level, and
     compressing in another thread (which releases the GIL) overlaps it with parsing.
-    Without the ``isal`` package, the standard library's gzip at level 1.
     """
-    try:
-        from isal import igzip_threaded
-    except ImportError:  # pragma: no cover - isal is a dependency; this is a safety net
-        return gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL)  # type: ignore[return-value]
     return igzip_threaded.open(raw, "wb", compresslevel=GZIP_LEVEL, threads=1)  # type: ignore[return-value]
 
 
@@ -305,13 +307,13 @@ def _line_cut(lines: bytes, records: int) -> int:
 
 
 def _line_count(block: Block) -> int:
-    return block[0]
+    return block.count
 
 
 def _split_lines(block: Block, room: int) -> tuple[Block, Block]:
     count, data, unknown = block  # either half may hold the unknown fields: both say so
     cut = _line_cut(data, room)
-    return (room, data[:cut], unknown), (count - room, data[cut:], unknown)
+    return Block(room, data[:cut], unknown), Block(count - room, data[cut:], unknown)
 
 
 def _deflated_count(block: DeflatedBlock) -> int:

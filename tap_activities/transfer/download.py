@@ -35,7 +35,7 @@ import requests
 import urllib3
 
 from tap_activities.errors import CorruptDownloadError, TransientError
-from tap_activities.http import CONNECT_TIMEOUT, USER_AGENT
+from tap_activities.transfer.http import CONNECT_TIMEOUT, bare_session
 
 LOGGER = logging.getLogger("tap_activities.download")
 CHUNK_BYTES = 1 << 20
@@ -145,9 +145,7 @@ def read_body(get: BodyGet, work: Callable[[BodyReader], T]) -> BodyRead[T] | No
     """
     session = getattr(_SESSIONS, "session", None)
     if session is None:
-        session = _SESSIONS.session = requests.Session()
-        session.trust_env = False
-        session.headers["User-Agent"] = USER_AGENT
+        session = _SESSIONS.session = bare_session()
     started = time.perf_counter()
     try:
         response = session.get(
@@ -221,13 +219,11 @@ class PartDownloader:
         self.attempts = max(1, attempts)
         self.directory = directory
 
-    def files(self, fetchers: Sequence[PartFetcher], what: str) -> Iterator[Path]:
-        """Yield one temporary file per part, in order; each is deleted after use."""
-        for path, _result in self.results(fetchers, what):
-            yield path
-
     def results(self, fetchers: Sequence[PartFetcher], what: str) -> Iterator[tuple[Path, Any]]:
-        """Like :meth:`files`, with what each part's fetcher returned."""
+        """Yield one temporary file per part, in order, with what its fetcher returned.
+
+        Each file is deleted after use.
+        """
         if not fetchers:
             return
         ahead = self.workers + 1

@@ -23,9 +23,6 @@ from typing import Any, BinaryIO
 
 import requests
 
-from tap_activities import chartmogul_csv
-from tap_activities.chartmogul_csv import CsvRange, frame_csv_range
-from tap_activities.download import PartDownloader, copy_body
 from tap_activities.errors import (
     AuthError,
     CorruptDownloadError,
@@ -33,17 +30,18 @@ from tap_activities.errors import (
     NotFoundError,
     UpstreamError,
 )
-from tap_activities.http import ApiSession, HostContact, fetch_foreign, redact_url
-from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
-from tap_activities.jsonl import Block, Framing, frame_records
+from tap_activities.export.jobs import ExportRequest, ExportStatus, JobSnapshot
+from tap_activities.records.jsonl import Block, Framing, frame_records
 from tap_activities.settings import ChartMogulSettings, Settings
-from tap_activities.spool import BlockMeta, Handoff, Spool, read_blocks
-from tap_activities.windows import Window, snapshot_windows
-from tap_activities.workers import FragmentWorkers
+from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
+from tap_activities.sources.chartmogul.zipped_csv import CsvRange, frame_csv_range
+from tap_activities.transfer.download import PartDownloader, copy_body
+from tap_activities.transfer.http import ApiSession, HostContact, fetch_foreign, redact_url
+from tap_activities.transfer.spool import BlockMeta, Handoff, Spool, read_blocks
+from tap_activities.transfer.workers import FragmentWorkers
 
 EXPORTS_PATH = "/v1/activities_export"
 PING_PATH = "/v1/ping"  # the authentication test endpoint of ChartMogul's API (and its clients)
-ACTIVITY_TYPES = ("new_biz", "expansion", "contraction", "churn", "reactivation")
 MAX_OPEN_EXPORTS = 5
 
 _STATES = {
@@ -53,19 +51,6 @@ _STATES = {
     "successful": ExportStatus.COMPLETED,
     "failed": ExportStatus.FAILED,
 }
-
-
-def plan_chartmogul_windows(
-    start: dt.date, end: dt.date, bookmark: dt.date | None, lookback_days: int
-) -> list[Window]:
-    """Windows of at most a year; an incremental run re-exports ``lookback_days`` first.
-
-    ChartMogul recomputes activities after the fact, so a run starts ``lookback_days``
-    before the bookmark (never before ``start_date``); targets upsert on ``uuid``.
-    """
-    if bookmark is not None:
-        start = max(start, bookmark - dt.timedelta(days=lookback_days))
-    return list(snapshot_windows(start, end))
 
 
 def parse_export(body: Any) -> JobSnapshot:
@@ -182,7 +167,7 @@ class ChartMogulClient:
                 try:
                     for handoff in ranges:
                         for block in read_blocks(Spool.adopt(*handoff)):
-                            emitted += block[0]
+                            emitted += block.count
                             yield block
                     continue
                 except chartmogul_csv.CsvRowError:

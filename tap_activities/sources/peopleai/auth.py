@@ -1,9 +1,9 @@
 """OAuth 2.0 client-credentials tokens for the People.ai API.
 
 A token lives about two hours and a nightly sync can outlive it, so the token is renewed a
-margin before it expires and once more when a call answers 401. It is attached only by the
-:class:`~tap_activities.http.ApiSession` bound to the People.ai host, and it never appears in
-logs: ``repr`` of this object hides it and errors name the endpoint, not the token.
+margin before it expires and once more when a call answers 401. It is attached only by
+the :class:`~tap_activities.transfer.http.ApiSession` bound to the People.ai host, and it
+never appears in logs: ``repr`` of this object hides it and errors name the endpoint, not the token.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ import time
 import requests
 
 from tap_activities.errors import AuthError, UpstreamError
-from tap_activities.http import (
+from tap_activities.redact import REDACTOR
+from tap_activities.transfer.http import (
     CONNECT_TIMEOUT,
-    USER_AGENT,
     HostContact,
+    bare_session,
     check_response,
     error_message,
     redact_url,
 )
-from tap_activities.redact import REDACTOR
 
 RENEW_MARGIN_SECONDS = 120.0
 
@@ -36,10 +36,10 @@ class PeopleAITokenAuth(requests.auth.AuthBase):
         client_id: str,
         client_secret: str,
         timeout: float,
-        contact: HostContact | None = None,
+        contact: HostContact,
     ) -> None:
         """``contact``: the API host's first-contact state, shared with its session."""
-        self._contact = contact or HostContact("People.ai", token_url, "peopleai_api_url")
+        self._contact = contact
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
@@ -47,9 +47,7 @@ class PeopleAITokenAuth(requests.auth.AuthBase):
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
-        self._session = requests.Session()
-        self._session.trust_env = False
-        self._session.headers["User-Agent"] = USER_AGENT
+        self._session = bare_session()
 
     def __repr__(self) -> str:
         """Never show the token or the secret."""

@@ -43,6 +43,20 @@ host answered before), network faults get the full ``max_retry_seconds``."""
 RETRY_CAP_SECONDS = 60.0
 
 
+def bare_session() -> requests.Session:
+    """A session that carries nothing but our User-Agent.
+
+    No auth object, no default headers that could carry a key, and ``trust_env`` off so
+    no ``~/.netrc`` credentials or proxy settings of the environment sneak onto requests.
+    Every session the tap opens starts from this; the API session adds its own auth per
+    request.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
 def redact_url(url: str) -> str:
     """Drop the query string and any user info: both can carry credentials."""
     parts = urlsplit(url)
@@ -188,9 +202,8 @@ class ApiSession:
         auth: requests.auth.AuthBase | None,
         timeout: float,
         max_retry_seconds: float,
-        retry_rate_limits: bool = True,
         auth_hint: str = "",
-        contact: HostContact | None = None,
+        contact: HostContact,
     ) -> None:
         """Bind a session to ``base_url``.
 
@@ -199,25 +212,19 @@ class ApiSession:
             base_url: Scheme, host and optional path prefix of the API.
             auth: Credentials attached to every call to this host.
             timeout: Read timeout of one request, in seconds.
-            max_retry_seconds: Total time spent retrying one call before giving up.
-            retry_rate_limits: Whether 429 is retried here (the job scheduler handles it
-                itself for job creation, so it can go on with other work meanwhile).
+            max_retry_seconds: Total time spent retrying one call (429, 5xx, connection
+                faults) before giving up.
             auth_hint: The settings to check when the API refuses the credentials.
             contact: Whether the host answered yet (shared with its token endpoint).
         """
-        self.contact = contact or HostContact(name, base_url, "the API URL")
+        self.contact = contact
         self.auth_hint = auth_hint
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.max_retry_seconds = max_retry_seconds
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = USER_AGENT
-        self._session.trust_env = False  # no ~/.netrc credentials sneaking onto requests
+        self._session = bare_session()
         self._auth = auth
-        self._retryable: tuple[type[Exception], ...] = (
-            (TransientError, RateLimitedError) if retry_rate_limits else (TransientError,)
-        )
 
     def url(self, path: str) -> str:
         """Absolute URL for an API path."""
@@ -275,7 +282,7 @@ class ApiSession:
             budget = min(budget, FIRST_CONTACT_SECONDS)
         decorated = backoff.on_exception(
             _wait_gen,
-            self._retryable,
+            (TransientError, RateLimitedError),
             max_time=budget,
             jitter=None,
             on_backoff=_log_backoff,
@@ -333,12 +340,9 @@ def fetch_foreign(
 ) -> requests.Response:
     """GET a URL on a host that must not receive our credentials (a pre-signed file URL).
 
-    A fresh, bare session is used on purpose: no auth object, no default headers that
-    could carry a key, no environment credentials, no redirects followed silently.
+    A fresh :func:`bare_session` is used on purpose, and no redirect is followed silently.
     """
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["User-Agent"] = USER_AGENT
+    session = bare_session()
     try:
         response = session.get(
             url, timeout=(CONNECT_TIMEOUT, timeout), stream=True, allow_redirects=False

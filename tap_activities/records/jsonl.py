@@ -14,11 +14,13 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
+import simdjson
 
-from tap_activities.contract import (
+from tap_activities.errors import ConfigError, DataFormatError, MalformedPartError
+from tap_activities.records.contract import (
     DateTimeError,
     FieldTypes,
     fix_date_time,
@@ -26,7 +28,6 @@ from tap_activities.contract import (
     normal_date_time,
     type_bits,
 )
-from tap_activities.errors import ConfigError, DataFormatError, MalformedPartError
 
 
 def iter_json_lines(
@@ -108,8 +109,15 @@ def iter_line_pieces(
             yield pending + b"\n", len(pending) + 1
 
 
-Block = tuple[int, bytes, "FieldTypes | None"]
-"""``(record count, framed records, types of the fields the schema does not list)``."""
+class Block(NamedTuple):
+    """Records of one piece of input, serialised and framed, ready to be written."""
+
+    count: int
+    """How many records ``data`` holds."""
+    data: bytes
+    """The records, framed (RECORD messages or bare JSON lines)."""
+    unknown: FieldTypes | None
+    """Types of the fields the schema does not list, or None when there are none."""
 
 
 @dataclass(frozen=True)
@@ -156,11 +164,11 @@ def frame_records(
         except orjson.JSONEncodeError:  # an integer wider than 64 bits: kept exactly
             append(dumps_exact({**nulls, **record}, default))
         if len(block) >= BLOCK_RECORDS:
-            yield len(block), framing.join(block), unknown
+            yield Block(len(block), framing.join(block), unknown)
             block = []
             append = block.append
     if block:
-        yield len(block), framing.join(block), unknown
+        yield Block(len(block), framing.join(block), unknown)
 
 
 class RecordLines:
@@ -174,7 +182,7 @@ class RecordLines:
     valid but outside its limits, such as integers wider than 64 bits) goes the slow way:
     orjson, whose verdict and errors (with line numbers) are those of ``iter_json_lines``.
 
-    The data contract (:mod:`~tap_activities.contract`) is kept on the way: a date-time
+    The data contract (:mod:`~tap_activities.records.contract`) is kept on the way: a date-time
     without an offset gets ``Z`` appended (such a record is re-serialised, the slow way;
     the native pass splices the ``Z`` in), one that is no date-time raises
     :class:`DataFormatError` with its line number, and the JSON types of keys outside
@@ -202,7 +210,7 @@ class RecordLines:
         }
         self._layouts: dict[tuple[str, ...], _Layout] = {}
         self._null_record = dict.fromkeys(self.fields)
-        self._parse = _simdjson_parser()
+        self._parse = simdjson.Parser().parse
         self._native = native_frame() if native is None or native else None
         if native and self._native is None:
             msg = "the native fragment pass is not built (or TAP_ACTIVITIES_NATIVE=0)"
@@ -237,7 +245,8 @@ class RecordLines:
             framed = None
             if native is not None:
                 head, sep, tail = framing.head, framing.sep, framing.tail
-                framed = native(data, end, names, nulls, head, sep, tail, stamps, pointers)
+                done = native(data, end, names, nulls, head, sep, tail, stamps, pointers)
+                framed = None if done is None else Block(*done)
             if framed is None:
                 framed = self._python_piece(
                     data, end, number=number, where=where, framing=framing, error=error
@@ -314,7 +323,7 @@ class RecordLines:
         if not count:
             return None
         pieces[-1] = (layout.closing if layout is not None else b"") + framing.tail
-        return count, b"".join(pieces), unknown or None
+        return Block(count, b"".join(pieces), unknown or None)
 
     def _document(self, data: bytes, start: int, stop: int) -> tuple[Any, tuple[str, ...] | None]:
         """The lazy document simdjson makes of a line, and its top-level keys (None: slow).
@@ -323,7 +332,7 @@ class RecordLines:
         than :data:`MAX_DEPTH`): those go the slow way too, which words the refusal.
         (simdjson takes bytes faster than a memoryview, copy included.)
         """
-        if self._parse is None or _suspect(data, start, stop):
+        if _suspect(data, start, stop):
             return None, None
         try:
             document = self._parse(data[start:stop])
@@ -627,25 +636,8 @@ def fragment_pass() -> str:
     return f"native (simdjson, {_native_lines.implementation()} kernel)"
 
 
-def _simdjson_parser() -> Callable[[bytes], Any] | None:
-    """Simdjson's lazy parse, or None (every line then goes through orjson)."""
-    try:
-        import simdjson
-    except ImportError:  # pragma: no cover - it is a dependency; this is a safety net
-        return None
-    return simdjson.Parser().parse
-
-
-def _simdjson_object_type() -> type | None:
-    """The type simdjson gives a parsed JSON object (None without simdjson)."""
-    try:
-        import simdjson
-    except ImportError:  # pragma: no cover - as in _simdjson_parser
-        return None
-    return simdjson.Object
-
-
-_OBJECT = _simdjson_object_type()
+_OBJECT = simdjson.Object
+"""The type simdjson gives a parsed JSON object."""
 
 
 def check_json_lines(path: Path, *, where: str) -> None:
@@ -655,8 +647,7 @@ def check_json_lines(path: Path, *, where: str) -> None:
     validates a line in about a microsecond; a line it refuses goes to orjson, whose
     verdict (and message, with the line number) is final, as in :func:`iter_json_lines`.
     """
-    parse = _simdjson_parser()
-    json_object = _simdjson_object_type()
+    parse = simdjson.Parser().parse
     number = 0
     for data, end in iter_line_pieces(path):
         find = data.find
@@ -666,9 +657,9 @@ def check_json_lines(path: Path, *, where: str) -> None:
             number += 1
             line = data[start:stop]
             start = stop + 1
-            if parse is not None and not _suspect(line, 0, len(line)):
+            if not _suspect(line, 0, len(line)):
                 try:
-                    if type(parse(line)) is json_object:
+                    if type(parse(line)) is _OBJECT:
                         continue
                 except (ValueError, RuntimeError):
                     pass  # refused: orjson decides below

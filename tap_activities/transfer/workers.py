@@ -6,7 +6,7 @@ has. A few forked worker processes put the other cores to work. They are forked 
 when a sync starts and the tap has no other thread yet (forking a threaded process can
 copy a lock some other thread holds, and the child would wait on it forever), so they
 inherit every module already imported and cost milliseconds to start. Work and results
-travel as file names and small indexes (see :mod:`tap_activities.spool`), never as
+travel as file names and small indexes (see :mod:`tap_activities.transfer.spool`), never as
 record data.
 """
 

@@ -26,16 +26,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tap_activities.batch import DeflatedBlock, deflate_part, read_deflated
-from tap_activities.contract import FieldTypes
-from tap_activities.download import (
-    BodyGet,
-    BodyRead,
-    PartDownloader,
-    TransferGauge,
-    copy_body,
-    read_body,
-)
 from tap_activities.errors import (
     AuthError,
     ExportExpiredError,
@@ -45,9 +35,9 @@ from tap_activities.errors import (
     TransientError,
     UpstreamError,
 )
-from tap_activities.http import ApiSession, HostContact
-from tap_activities.jobs import ExportRequest, ExportStatus, JobSnapshot
-from tap_activities.jsonl import (
+from tap_activities.export.jobs import ExportRequest, ExportStatus, JobSnapshot
+from tap_activities.records.contract import FieldTypes
+from tap_activities.records.jsonl import (
     LINES,
     Block,
     Framing,
@@ -56,16 +46,24 @@ from tap_activities.jsonl import (
     check_json_lines,
     iter_json_lines,
 )
-from tap_activities.peopleai_auth import PeopleAITokenAuth
 from tap_activities.settings import PeopleAISettings, Settings
-from tap_activities.spool import BlockMeta, Handoff, Spool, read_blocks, spool_blocks
-from tap_activities.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
-from tap_activities.workers import FragmentWorkers, WorkersBusyError
+from tap_activities.singer.batch import DeflatedBlock, deflate_part, read_deflated
+from tap_activities.sources.peopleai.auth import PeopleAITokenAuth
+from tap_activities.transfer.download import (
+    BodyGet,
+    BodyRead,
+    PartDownloader,
+    TransferGauge,
+    copy_body,
+    read_body,
+)
+from tap_activities.transfer.http import ApiSession, HostContact
+from tap_activities.transfer.spool import BlockMeta, Handoff, Spool, read_blocks, spool_blocks
+from tap_activities.transfer.workers import FragmentWorkers, WorkersBusyError
 
 LOGGER = logging.getLogger("tap_activities.peopleai")
 JOBS_PATH = "/pull/v1/export/activities/jobs"
 TOKEN_PATH = "/auth/v1/tokens"  # noqa: S105 - a path, not a secret
-ACTIVITY_TYPES = ("email", "meeting", "call")
 MAX_QUEUED_JOBS = 10
 DOWNLOAD_SECONDS_PER_20MB = 60.0
 RECONCILE_SLACK_SECONDS = 120.0
@@ -79,20 +77,6 @@ _STATES = {
     "canceled": ExportStatus.CANCELED,
     "cancelled": ExportStatus.CANCELED,
 }
-
-
-def plan_peopleai_windows(
-    start: dt.date, end: dt.date, bookmark: dt.date | None
-) -> list[tuple[Window, str]]:
-    """Windows and export types for one stream.
-
-    With no bookmark, history is built with snapshot exports (by activity date) in windows
-    of at most a year. With one, delta exports (by processed date) of at most 14 days run
-    from the bookmark day itself, so activities processed late on that day are not lost.
-    """
-    if bookmark is None:
-        return [(w, "snapshot") for w in snapshot_windows(start, end)]
-    return [(w, "delta") for w in fixed_windows(max(bookmark, start), end, DELTA_MAX_DAYS)]
 
 
 def parse_job(body: Any) -> JobSnapshot:
@@ -210,7 +194,7 @@ class PeopleAIClient:
         """The records of :meth:`records`, serialised with null-filled schema fields.
 
         ``date_times`` (paths of the schema's date-time fields) are given their offset
-        (:class:`~tap_activities.jsonl.RecordLines`).
+        (:class:`~tap_activities.records.jsonl.RecordLines`).
 
         Each fragment is validated, null-filled and framed by a worker (a worker process,
         or its download thread) in one pass over its lines, which replaces

@@ -1,26 +1,13 @@
-"""Per-source machinery shared by the streams of one run: settings, client, scheduler."""
+"""One package per upstream API, each behind the same small client interface."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from tap_activities.jobs import JobScheduler
+from tap_activities.export.jobs import JobScheduler
+from tap_activities.export.runtime import SourceRuntime
 from tap_activities.settings import Settings
-from tap_activities.workers import FragmentWorkers
-
-
-@dataclass
-class SourceRuntime:
-    """What every stream of one source shares during a run."""
-
-    settings: Settings
-    client: Any
-    scheduler: JobScheduler
-
-    def close(self) -> None:
-        """Stop background work."""
-        self.scheduler.close()
+from tap_activities.transfer.workers import FragmentWorkers
 
 
 def build_runtime(
@@ -28,12 +15,12 @@ def build_runtime(
 ) -> SourceRuntime:
     """Create the client and scheduler of a source (``workers``: see :mod:`.workers`)."""
     if source_name == "peopleai":
-        from tap_activities.peopleai import PeopleAIClient
+        from tap_activities.sources.peopleai.client import PeopleAIClient
 
         assert settings.peopleai is not None
         client: Any = PeopleAIClient(settings.peopleai, settings, workers)
     elif source_name == "chartmogul":
-        from tap_activities.chartmogul import ChartMogulClient
+        from tap_activities.sources.chartmogul.client import ChartMogulClient
 
         assert settings.chartmogul is not None
         client = ChartMogulClient(settings.chartmogul, settings, workers)

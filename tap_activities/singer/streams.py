@@ -1,6 +1,7 @@
-"""Singer streams: one per source and activity type, each a sequence of export windows.
+"""The stream core: every activity stream is a sequence of export windows.
 
-A stream plans its windows from its bookmark, submits them to its source's shared job
+Each source's stream classes (``sources/*/streams.py``) say how it plans its windows. A
+stream plans its windows from its bookmark, submits them to its source's shared job
 scheduler, then, window after window, waits for the job, emits the records and only then
 moves the bookmark and emits a STATE message. State per stream::
 
@@ -23,43 +24,38 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from singer_sdk import SchemaDirectory, Stream, StreamSchema
+from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
-from tap_activities.batch import BatchFileWriter, DeflatedBlock
-from tap_activities.contract import (
+from tap_activities.errors import ConfigError, DataFormatError, ExportExpiredError
+from tap_activities.export.jobs import ExportRequest, ExportTicket, JobSnapshot
+from tap_activities.export.windows import Window
+from tap_activities.records.contract import (
     DateTimeError,
     FieldTypes,
     RecordContract,
     SchemaDrift,
     describe_types,
 )
-from tap_activities.errors import ConfigError, DataFormatError, ExportExpiredError
-from tap_activities.jobs import ExportRequest, ExportTicket, JobSnapshot
-from tap_activities.jsonl import LINES, Block, Framing, frame_records
-from tap_activities.output import BufferedSingerWriter, default_json, record_envelope
+from tap_activities.records.jsonl import LINES, Block, Framing
 from tap_activities.schemas import schema_directory
-from tap_activities.sdk_hooks import fast_path_allowed
-from tap_activities.windows import Window
+from tap_activities.singer.batch import BatchFileWriter, DeflatedBlock
+from tap_activities.singer.output import BufferedSingerWriter, record_envelope
+from tap_activities.singer.sdk_hooks import SdkStreamHooks, pop_deselected_record_properties
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
-    from tap_activities.runtime import SourceRuntime
+    from tap_activities.export.runtime import SourceRuntime
 
-try:  # the one SDK helper without a public name: what a RECORD's deselected fields lose
-    from singer_sdk.helpers._catalog import pop_deselected_record_properties
-except ImportError:  # pragma: no cover - an SDK that moved it
-    pop_deselected_record_properties = None
-
-LOGGER = logging.getLogger("tap_activities.streams")
 EXPIRED_EXPORT_ATTEMPTS = 3
 T = TypeVar("T")
+AnyBlock = TypeVar("AnyBlock", Block, DeflatedBlock)
 
 
-class ExportStream(Stream):
+class ExportStream(SdkStreamHooks):
     """Base class of every activity stream; subclasses say which source and type."""
 
     source_name: ClassVar[str]
@@ -86,15 +82,12 @@ class ExportStream(Stream):
         """Always incremental: the bookmark is the last finished window, not a field."""
         return REPLICATION_INCREMENTAL
 
-    def _increment_stream_state(self, latest_record: Any, *, context: Any = None) -> None:
-        """Do nothing per record: the bookmark moves per finished window instead."""
-
     # Planning ---------------------------------------------------------------------------
 
     @property
     def runtime(self) -> SourceRuntime:
         """The source's client and scheduler, shared by every stream of the source."""
-        return self._tap.runtime(self.source_name)  # type: ignore[attr-defined]
+        return self.parent_tap.runtime(self.source_name)
 
     def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
         """Windows to export this run, with their export type, in order."""
@@ -156,12 +149,7 @@ class ExportStream(Stream):
         """
         writer = BatchFileWriter(batch_config, self.tap_name, self.name)
         deflated = getattr(self.runtime.client, "deflated_blocks", None)
-        if (
-            writer.writes_gzip_lines
-            and deflated is not None
-            and type(self).fetch is ExportStream.fetch
-            and self._can_write_directly()
-        ):
+        if writer.writes_gzip_lines and deflated is not None and self.can_write_directly():
             # People.ai: lines validated, null-filled and compressed in the download
             # workers; this thread only lays compressed blocks into files.
             fields, date_times = tuple(self._null_record), self._contract.date_times
@@ -170,11 +158,9 @@ class ExportStream(Stream):
                     self._counted(job, request, deflated(job, request, fields, date_times))
                 )
             )
-        if writer.writes_lines and self._can_write_directly():
+        if writer.writes_lines and self.can_write_directly():
             return self._each_window(
-                lambda job, request: writer.line_manifests(
-                    self._window_blocks(job, request, lambda: LINES)
-                )
+                lambda job, request: writer.line_manifests(self._window_blocks(job, request, LINES))
             )
         transform = self._batch_transform()
         return self._each_window(
@@ -190,7 +176,7 @@ class ExportStream(Stream):
         sends one manifest to every alias of a stream, so a map that splits a stream
         into several cannot be honoured in BATCH mode: that is refused, not ignored.
         """
-        if self._can_write_directly():
+        if self.can_write_directly():
             return iter
         maps = self.stream_maps
         if len(maps) != 1:
@@ -200,12 +186,6 @@ class ExportStream(Stream):
             )
             raise ConfigError(msg)
         schema, mask = self.schema, self.mask
-        if pop_deselected_record_properties is None:  # pragma: no cover - see the import
-            msg = (
-                f"'batch_config' with stream maps, flattening or deselected fields on "
-                f"'{self.name}' needs singer-sdk 0.54's catalog helpers; use RECORD output"
-            )
-            raise ConfigError(msg)
 
         def transform(records: Iterable[dict]) -> Iterator[dict]:
             for record in records:
@@ -227,8 +207,8 @@ class ExportStream(Stream):
             ticket = tickets[position]
             for attempt in range(1, EXPIRED_EXPORT_ATTEMPTS + 1):
                 job = ticket.wait()
-                self._remember_all_jobs()
-                self._write_state_now()
+                self.parent_tap.remember_all_jobs()
+                self.write_state_now()
                 try:
                     yield from emit(job, ticket.request)
                     break
@@ -249,14 +229,18 @@ class ExportStream(Stream):
             )
             self.runtime.scheduler.release(ticket)
             self._next_window = position + 1
-            self._remember_all_jobs()
-            self._write_state_now()
+            self.parent_tap.remember_all_jobs()
+            self.write_state_now()
+
+    def sync_blocks(self) -> Iterator[Block]:
+        """Every window's records in blocks, the bookmark moved after each window."""
+        return self._each_window(self._window_blocks)
 
     def _window_records(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
         nulls = self._null_record
         self._envelope = record_envelope(self.name, _now())
         count = 0
-        for record in self._contracted(job, request, self.fetch(job, request)):
+        for record in self._contracted(job, request, self.runtime.client.records(job, request)):
             count += 1
             yield {**nulls, **record}
         self._log_window(job, request, count)
@@ -287,37 +271,27 @@ class ExportStream(Stream):
         self,
         job: JobSnapshot,
         request: ExportRequest,
-        framing: Callable[[], Framing] | None = None,
+        framing: Framing | None = None,
     ) -> Iterator[Block]:
         """The window's records, serialised and framed: ``(count, bytes, unknown)`` pieces.
 
         Schema fields a record lacks are null. People.ai records are never decoded: their
-        JSON lines are validated and reused (:class:`~tap_activities.jsonl.RecordLines`);
+        JSON lines are validated and reused (:class:`~tap_activities.records.jsonl.RecordLines`);
         other sources' records are serialised with orjson as they are parsed. ``framing``
-        is asked once the window's envelope is set (default: RECORD lines). Fields
-        outside the schema are declared before the block that carries them goes on.
+        None: RECORD messages stamped with the window's extraction time. Fields outside
+        the schema are declared before the block that carries them goes on.
         """
-        self._envelope = record_envelope(self.name, _now())
-        frame = framing() if framing is not None else self._record_framing()
-        record_blocks = getattr(self.runtime.client, "record_blocks", None)
-        if record_blocks is not None and type(self).fetch is ExportStream.fetch:
-            fields = tuple(self._null_record)
-            blocks = record_blocks(job, request, fields, frame, self._contract.date_times)
-        else:
-            records = self._contracted(job, request, self.fetch(job, request))
-            blocks = frame_records(records, self._null_record, frame, default_json)
-        count = 0
-        for block in blocks:
-            count += block[0]
-            if block[2]:
-                self.declare(block[2])
-            yield block
-        self._log_window(job, request, count)
+        self._envelope = prefix, suffix = record_envelope(self.name, _now())
+        frame = framing or Framing(prefix, suffix + prefix, suffix)
+        blocks = self.runtime.client.record_blocks(
+            job, request, tuple(self._null_record), frame, self._contract.date_times
+        )
+        yield from self._counted(job, request, blocks)
 
     def _counted(
-        self, job: JobSnapshot, request: ExportRequest, blocks: Iterable[DeflatedBlock]
-    ) -> Iterator[DeflatedBlock]:
-        """``blocks`` as they are, with the window's record count logged at the end."""
+        self, job: JobSnapshot, request: ExportRequest, blocks: Iterable[AnyBlock]
+    ) -> Iterator[AnyBlock]:
+        """``blocks`` as they are, their new fields declared, the window's count logged."""
         count = 0
         for block in blocks:
             count += block.count
@@ -325,10 +299,6 @@ class ExportStream(Stream):
                 self.declare(block.unknown)
             yield block
         self._log_window(job, request, count)
-
-    def _record_framing(self) -> Framing:
-        prefix, suffix = self._envelope
-        return Framing(prefix, suffix + prefix, suffix)
 
     def _log_window(self, job: JobSnapshot, request: ExportRequest, count: int) -> None:
         self.logger.info(
@@ -338,44 +308,6 @@ class ExportStream(Stream):
             count,
             job.job_id,
         )
-
-    def fetch(self, job: Any, request: ExportRequest) -> Iterator[dict[str, Any]]:
-        """Records of a completed job, in a stable order."""
-        return self.runtime.client.records(job, request)
-
-    def _sync_records(self, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        """The SDK's record loop, or a lean one when records need no SDK processing.
-
-        The SDK's loop spends more time per record on bookkeeping this stream does not use
-        (child contexts, partition copies, per-record state) than on the record itself.
-        When no stream map, flattening, deselected field or dry-run limit applies, records
-        go straight to the buffered writer, already serialised, a block at a time; metrics
-        and state finalisation stay the SDK's.
-        """
-        if not (
-            self._fast_path()
-            and kwargs.get("write_messages", True)
-            and self.ABORT_AT_RECORD_COUNT is None
-        ):
-            # Passed on as the SDK called it: its hooks may have changed (sdk_hooks).
-            yield from super()._sync_records(*args, **kwargs)
-            return
-        context = args[0] if args else kwargs.get("context")
-        writer = self._tap.message_writer
-        state_manager = self.state_manager
-        if type(self).get_records is ExportStream.get_records:
-            blocks = self._each_window(self._window_blocks)
-        else:  # a subclass's own records: serialise them as they come
-            blocks = frame_records(
-                self.get_records(context), self._null_record, self._record_framing(), default_json
-            )
-        with self.get_record_counter() as counter, self.get_sync_timer():
-            for count, data, _unknown in blocks:  # declared by _window_blocks
-                writer.write_bytes(data)
-                state_manager.is_flushed = False
-                counter.increment(count)
-        self._finalize_state(self.stream_state)
-        self._write_state_message()
 
     def declare(self, seen: FieldTypes) -> None:
         """Declare fields the schema does not list, before a record carrying them goes out.
@@ -389,7 +321,7 @@ class ExportStream(Stream):
         changes = self._drift.absorb(seen)
         if not changes:
             return
-        mapper = self._tap.mapper
+        mapper = self.parent_tap.mapper
         raw = copy.deepcopy(mapper.stream_maps[self.name][0].raw_schema)
         properties = raw.setdefault("properties", {})
         declared = []
@@ -415,33 +347,17 @@ class ExportStream(Stream):
         if declared:
             before = [m.transformed_schema for m in self.stream_maps]
             mapper.register_raw_stream_schema(self.name, raw, self.primary_keys)
-            self._stream_maps = None
+            self.rebuild_stream_maps()
             # A map that pins or drops the field leaves what targets see unchanged: a
             # SCHEMA message would only make them start a new sink for nothing.
             if [m.transformed_schema for m in self.stream_maps] != before:
-                self._write_schema_message()
+                self.write_schema_message()
 
-    def _fast_path(self) -> bool:
-        """Whether RECORDs skip the SDK's loop: nothing to transform, and hooks as expected."""
-        if self._fast_output is None:
-            self._fast_output = fast_path_allowed() and self._can_write_directly()
-        return self._fast_output
-
-    def _write_record_message(self, *args: Any, **kwargs: Any) -> None:
-        """Write a RECORD, straight to the buffered writer when the SDK has nothing to do."""
-        if not self._fast_path():
-            super()._write_record_message(*args, **kwargs)
-            return
-        (record,) = args or (kwargs["record"],)
-        prefix, suffix = self._envelope
-        self._tap.message_writer.write_record(prefix, record, suffix)
-        self.state_manager.is_flushed = False
-
-    def _can_write_directly(self) -> bool:
+    def can_write_directly(self) -> bool:
         """True when no stream map, flattening or deselected field would change a record."""
         maps = self.stream_maps
         return (
-            isinstance(self._tap.message_writer, BufferedSingerWriter)
+            isinstance(self.parent_tap.message_writer, BufferedSingerWriter)
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and not maps[0].flattening_enabled
@@ -449,29 +365,13 @@ class ExportStream(Stream):
             and all(self.mask.values())
         )
 
-    def _abort_sync(self, *args: Any, **kwargs: Any) -> None:
-        """Flush buffered messages when a sync stops early (record limit, signal)."""
-        try:
-            super()._abort_sync(*args, **kwargs)
-        finally:
-            flush = getattr(self._tap.message_writer, "flush", None)
-            if flush is not None:
-                flush()
-
-    def _remember_all_jobs(self) -> None:
-        """Put the job ids of every stream's unfinished windows into state.
-
-        Jobs are created ahead, for later windows and for streams that sync later; a run
-        killed now must find all of them in its last STATE, not only this stream's.
-        """
-        for stream in self._tap.streams.values():
-            if isinstance(stream, ExportStream) and stream._tickets is not None:
-                stream._remember_jobs(stream._tickets[stream._next_window :])
-
-    def _remember_jobs(self, tickets: list[ExportTicket]) -> None:
+    def remember_jobs(self) -> None:
+        """Put the job ids of this stream's windows not yet emitted into its state."""
+        if self._tickets is None:  # not planned: not selected, or its state is as loaded
+            return
         jobs = {
             t.request.window.key: {"job_id": t.job_id, "export_type": t.request.export_type}
-            for t in tickets
+            for t in self._tickets[self._next_window :]
             if t.job_id
         }
         state = self.stream_state
@@ -479,10 +379,6 @@ class ExportStream(Stream):
             state["jobs"] = jobs
         else:
             state.pop("jobs", None)
-
-    def _write_state_now(self) -> None:
-        self.state_manager.is_flushed = False
-        self._write_state_message()
 
 
 def _now() -> dt.datetime:
@@ -502,112 +398,6 @@ def _quiet_sync_error(record: logging.LogRecord) -> bool:
     )
 
 
-class PeopleAIStream(ExportStream):
-    """People.ai activities of one type: snapshot history, then 14-day deltas."""
-
-    source_name = "peopleai"
-
-    def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
-        """Snapshot windows until history is complete, then delta windows from the bookmark."""
-        from tap_activities.peopleai import plan_peopleai_windows
-
-        settings = self.runtime.settings
-        bookmark = _date(state.get("bookmark"))
-        if state.get("mode") == "delta" and bookmark is not None:
-            return list(plan_peopleai_windows(settings.start_date, settings.end_date, bookmark))
-        # Building history (first run, or a run that stopped part-way through it).
-        state.setdefault("delta_start", dt.datetime.now(dt.timezone.utc).date().isoformat())
-        state["mode"] = "snapshot"
-        # A finished snapshot window holds every activity of its days (late ones come with
-        # the deltas from delta_start), so history goes on the day after the bookmark:
-        # the windows then match those of the interrupted run and its kept jobs resume.
-        start = (
-            max(bookmark + dt.timedelta(days=1), settings.start_date)
-            if bookmark
-            else settings.start_date
-        )
-        plan = list(plan_peopleai_windows(start, settings.end_date, None))
-        if not plan and bookmark is not None:  # history already reaches end_date
-            state["mode"] = "delta"
-            state.pop("delta_start", None)
-        return plan
-
-    def window_done(self, state: dict, window: Window, export_type: str | None, last: bool) -> None:
-        """After the last snapshot window, switch to deltas from the day history began."""
-        state["bookmark"] = window.end.isoformat()
-        if export_type == "snapshot" and last:
-            delta_start = _date(state.pop("delta_start", None)) or window.end
-            state["bookmark"] = min(delta_start, window.end).isoformat()
-            state["mode"] = "delta"
-
-
-class PeopleAIEmailStream(PeopleAIStream):
-    """Emails captured by People.ai."""
-
-    name = "peopleai_email"
-    activity_type = "email"
-
-
-class PeopleAIMeetingStream(PeopleAIStream):
-    """Meetings captured by People.ai."""
-
-    name = "peopleai_meeting"
-    activity_type = "meeting"
-
-
-class PeopleAICallStream(PeopleAIStream):
-    """Calls captured by People.ai."""
-
-    name = "peopleai_call"
-    activity_type = "call"
-
-
-PEOPLEAI_STREAMS: tuple[type[PeopleAIStream], ...] = (
-    PeopleAIEmailStream,
-    PeopleAIMeetingStream,
-    PeopleAICallStream,
-)
-
-
-def _date(value: Any) -> dt.date | None:
+def state_date(value: Any) -> dt.date | None:
+    """A day kept in state (``bookmark``, ``delta_start``), or None when absent."""
     return dt.date.fromisoformat(str(value)) if value else None
-
-
-class ChartMogulStream(ExportStream):
-    """ChartMogul activities of one type: windows of at most a year, with a look-back."""
-
-    source_name = "chartmogul"
-    primary_keys: ClassVar[list[str]] = ["uuid"]
-
-    def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
-        """From ``start_date``, or from the bookmark minus the look-back, to ``end_date``."""
-        from tap_activities.chartmogul import plan_chartmogul_windows
-
-        settings = self.runtime.settings
-        assert settings.chartmogul is not None
-        windows = plan_chartmogul_windows(
-            settings.start_date,
-            settings.end_date,
-            _date(state.get("bookmark")),
-            settings.chartmogul.lookback_days,
-        )
-        return [(window, None) for window in windows]
-
-
-def _chartmogul_stream(activity_type: str) -> type[ChartMogulStream]:
-    """Declare the stream class of one ChartMogul activity type."""
-    return type(
-        f"ChartMogul{activity_type.title().replace('_', '')}Stream",
-        (ChartMogulStream,),
-        {
-            "name": f"chartmogul_{activity_type}",
-            "activity_type": activity_type,
-            "__doc__": f"ChartMogul {activity_type} activities.",
-        },
-    )
-
-
-CHARTMOGUL_STREAMS: tuple[type[ChartMogulStream], ...] = tuple(
-    _chartmogul_stream(kind)
-    for kind in ("new_biz", "expansion", "contraction", "churn", "reactivation")
-)

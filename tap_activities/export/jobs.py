@@ -38,8 +38,8 @@ from tap_activities.errors import (
     UnreachableError,
     UpstreamError,
 )
-from tap_activities.http import FIRST_CONTACT_SECONDS, retry_delay
-from tap_activities.windows import Window
+from tap_activities.export.windows import Window
+from tap_activities.transfer.http import FIRST_CONTACT_SECONDS, retry_delay
 
 LOGGER = logging.getLogger("tap_activities.jobs")
 
@@ -112,22 +112,18 @@ class ReconcilingSource(ExportSource, Protocol):
 
 
 class ExportTicket:
-    """A request's place in the scheduler, and the consumer's handle to wait on."""
+    """The consumer's handle on one request: wait for its completed job, or its error.
 
-    def __init__(self, request: ExportRequest, deadline_seconds: float) -> None:
+    The scheduler keeps ``job`` up to date as the upstream reports it (so the stream can
+    keep the job id in state) and ends the ticket with :meth:`finish` or :meth:`fail`;
+    its own bookkeeping stays in the scheduler.
+    """
+
+    def __init__(self, request: ExportRequest) -> None:
         self.request = request
         self.job: JobSnapshot | None = None
-        self.failures = 0
-        self.created_at: float | None = None
-        self.not_before = 0.0
-        self.deadline_seconds = deadline_seconds
         self._done = threading.Event()
         self._error: TapActivitiesError | None = None
-        self.resume_checked = request.resume_job_id is None
-        self.create_errors = 0
-        self.first_create_error: float | None = None
-        self.unclear_since: float | None = None  # wall clock of an unanswered create
-        self.limited_since: float | None = None  # when creating it was first refused (429)
 
     @property
     def job_id(self) -> str | None:
@@ -160,6 +156,33 @@ class ExportTicket:
         return self.job
 
 
+@dataclass
+class _Creation:
+    """The attempts to get one job created upstream; a new one each time a job is wanted."""
+
+    not_before: float = 0.0  # monotonic time before which no attempt is made
+    errors: int = 0  # attempts that failed without a clear answer (5xx, resets, timeouts)
+    first_error: float | None = None  # monotonic time of the first of them
+    unclear_since: float | None = None  # wall clock of an unanswered create
+    limited_since: float | None = None  # when creating it was first refused (429)
+
+
+@dataclass
+class _Tracked:
+    """The scheduler's bookkeeping of one ticket, which the consumer never sees."""
+
+    ticket: ExportTicket
+    resume_checked: bool  # whether the job id kept in state was tried (or there is none)
+    creation: _Creation = field(default_factory=_Creation)
+    failures: int = 0  # jobs of this window that failed, were canceled or timed out
+    created_at: float | None = None  # monotonic time its current job was created or adopted
+
+    @property
+    def request(self) -> ExportRequest:
+        """The window this ticket is for."""
+        return self.ticket.request
+
+
 class JobScheduler:
     """Creates and polls export jobs for one source, shared by all its streams."""
 
@@ -189,7 +212,7 @@ class JobScheduler:
         self.max_failures = max_failures
         self.max_retry_seconds = max_retry_seconds
         self._known_jobs: set[str] = set()
-        self._tickets: list[ExportTicket] = []
+        self._tracked: list[_Tracked] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -198,9 +221,9 @@ class JobScheduler:
 
     def submit(self, request: ExportRequest) -> ExportTicket:
         """Queue a request; jobs are created in submission order as limits allow."""
-        ticket = ExportTicket(request, self.job_timeout)
+        ticket = ExportTicket(request)
         with self._lock:
-            self._tickets.append(ticket)
+            self._tracked.append(_Tracked(ticket, resume_checked=request.resume_job_id is None))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name=f"{self.source.name}-jobs", daemon=True
@@ -212,8 +235,7 @@ class JobScheduler:
     def release(self, ticket: ExportTicket) -> None:
         """Forget a ticket the consumer is finished with."""
         with self._lock:
-            if ticket in self._tickets:
-                self._tickets.remove(ticket)
+            self._tracked = [t for t in self._tracked if t.ticket is not ticket]
 
     def close(self) -> None:
         """Stop the background thread (jobs already created stay upstream)."""
@@ -231,9 +253,9 @@ class JobScheduler:
             except Exception as exc:
                 error = ExportFailedError(f"{self.source.name} job scheduler crashed: {exc!r}")
                 with self._lock:
-                    pending = [t for t in self._tickets if not t.done]
-                for ticket in pending:
-                    ticket.fail(error)
+                    pending = [t for t in self._tracked if not t.ticket.done]
+                for entry in pending:
+                    entry.ticket.fail(error)
                 LOGGER.exception("%s job scheduler crashed", self.source.name)
                 return
             self._wake.wait(timeout=self._sleep_seconds())
@@ -244,31 +266,31 @@ class JobScheduler:
 
     def _step(self) -> None:
         with self._lock:
-            open_tickets = [t for t in self._tickets if not t.done]
+            open_tickets = [t for t in self._tracked if not t.ticket.done]
         self._poll(open_tickets)
         self._create(open_tickets)
 
-    def _outstanding(self, tickets: list[ExportTicket]) -> int:
-        return sum(1 for t in tickets if t.job is not None and not t.done)
+    def _outstanding(self, tickets: list[_Tracked]) -> int:
+        return sum(1 for t in tickets if t.ticket.job is not None and not t.ticket.done)
 
-    def _create(self, tickets: list[ExportTicket]) -> None:
+    def _create(self, tickets: list[_Tracked]) -> None:
         now = time.monotonic()
         if now < self._create_not_before:
             return
-        for ticket in tickets:
-            if ticket.job is not None or ticket.done or now < ticket.not_before:
+        for entry in tickets:
+            if entry.ticket.job is not None or entry.ticket.done or now < entry.creation.not_before:
                 continue
             if self._outstanding(tickets) >= self.source.max_outstanding:
                 return
-            if not ticket.resume_checked and self._resume(ticket):
+            if not entry.resume_checked and self._resume(entry):
                 continue
-            if ticket.unclear_since is not None and self._reconcile(ticket):
+            if entry.creation.unclear_since is not None and self._reconcile(entry):
                 continue
             attempt_started = time.time()
             try:
-                job = self.source.create(ticket.request)
+                job = self.source.create(entry.request)
             except RateLimitedError as exc:
-                if self._limited_too_long(ticket, exc):
+                if self._limited_too_long(entry, exc):
                     continue
                 wait = exc.retry_after if exc.retry_after is not None else self._sleep_seconds()
                 self._create_not_before = time.monotonic() + max(wait, self.poll_interval)
@@ -283,16 +305,16 @@ class JobScheduler:
                 # The request may have reached the upstream and created a job whose answer
                 # was lost: remember when, so the next attempt looks for it first. (A host
                 # that never answered created nothing.)
-                if ticket.unclear_since is None and not isinstance(exc, UnreachableError):
-                    ticket.unclear_since = attempt_started
-                self._create_failed(ticket, exc)
+                if entry.creation.unclear_since is None and not isinstance(exc, UnreachableError):
+                    entry.creation.unclear_since = attempt_started
+                self._create_failed(entry, exc)
                 continue
             except TapActivitiesError as exc:
-                ticket.fail(type(exc)(f"{ticket.request.describe()}: {exc}"))
+                entry.ticket.fail(type(exc)(f"{entry.request.describe()}: {exc}"))
                 continue
-            self._adopt(ticket, job, "created")
+            self._adopt(entry, job, "created")
 
-    def _limited_too_long(self, ticket: ExportTicket, exc: RateLimitedError) -> bool:
+    def _limited_too_long(self, entry: _Tracked, exc: RateLimitedError) -> bool:
         """Whether the upstream has refused this window's job for ``job_timeout_seconds``.
 
         Jobs the upstream never finishes still fill its queue (the API has no way to
@@ -300,107 +322,104 @@ class JobScheduler:
         deadline as a job, and then ends the run with a line that says why.
         """
         now = time.monotonic()
-        if ticket.limited_since is None:
-            ticket.limited_since = now
-        if now - ticket.limited_since <= ticket.deadline_seconds:
+        if entry.creation.limited_since is None:
+            entry.creation.limited_since = now
+        if now - entry.creation.limited_since <= self.job_timeout:
             return False
         msg = (
-            f"{ticket.request.describe()}: the upstream refused new export jobs for "
-            f"job_timeout_seconds={ticket.deadline_seconds:g} ({exc}); its job queue stays "
+            f"{entry.request.describe()}: the upstream refused new export jobs for "
+            f"job_timeout_seconds={self.job_timeout:g} ({exc}); its job queue stays "
             "full, often with jobs that never finish"
         )
-        ticket.fail(ExportFailedError(msg))
+        entry.ticket.fail(ExportFailedError(msg))
         return True
 
-    def _adopt(self, ticket: ExportTicket, job: JobSnapshot, how: str) -> None:
-        ticket.job = job
-        ticket.limited_since = None
-        ticket.created_at = time.monotonic()
-        ticket.unclear_since = None
-        ticket.create_errors = 0
-        ticket.first_create_error = None
+    def _adopt(self, entry: _Tracked, job: JobSnapshot, how: str) -> None:
+        entry.ticket.job = job
+        entry.created_at = time.monotonic()
+        entry.creation = _Creation()
         self._known_jobs.add(job.job_id)
         LOGGER.info(
             "%s: %s export job %s (%s)",
-            ticket.request.describe(),
+            entry.request.describe(),
             how,
             job.job_id,
             job.status.value,
         )
-        self._settle(ticket, job)
+        self._settle(entry, job)
 
-    def _create_failed(self, ticket: ExportTicket, exc: TapActivitiesError) -> None:
+    def _create_failed(self, entry: _Tracked, exc: TapActivitiesError) -> None:
         """Back off exponentially with jitter; give up after ``max_retry_seconds``."""
         now = time.monotonic()
-        ticket.create_errors += 1
-        if ticket.first_create_error is None:
-            ticket.first_create_error = now
+        entry.creation.errors += 1
+        if entry.creation.first_error is None:
+            entry.creation.first_error = now
         if isinstance(exc, UnreachableError):
             # The host never answered: a wrong URL, most likely. Its own line says which
             # setting to check, and the run ends in seconds (http.FIRST_CONTACT_SECONDS).
-            if now - ticket.first_create_error >= min(
+            if now - entry.creation.first_error >= min(
                 FIRST_CONTACT_SECONDS, self.max_retry_seconds
             ):
-                ticket.fail(exc)
+                entry.ticket.fail(exc)
                 return
-        elif now - ticket.first_create_error >= self.max_retry_seconds:
+        elif now - entry.creation.first_error >= self.max_retry_seconds:
             msg = (
-                f"{ticket.request.describe()}: creating the export kept failing for "
+                f"{entry.request.describe()}: creating the export kept failing for "
                 f"max_retry_seconds={self.max_retry_seconds:g}: {exc}"
             )
-            ticket.fail(ExportFailedError(msg))
+            entry.ticket.fail(ExportFailedError(msg))
             return
-        delay = retry_delay(ticket.create_errors, exc)
-        ticket.not_before = now + max(delay, self.poll_interval)
+        delay = retry_delay(entry.creation.errors, exc)
+        entry.creation.not_before = now + max(delay, self.poll_interval)
         LOGGER.warning(
             "%s: creating export failed, will retry in %.1fs: %s",
-            ticket.request.describe(),
-            ticket.not_before - now,
+            entry.request.describe(),
+            entry.creation.not_before - now,
             exc,
         )
 
-    def _reconcile(self, ticket: ExportTicket) -> bool:
+    def _reconcile(self, entry: _Tracked) -> bool:
         """After a create call without an answer, adopt the job it may have made."""
         if not isinstance(self.source, ReconcilingSource):
             return False
         find = self.source.find_created
-        assert ticket.unclear_since is not None
+        assert entry.creation.unclear_since is not None
         try:
-            job = find(ticket.request, ticket.unclear_since, set(self._known_jobs))
+            job = find(entry.request, entry.creation.unclear_since, set(self._known_jobs))
         except TransientError as exc:
-            self._create_failed(ticket, exc)
+            self._create_failed(entry, exc)
             return True  # neither adopt nor create blindly: look again later
         except TapActivitiesError as exc:
-            ticket.fail(type(exc)(f"{ticket.request.describe()}: {exc}"))
+            entry.ticket.fail(type(exc)(f"{entry.request.describe()}: {exc}"))
             return True
         if job is None:
             LOGGER.info(
                 "%s: no job from the unanswered creation upstream; creating one",
-                ticket.request.describe(),
+                entry.request.describe(),
             )
-            ticket.unclear_since = None
+            entry.creation.unclear_since = None
             return False
-        self._adopt(ticket, job, "adopted unanswered")
+        self._adopt(entry, job, "adopted unanswered")
         return True
 
-    def _resume(self, ticket: ExportTicket) -> bool:
+    def _resume(self, entry: _Tracked) -> bool:
         """Adopt the job id kept in state by an interrupted run, if the upstream still has it."""
-        ticket.resume_checked = True
-        job_id = ticket.request.resume_job_id
+        entry.resume_checked = True
+        job_id = entry.request.resume_job_id
         assert job_id is not None
         try:
             job = self.source.status(job_id)
         except NotFoundError:
             LOGGER.info(
                 "%s: job %s from state is gone upstream; creating a new one",
-                ticket.request.describe(),
+                entry.request.describe(),
                 job_id,
             )
             return False
         except UpstreamError as exc:
             LOGGER.warning(
                 "%s: cannot read job %s from state (%s); creating a new one",
-                ticket.request.describe(),
+                entry.request.describe(),
                 job_id,
                 exc,
             )
@@ -408,79 +427,79 @@ class JobScheduler:
         self._known_jobs.add(job_id)
         if job.status in {ExportStatus.FAILED, ExportStatus.CANCELED}:
             return False
-        self._adopt(ticket, job, "resuming from state")
+        self._adopt(entry, job, "resuming from state")
         return True
 
-    def _poll(self, tickets: list[ExportTicket]) -> None:
-        for ticket in tickets:
-            if ticket.job is None or ticket.done:
+    def _poll(self, tickets: list[_Tracked]) -> None:
+        for entry in tickets:
+            if entry.ticket.job is None or entry.ticket.done:
                 continue
             try:
-                job = self.source.status(ticket.job.job_id)
+                job = self.source.status(entry.ticket.job.job_id)
             except TransientError as exc:
                 LOGGER.warning(
-                    "%s: status check failed, will retry: %s", ticket.request.describe(), exc
+                    "%s: status check failed, will retry: %s", entry.request.describe(), exc
                 )
-                self._check_deadline(ticket, ticket.job)
+                self._check_deadline(entry, entry.ticket.job)
                 continue
             except NotFoundError:
                 job = JobSnapshot(
-                    ticket.job.job_id, ExportStatus.FAILED, message="job vanished upstream"
+                    entry.ticket.job.job_id, ExportStatus.FAILED, message="job vanished upstream"
                 )
             except TapActivitiesError as exc:
-                ticket.fail(type(exc)(f"{ticket.request.describe()}: {exc}"))
+                entry.ticket.fail(type(exc)(f"{entry.request.describe()}: {exc}"))
                 continue
-            if job.status != ticket.job.status:
+            if job.status != entry.ticket.job.status:
                 LOGGER.info(
                     "%s: export job %s is %s",
-                    ticket.request.describe(),
+                    entry.request.describe(),
                     job.job_id,
                     job.status.value,
                 )
-            ticket.job = job
-            self._settle(ticket, job)
+            entry.ticket.job = job
+            self._settle(entry, job)
 
-    def _settle(self, ticket: ExportTicket, job: JobSnapshot) -> None:
+    def _settle(self, entry: _Tracked, job: JobSnapshot) -> None:
         if job.status is ExportStatus.COMPLETED:
-            ticket.finish(job)
+            entry.ticket.finish(job)
             return
         if job.status in {ExportStatus.FAILED, ExportStatus.CANCELED}:
             why = f" ({job.message})" if job.message else ""
-            self._again_or_fail(ticket, job, f"ended {job.status.value}{why}")
+            self._again_or_fail(entry, job, f"ended {job.status.value}{why}")
             return
-        self._check_deadline(ticket, job)
+        self._check_deadline(entry, job)
 
-    def _again_or_fail(self, ticket: ExportTicket, job: JobSnapshot, what: str) -> None:
+    def _again_or_fail(self, entry: _Tracked, job: JobSnapshot, what: str) -> None:
         """A job that will not complete: create the window's job again, or give up.
 
         ``max_failures`` attempts per window, a cool-down between them; the old job is
         no longer waited on (the API documents no way to cancel it).
         """
-        ticket.failures += 1
-        if ticket.failures >= self.max_failures:
+        entry.failures += 1
+        if entry.failures >= self.max_failures:
             msg = (
-                f"{ticket.request.describe()}: export job {job.job_id} {what}; "
-                f"gave up after {ticket.failures} attempts"
+                f"{entry.request.describe()}: export job {job.job_id} {what}; "
+                f"gave up after {entry.failures} attempts"
             )
-            ticket.fail(ExportFailedError(msg))
+            entry.ticket.fail(ExportFailedError(msg))
             return
         LOGGER.warning(
             "%s: export job %s %s; creating it again (attempt %d of %d)",
-            ticket.request.describe(),
+            entry.request.describe(),
             job.job_id,
             what,
-            ticket.failures + 1,
+            entry.failures + 1,
             self.max_failures,
         )
-        ticket.job = None
-        ticket.not_before = time.monotonic() + 2 * self.poll_interval
+        entry.ticket.job = None
+        entry.creation.not_before = time.monotonic() + 2 * self.poll_interval
 
-    def _check_deadline(self, ticket: ExportTicket, job: JobSnapshot) -> None:
+    def _check_deadline(self, entry: _Tracked, job: JobSnapshot) -> None:
         """A job past ``job_timeout_seconds`` counts as failed: it is created again."""
-        created = ticket.created_at or time.monotonic()
-        if time.monotonic() - created > ticket.deadline_seconds:
+        created = entry.created_at or time.monotonic()
+        if time.monotonic() - created > self.job_timeout:
             self._again_or_fail(
-                ticket,
+                entry,
                 job,
-                f"still {job.status.value} after job_timeout_seconds={ticket.deadline_seconds:g}",
+                f"still {job.status.value} after job_timeout_seconds={self.job_timeout:g}",
             )

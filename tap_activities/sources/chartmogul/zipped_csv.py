@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from tap_activities.contract import NULL, STRING, FieldTypes
 from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
-from tap_activities.jsonl import Framing, frame_records
-from tap_activities.spool import BlockMeta, Handoff, spool_blocks
+from tap_activities.records.contract import NULL, STRING, FieldTypes
+from tap_activities.records.jsonl import Framing, frame_records
+from tap_activities.transfer.spool import BlockMeta, Handoff, spool_blocks
 
 MONEY_COLUMNS = ("activity_mrr_movement", "activity_mrr", "activity_arr")
 KNOWN_COLUMNS: dict[str, dict[str, Any]] = {

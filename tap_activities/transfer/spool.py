@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from tap_activities.records.jsonl import Block
+
 Meta = TypeVar("Meta")
 
 Handoff = tuple[str, list[tuple[int, Meta]]]
@@ -88,12 +90,10 @@ def spool_blocks(
     return spool((((count, unknown), data) for count, data, unknown in blocks), directory)
 
 
-def read_blocks(
-    part: Spool[BlockMeta],
-) -> Iterator[tuple[int, bytes, dict[str, int] | None]]:
+def read_blocks(part: Spool[BlockMeta]) -> Iterator[Block]:
     """The blocks :func:`spool_blocks` parked, in order, as they were given."""
     for (count, unknown), data in part.read():
-        yield count, data, unknown
+        yield Block(count, data, unknown)
 
 
 def spool(blocks: Iterable[tuple[Meta, bytes]], directory: Path | str | None = None) -> Spool[Meta]:

@@ -1,0 +1,1 @@
+"""The export-job engine both sources share: windows, jobs and their scheduler."""

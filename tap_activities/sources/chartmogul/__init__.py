@@ -1,0 +1,1 @@
+"""ChartMogul Activities Export: client, zipped CSV."""

@@ -1,0 +1,60 @@
+"""ChartMogul streams, one per activity type: windows of at most a year, with a look-back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+from tap_activities.export.windows import Window, snapshot_windows
+from tap_activities.singer.streams import ExportStream, state_date
+
+
+def plan_chartmogul_windows(
+    start: dt.date, end: dt.date, bookmark: dt.date | None, lookback_days: int
+) -> list[Window]:
+    """Windows of at most a year; an incremental run re-exports ``lookback_days`` first.
+
+    ChartMogul recomputes activities after the fact, so a run starts ``lookback_days``
+    before the bookmark (never before ``start_date``); targets upsert on ``uuid``.
+    """
+    if bookmark is not None:
+        start = max(start, bookmark - dt.timedelta(days=lookback_days))
+    return list(snapshot_windows(start, end))
+
+
+class ChartMogulStream(ExportStream):
+    """ChartMogul activities of one type: windows of at most a year, with a look-back."""
+
+    source_name = "chartmogul"
+    primary_keys: ClassVar[list[str]] = ["uuid"]
+
+    def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
+        """From ``start_date``, or from the bookmark minus the look-back, to ``end_date``."""
+        settings = self.runtime.settings
+        assert settings.chartmogul is not None
+        windows = plan_chartmogul_windows(
+            settings.start_date,
+            settings.end_date,
+            state_date(state.get("bookmark")),
+            settings.chartmogul.lookback_days,
+        )
+        return [(window, None) for window in windows]
+
+
+def _chartmogul_stream(activity_type: str) -> type[ChartMogulStream]:
+    """Declare the stream class of one ChartMogul activity type."""
+    return type(
+        f"ChartMogul{activity_type.title().replace('_', '')}Stream",
+        (ChartMogulStream,),
+        {
+            "name": f"chartmogul_{activity_type}",
+            "activity_type": activity_type,
+            "__doc__": f"ChartMogul {activity_type} activities.",
+        },
+    )
+
+
+CHARTMOGUL_STREAMS: tuple[type[ChartMogulStream], ...] = tuple(
+    _chartmogul_stream(kind)
+    for kind in ("new_biz", "expansion", "contraction", "churn", "reactivation")
+)

@@ -1,0 +1,1 @@
+"""People.ai Raw Activity Data API: client, OAuth tokens."""

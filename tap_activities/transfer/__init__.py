@@ -1,0 +1,1 @@
+"""Moving bytes: HTTP, parallel downloads, worker processes, spooled output."""
