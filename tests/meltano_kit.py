@@ -37,11 +37,13 @@ def check_postgres() -> None:
     require_path(MELTANO)
 
 
-def meltano_process(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    """``meltano --environment=local ARGS`` in the project, its output captured."""
+def meltano_process(
+    args: list[str], env: dict[str, str], cwd: Path = ROOT
+) -> subprocess.CompletedProcess:
+    """``meltano --environment=local ARGS`` in the project (or ``cwd``), output captured."""
     return subprocess.run(
         [str(MELTANO), "--environment=local", *args],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,

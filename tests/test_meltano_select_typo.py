@@ -19,7 +19,7 @@ import yaml
 
 from activities_upstream import LocalUpstream
 from tests.conftest import fast_upstream_config
-from tests.meltano_kit import MELTANO, PG_DSN, ROOT, upstream_env
+from tests.meltano_kit import MELTANO, PG_DSN, ROOT, meltano_process, upstream_env
 from tests.must_run import require_module
 
 psycopg = require_module("psycopg")
@@ -35,18 +35,6 @@ def project(tmp_path, meltano_env) -> Path:
     shutil.copy(ROOT / "meltano.yml", root / "meltano.yml")
     (root / ".meltano").symlink_to(ROOT / ".meltano")
     return root
-
-
-def meltano(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(MELTANO), "--environment=local", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 def test_a_select_typo_fails_meltano_invoke_and_run_with_one_line(project, meltano_env, tmp_path):
@@ -72,20 +60,20 @@ def test_a_select_typo_fails_meltano_invoke_and_run_with_one_line(project, melta
         (tap,) = [p for p in extractor["extractors"] if p["name"] == "tap-activities"]
         assert tap["select"] == ["peopleai_emial.*"]
 
-        invoked = meltano(project, env, "invoke", "tap-activities")
+        invoked = meltano_process(["invoke", "tap-activities"], env, cwd=project)
         assert invoked.returncode != 0
         assert LINE in invoked.stderr, invoked.stderr[-3000:]
         assert "meltano select tap-activities --list" in invoked.stderr
         assert '"type":"RECORD"' not in invoked.stdout.replace(" ", "")
 
-        ran = meltano(project, env, "run", "tap-activities", "target-postgres")
+        ran = meltano_process(["run", "tap-activities", "target-postgres"], env, cwd=project)
         output = ran.stdout + ran.stderr
         assert ran.returncode != 0, output[-3000:]
         assert LINE in output, output[-3000:]
         assert "peopleai_email, peopleai_meeting" in output.replace("\n", "")
         assert up.peopleai.jobs() == []
         assert up.chartmogul.exports() == []
-        states = meltano(project, env, "state", "list")
+        states = meltano_process(["state", "list"], env, cwd=project)
         assert states.returncode == 0, states.stderr[-3000:]
         assert "tap-activities" not in states.stdout, "a run that selected nothing saved state"
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
