@@ -24,11 +24,11 @@ from tap_activities.records.jsonl import (
     MAX_DEPTH,
     Framing,
     RecordLines,
-    check_json_lines,
-    iter_json_lines,
+    decode_lines,
     native_frame,
 )
 from tests.conftest import fast_upstream_config, peopleai_config
+from tests.must_run import require_native
 from tests.tap_process import TapRun, run_tap, select_only
 
 STREAM = "peopleai_email"
@@ -183,7 +183,7 @@ def test_hostile_fragment_through_the_tap(name, tmp_path):
     ["bom-later-line", "twice-offsetless", "deep-nul-key", "wide-integer", "bom-at-start"],
 )
 def test_hostile_fragment_through_the_sdk_record_path(name, tmp_path):
-    """A deselected field sends records through the SDK's loop (``iter_json_lines``)."""
+    """A deselected field sends records through the SDK's loop (``decode_lines``)."""
     assert_outcome(run_hostile(CASES[name], tmp_path, deselect="subject"), CASES[name])
 
 
@@ -305,30 +305,32 @@ def test_a_lone_partial_bom_is_not_json(tmp_path):
     assert "line 1 is not valid JSON" in message
 
 
-def test_the_sdk_record_path_keeps_the_same_rules(tmp_path):
-    path = tmp_path / "part.jsonl"
-    path.write_bytes(BOM + b'{"n":' + WIDE + b"}\n")
-    assert list(iter_json_lines(path, where="w")) == [{"n": 2**64}]
-    for content, words in [
-        (b'{"a":1}\n' + BOM + b'{"a":2}\n', "line 2 starts with a byte order mark"),
-        (b'{"a":1,"a":2}\n', "'a' twice"),
-        (b'{"a":' + nested(300) + b"}\n", DEEP),
-    ]:
-        path.write_bytes(content)
-        with pytest.raises(DataFormatError, match=r"^w: line") as refused:
-            list(iter_json_lines(path, where="w"))
-        assert words in str(refused.value)
+def test_the_sdk_record_path_decodes_the_same_blocks_exactly():
+    """The SDK's record path decodes the fast path's blocks: a wide integer stays exact."""
+    content = BOM + b'{"uid":"a","n":' + WIDE + b'}\n{"uid":"b","n":1,"at":"' + b"9" * 20 + b'"}\n'
+    blocks = RecordLines(("uid", "n"), native=False).blocks(Body(content), where="w", framing=LINES)
+    records = [record for block in blocks for record in decode_lines(block.data)]
+    assert records == [{"uid": "a", "n": 2**64}, {"uid": "b", "n": 1, "at": "9" * 20}]
+    assert type(records[0]["n"]) is int
+    plain = decode_lines(b'{"uid":"c","n":1.5}\n{"uid":"d","n":null}\n')
+    assert list(plain) == [{"uid": "c", "n": 1.5}, {"uid": "d", "n": None}]
 
 
-def test_the_download_check_refuses_what_simdjson_would_take(tmp_path):
-    path = tmp_path / "part.jsonl"
+@pytest.mark.parametrize("native", [False, True])
+def test_the_download_pass_refuses_what_simdjson_would_take(native):
+    """A BOM mid-fragment or a line too deep is refused for good: fetching again won't help."""
+    if native:
+        require_native()
     for content in (b'{"a":1}\n' + BOM + b"{}\n", b'{"a":' + nested(300) + b"}\n"):
-        path.write_bytes(content)
-        with pytest.raises(DataFormatError) as refused:
-            check_json_lines(path, where="w")
+        lines = RecordLines(("a",), native=native)
+        with pytest.raises(DataFormatError, match=r"^w: line 2|^w: line 1") as refused:
+            list(lines.blocks(Body(content), where="w", framing=LINES, error=MalformedPartError))
         assert not isinstance(refused.value, MalformedPartError)  # not fetched again
-    path.write_bytes(BOM + b'{"a":' + WIDE + b"}\n")
-    check_json_lines(path, where="w")
+    wide = BOM + b'{"a":' + WIDE + b"}\n"
+    blocks = RecordLines(("a",), native=native).blocks(
+        Body(wide), where="w", framing=LINES, error=MalformedPartError
+    )
+    assert b"".join(block.data for block in blocks) == b'{"a":' + WIDE + b"}\n"
 
 
 # frame(): arguments RecordLines never gets wrong -----------------------------------------------

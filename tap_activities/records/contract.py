@@ -6,7 +6,7 @@ Two things in upstream data break that contract, and this module holds the rules
   (``2024-02-24T05:39:24``); its documents and clients treat them as UTC. JSON Schema's
   ``date-time`` is RFC 3339, which requires an offset, so such a value goes out with ``Z``
   appended: the same instant, spelled so every validator and loader reads it the same way.
-  A value that is no date-time at all is an error naming the record and the field: nulling
+  A value that is no date-time at all is an error naming the line and the field: nulling
   it would lose data, and passing it on breaks the loader later, further from the cause.
 - **Fields the schema does not list** (a field People.ai adds, a CSV column ChartMogul
   adds). Their JSON types are seen as records pass (:func:`type_bits`) and declared before
@@ -148,36 +148,6 @@ class DateTimeError(ValueError):
             return json.dumps(self.value, ensure_ascii=False, default=str)[:60]
         except (ValueError, RecursionError):
             return f"a JSON {type(self.value).__name__}"
-
-
-@dataclass
-class RecordContract:
-    """The contract applied to decoded records (the SDK path, and the slow lines).
-
-    ``apply`` fixes date-times in place and returns the types of the fields the schema
-    does not list; the fast passes do the same on serialised lines (``jsonl.RecordLines``).
-    """
-
-    known: frozenset[str]
-    date_times: tuple[tuple[str, ...], ...]
-
-    @classmethod
-    def of(cls, schema: Mapping[str, Any]) -> RecordContract:
-        """The contract of a stream's documented schema."""
-        return cls(frozenset(schema.get("properties") or {}), date_time_paths(schema))
-
-    def apply(self, record: dict[str, Any]) -> FieldTypes | None:
-        """Fix ``record``'s date-times; the types of its unknown fields (None: there are none).
-
-        Raises:
-            DateTimeError: A date-time field holds a value that is no date-time.
-        """
-        for path in self.date_times:
-            fix_date_time(record, path)
-        if len(record) <= len(self.known) and record.keys() <= self.known:
-            return None
-        extra = {name: type_bits(value) for name, value in record.items() if name not in self.known}
-        return extra or None
 
 
 def fix_date_time(record: dict[str, Any], path: tuple[str, ...]) -> None:

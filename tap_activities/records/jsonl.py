@@ -1,8 +1,10 @@
-"""Streaming JSON Lines parsing with line numbers in every error.
+"""People.ai's JSON Lines, read once: validated, contracted and framed in one pass.
 
-A downloaded part is checked line by line before any of its records is emitted
-(:func:`check_json_lines`, run in the download worker), because a broken line usually
-means a damaged transfer: the part is fetched again instead of being emitted half.
+Every record of a fragment goes through :class:`RecordLines` in a download worker before
+any of them is emitted, because a broken line usually means a damaged transfer: the
+fragment is fetched again instead of being emitted half. Its blocks are what every output
+path takes: RECORD and BATCH write them as they are, and the SDK's own record path (stream
+maps, flattening, deselected fields) decodes them (:func:`decode_lines`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, NamedTuple, Protocol
 import orjson
 import simdjson
 
-from tap_activities.errors import ConfigError, DataFormatError, MalformedPartError
+from tap_activities.errors import ConfigError, DataFormatError
 from tap_activities.records.contract import (
     DateTimeError,
     FieldTypes,
@@ -28,38 +30,6 @@ from tap_activities.records.contract import (
     normal_date_time,
     type_bits,
 )
-
-
-def iter_json_lines(
-    path: Path, *, where: str, error: type[DataFormatError] = DataFormatError
-) -> Iterator[dict[str, Any]]:
-    """Yield one dict per line of a JSONL file, reading it in pieces.
-
-    The rules of :class:`RecordLines` hold here too (:func:`_decode_exact`): a byte order
-    mark only at the file's start, no key twice at a record's top level, nesting no deeper
-    than :data:`MAX_DEPTH`, integers kept exactly however wide.
-
-    Args:
-        path: The file, as downloaded.
-        where: What the file is (stream, window, part) for error messages.
-        error: The error class raised for a malformed line.
-
-    Raises:
-        DataFormatError: A line is not a JSON object; the message gives its line number.
-    """
-    number = 0
-    for data, end in iter_line_pieces(path):
-        start = 0
-        while start < end:
-            stop = data.index(b"\n", start)
-            number += 1
-            line = data[start:stop]
-            start = stop + 1
-            record = _decode_exact(line, number, where, error)
-            if record is not None:
-                _refuse_twice(record, (), number, where)
-                yield record
-
 
 READ_BYTES = 1 << 20
 BLOCK_RECORDS = 2000
@@ -171,6 +141,30 @@ def frame_records(
         yield Block(len(block), framing.join(block), unknown)
 
 
+_WIDE_INTEGER = re.compile(rb"[0-9]{19}")
+"""A run of digits long enough to be an integer wider than 64 bits (or close to it)."""
+
+
+def decode_lines(data: bytes) -> Iterator[dict[str, Any]]:
+    """The records of a block framed as :data:`LINES`, decoded, for the SDK's record path.
+
+    The pass that framed them already validated each line, gave date-times their offset
+    and filled in missing schema fields, so decoding is all that is left. orjson reads an
+    integer wider than 64 bits as a float, a changed value: a line with a run of 19
+    digits is decoded by the standard library instead, which keeps it exactly (a digit
+    run inside a string only costs that line the slower decoder).
+    """
+    loads = orjson.loads
+    wide = _WIDE_INTEGER.search(data) is not None
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        if wide and _WIDE_INTEGER.search(line):
+            yield json.loads(line)
+        else:
+            yield loads(line)
+
+
 class RecordLines:
     """Turns JSON Lines into RECORD bodies without decoding them into Python objects.
 
@@ -180,7 +174,7 @@ class RecordLines:
     lists its top-level keys without decoding any value; schema fields a record lacks are
     appended as ``null`` before its closing brace. A line simdjson refuses (invalid, or
     valid but outside its limits, such as integers wider than 64 bits) goes the slow way:
-    orjson, whose verdict and errors (with line numbers) are those of ``iter_json_lines``.
+    orjson and the standard library, which word every refusal, with its line number.
 
     The data contract (:mod:`~tap_activities.records.contract`) is kept on the way: a date-time
     without an offset gets ``Z`` appended (such a record is re-serialised, the slow way;
@@ -638,32 +632,6 @@ def fragment_pass() -> str:
 
 _OBJECT = simdjson.Object
 """The type simdjson gives a parsed JSON object."""
-
-
-def check_json_lines(path: Path, *, where: str) -> None:
-    """Check every line of a part; raise :class:`MalformedPartError` (retryable) at a bad one.
-
-    Runs in the download worker, before any record of the part is emitted. simdjson
-    validates a line in about a microsecond; a line it refuses goes to orjson, whose
-    verdict (and message, with the line number) is final, as in :func:`iter_json_lines`.
-    """
-    parse = simdjson.Parser().parse
-    number = 0
-    for data, end in iter_line_pieces(path):
-        find = data.find
-        start = 0
-        while start < end:
-            stop = find(b"\n", start)
-            number += 1
-            line = data[start:stop]
-            start = stop + 1
-            if not _suspect(line, 0, len(line)):
-                try:
-                    if type(parse(line)) is _OBJECT:
-                        continue
-                except (ValueError, RuntimeError):
-                    pass  # refused: orjson decides below
-            _decode_line(line, number, where, MalformedPartError)
 
 
 def _decode_line(

@@ -29,17 +29,16 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
-from tap_activities.errors import ConfigError, DataFormatError, ExportExpiredError
+from tap_activities.errors import ConfigError, ExportExpiredError
 from tap_activities.export.jobs import ExportRequest, ExportTicket, JobSnapshot
 from tap_activities.export.windows import Window
 from tap_activities.records.contract import (
-    DateTimeError,
     FieldTypes,
-    RecordContract,
     SchemaDrift,
+    date_time_paths,
     describe_types,
 )
-from tap_activities.records.jsonl import LINES, Block, Framing
+from tap_activities.records.jsonl import LINES, Block, Framing, decode_lines
 from tap_activities.schemas import schema_directory
 from tap_activities.singer.batch import BatchFileWriter, DeflatedBlock
 from tap_activities.singer.output import BufferedSingerWriter, record_envelope
@@ -70,8 +69,8 @@ class ExportStream(SdkStreamHooks):
         super().__init__(*args, **kwargs)
         self._tickets: list[ExportTicket] | None = None
         self._next_window = 0  # index of the first ticket not yet emitted
-        self._null_record = dict.fromkeys(self.schema.get("properties", {}))
-        self._contract = RecordContract.of(self.schema)
+        self._fields = tuple(self.schema.get("properties", {}))  # those a record lacks are null
+        self._date_times = date_time_paths(self.schema)
         self.logger.addFilter(_quiet_sync_error)
         self._drift = SchemaDrift()
         self._fast_output: bool | None = None
@@ -152,7 +151,7 @@ class ExportStream(SdkStreamHooks):
         if writer.writes_gzip_lines and deflated is not None and self.can_write_directly():
             # People.ai: lines validated, null-filled and compressed in the download
             # workers; this thread only lays compressed blocks into files.
-            fields, date_times = tuple(self._null_record), self._contract.date_times
+            fields, date_times = self._fields, self._date_times
             return self._each_window(
                 lambda job, request: writer.deflated_manifests(
                     self._counted(job, request, deflated(job, request, fields, date_times))
@@ -237,35 +236,14 @@ class ExportStream(SdkStreamHooks):
         return self._each_window(self._window_blocks)
 
     def _window_records(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
-        nulls = self._null_record
-        self._envelope = record_envelope(self.name, _now())
-        count = 0
-        for record in self._contracted(job, request, self.runtime.client.records(job, request)):
-            count += 1
-            yield {**nulls, **record}
-        self._log_window(job, request, count)
+        """The window's records as dicts, for the SDK's record path and stream maps.
 
-    def _contracted(
-        self, job: JobSnapshot, request: ExportRequest, records: Iterable[dict[str, Any]]
-    ) -> Iterator[dict[str, Any]]:
-        """Decoded records with the data contract kept: date-times fixed, new fields declared.
-
-        A field the schema does not list is declared (an updated SCHEMA message) before
-        the record that carries it is handed on.
+        Decoded from the very blocks the fast path writes (framed as JSON Lines): one read
+        path per source, so both paths emit the same records under the same contract, and
+        new fields are declared before the first record that carries them.
         """
-        apply = self._contract.apply
-        for record in records:
-            try:
-                unknown = apply(record)
-            except DateTimeError as exc:
-                msg = (
-                    f"{request.describe()} job {job.job_id}: record "
-                    f"{record.get(self.primary_keys[0])!r} {exc.describe()}"
-                )
-                raise DataFormatError(msg) from None
-            if unknown:
-                self.declare(unknown)
-            yield record
+        for block in self._window_blocks(job, request, LINES):
+            yield from decode_lines(block.data)
 
     def _window_blocks(
         self,
@@ -284,7 +262,7 @@ class ExportStream(SdkStreamHooks):
         self._envelope = prefix, suffix = record_envelope(self.name, _now())
         frame = framing or Framing(prefix, suffix + prefix, suffix)
         blocks = self.runtime.client.record_blocks(
-            job, request, tuple(self._null_record), frame, self._contract.date_times
+            job, request, self._fields, frame, self._date_times
         )
         yield from self._counted(job, request, blocks)
 

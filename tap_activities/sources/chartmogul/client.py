@@ -129,11 +129,6 @@ class ChartMogulClient:
         """Read one export."""
         return parse_export(self._json(self.api.request("GET", f"{EXPORTS_PATH}/{job_id}")))
 
-    def records(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
-        """Download the export's zip, check it, and stream its rows as typed records."""
-        for path, where in self._csv_files(job, request):
-            yield from chartmogul_csv.iter_csv_rows(path, where=where)
-
     def record_blocks(
         self,
         job: JobSnapshot,
@@ -142,7 +137,10 @@ class ChartMogulClient:
         framing: Framing,
         date_times: Iterable[tuple[str, ...]] = (),  # typed by the CSV reader instead
     ) -> Iterator[Block]:
-        """The records of :meth:`records`, serialised with null-filled schema fields.
+        """The export's rows as typed records, serialised with null-filled schema fields.
+
+        This is the tap's one way to read ChartMogul data: the SDK's record path decodes
+        these blocks (framed as JSON Lines) too.
 
         Dates need no ``date_times``: the CSV reader types them (``chartmogul_csv``).
         Columns outside ``fields`` are reported with every block, as nullable strings.

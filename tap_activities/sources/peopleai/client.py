@@ -43,8 +43,6 @@ from tap_activities.records.jsonl import (
     Framing,
     Readable,
     RecordLines,
-    check_json_lines,
-    iter_json_lines,
 )
 from tap_activities.settings import PeopleAISettings, Settings
 from tap_activities.singer.batch import DeflatedBlock, deflate_part, read_deflated
@@ -178,11 +176,6 @@ class PeopleAIClient:
             raise UpstreamError(msg)
         return [parse_job(item) for item in body]
 
-    def records(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
-        """Download a completed job's fragments in parallel and yield its records in order."""
-        for label, path in self._fragment_files(job, request):
-            yield from iter_json_lines(path, where=label)
-
     def record_blocks(
         self,
         job: JobSnapshot,
@@ -191,16 +184,19 @@ class PeopleAIClient:
         framing: Framing,
         date_times: Iterable[tuple[str, ...]] = (),
     ) -> Iterator[Block]:
-        """The records of :meth:`records`, serialised with null-filled schema fields.
+        """A completed job's records, in order, serialised with null-filled schema fields.
 
-        ``date_times`` (paths of the schema's date-time fields) are given their offset
+        This is the tap's one way to read People.ai data: the SDK's record path decodes
+        these blocks (framed as JSON Lines) too. ``date_times`` (paths of the schema's
+        date-time fields) are given their offset
         (:class:`~tap_activities.records.jsonl.RecordLines`).
 
         Each fragment is validated, null-filled and framed by a worker (a worker process,
         or its download thread) in one pass over its lines, which replaces
-        :func:`check_json_lines`: a broken line still means "fetch again" before anything
-        of the fragment is emitted. The framed bytes wait in a spool file; this thread
-        only copies them out, in order.
+        a separate check: a broken line still means "fetch again" before anything
+        of the fragment is emitted. Fragments are downloaded and framed in parallel, a few
+        ahead of the one emitted. The framed bytes wait in a spool file; this thread only
+        copies them out, in order.
         """
         work = partial(
             frame_fragment,
@@ -242,11 +238,7 @@ class PeopleAIClient:
         arrives (:func:`read_body`). Only if that does not get a clean ``200`` is the
         fragment fetched the regular way, to a file, and ``work`` run over the file.
         """
-
-        def from_file(path: Path, label: str) -> Spool[Any]:
-            return Spool.adopt(*self.workers.run(work, str(path), label))
-
-        for _label, (_path, part) in self._fragment_results(job, request, from_file, work):
+        for _label, (_path, part) in self._fragment_results(job, request, work):
             yield part
 
     @property
@@ -258,29 +250,17 @@ class PeopleAIClient:
     def _where(job: JobSnapshot, request: ExportRequest) -> str:
         return f"{request.describe()} job {job.job_id}"
 
-    def _fragment_files(
-        self, job: JobSnapshot, request: ExportRequest
-    ) -> Iterator[tuple[str, Path]]:
-        """``(label, file)`` of each fragment, in order.
-
-        Fragments are downloaded and checked in parallel, a few ahead of the one emitted.
-        """
-        for label, (path, _written) in self._fragment_results(job, request, None):
-            yield label, path
-
     def _fragment_results(
         self,
         job: JobSnapshot,
         request: ExportRequest,
-        prepare: Callable[[Path, str], Any] | None,
-        direct: FragmentPass | None = None,
+        work: FragmentPass,
     ) -> Iterator[tuple[str, tuple[Path, Any]]]:
         """``(label, (file, prepared))`` of each fragment, in order.
 
-        ``prepare(file, label)`` runs in the download worker once the fragment is in (by
-        default the fragment is only checked); a :class:`MalformedPartError` from it
-        fetches the fragment again. With ``direct``, the body goes straight into that
-        pass in a worker instead, and ``prepare`` is the way taken when that fails.
+        The body goes straight into ``work`` in a worker; when that does not get a clean
+        ``200``, the fragment is fetched to a file and ``work`` runs over the file. A
+        :class:`MalformedPartError` from ``work`` fetches the fragment again.
         """
         indices = fragment_indices(job.body)
         size = job.body.get("results_size")
@@ -305,8 +285,7 @@ class PeopleAIClient:
                     i == last and (bool(i) or size is not None),
                     tally,
                 ),
-                prepare=prepare,
-                direct=direct,
+                work=work,
             )
             for i in (indices if indices is not None else [None])
         ]
@@ -343,16 +322,14 @@ class PeopleAIClient:
         self,
         part: _Part,
         out: BinaryIO,
-        prepare: Callable[[Path, str], Any] | None = None,
-        direct: FragmentPass | None = None,
+        work: FragmentPass,
     ) -> Any:
         params = {} if part.index is None else {"fragment": part.index}
-        measured = False  # whether the fetch to a file below tells what the network takes
-        if direct is not None:
-            read, measured = self._try_directly(part, params, direct)
-            if read is not None:
-                part.tally.received(part.index, read.size)
-                return read
+        # measured: whether the fetch to a file below tells what the network takes
+        read, measured = self._try_directly(part, params, work)
+        if read is not None:
+            part.tally.received(part.index, read.size)
+            return read
         started = time.perf_counter()
         try:
             response = self.api.request(
@@ -366,7 +343,7 @@ class PeopleAIClient:
             if part.may_be_missing:
                 # 'fragment' may be a count, not the last index: results_size decides
                 part.tally.last_missing = True
-                return prepare(Path(out.name), _label(part.where, part.index)) if prepare else 0
+                return self._from_file(work, Path(out.name), _label(part.where, part.index))
             where = _label(part.where, part.index)
             msg = f"{where}: data is gone upstream (files are kept 10 days)"
             raise ExportExpiredError(msg) from None
@@ -374,16 +351,17 @@ class PeopleAIClient:
         written = copy_body(response, out, label)
         out.flush()
         part.tally.received(part.index, written)
-        # Checked here, in the download worker, so a broken line means "fetch again"
+        # Framed before the result is handed on, so a broken line means "fetch again"
         # before a single record of the part has been emitted.
-        if prepare is None:
-            check_json_lines(Path(out.name), where=label)
-            return written
         downloaded = time.perf_counter()
-        prepared = prepare(Path(out.name), label)
+        prepared = self._from_file(work, Path(out.name), label)
         if measured:
             self._transfers.record(downloaded - started, time.perf_counter() - started)
         return prepared
+
+    def _from_file(self, work: FragmentPass, path: Path, label: str) -> Spool[Any]:
+        """``work`` over a fragment downloaded to ``path``, in a worker."""
+        return Spool.adopt(*self.workers.run(work, str(path), label))
 
     def _try_directly(
         self, part: _Part, params: dict[str, Any], work: FragmentPass
