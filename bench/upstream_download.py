@@ -82,7 +82,8 @@ def main(config_path: str, source: str, activity_type: str, *days: str) -> None:
     total = 0
     for job in done:
         if source == "peopleai":
-            from tap_activities.sources.peopleai.client import JOBS_PATH, fragment_indices
+            from tap_activities.sources.peopleai.client import JOBS_PATH
+            from tap_activities.sources.peopleai.fragments import fragment_indices
 
             headers = {"Authorization": f"Bearer {client._auth.token()}"}
             gets = [

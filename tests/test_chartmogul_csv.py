@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
-from tap_activities.records.jsonl import LINES, Framing, frame_records
+from tap_activities.records.framing import LINES, Framing, frame_records
 from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
 from tap_activities.sources.chartmogul.zipped_csv import (
     CsvRange,

@@ -135,7 +135,7 @@ def completed_job(client, request):
 
 
 def framed_uids(client, job, request) -> list[str]:
-    from tap_activities.records.jsonl import LINES
+    from tap_activities.records.framing import LINES
 
     data = b"".join(block for _c, block, _u in client.record_blocks(job, request, ["uid"], LINES))
     return [json.loads(line)["uid"] for line in data.splitlines()]
@@ -144,7 +144,7 @@ def framed_uids(client, job, request) -> list[str]:
 def test_fragments_reach_the_pass_without_a_file_unless_the_upstream_says_no(monkeypatch):
     """Happy path: no fragment is written to a file. A 503 on one fragment: that one
     goes the regular way (file, retries), and still every record arrives once."""
-    import tap_activities.sources.peopleai.client as peopleai
+    import tap_activities.sources.peopleai.fragments as peopleai
     from activities_upstream import LocalUpstream
     from tap_activities.export.jobs import ExportRequest
     from tap_activities.export.windows import Window

@@ -8,13 +8,8 @@ import json
 import pytest
 
 from tap_activities.errors import DataFormatError
-from tap_activities.records.jsonl import (
-    LINES,
-    Block,
-    Framing,
-    RecordLines,
-    iter_line_pieces,
-)
+from tap_activities.records.framing import LINES, Block, Framing
+from tap_activities.records.jsonl import RecordLines, iter_line_pieces
 from tap_activities.singer.batch import BatchFileWriter
 from tests.must_run import require_native
 from tests.tap_process import batch_config

@@ -16,7 +16,8 @@ import orjson
 import pytest
 
 from tap_activities.errors import DataFormatError
-from tap_activities.records.jsonl import LINES, Framing, RecordLines, iter_line_pieces
+from tap_activities.records.framing import LINES, Framing
+from tap_activities.records.jsonl import RecordLines, iter_line_pieces
 from tests.must_run import require_native
 from tests.tap_process import HAS_OFFSET
 

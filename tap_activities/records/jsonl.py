@@ -3,8 +3,9 @@
 Every record of a fragment goes through :class:`RecordLines` in a download worker before
 any of them is emitted, because a broken line usually means a damaged transfer: the
 fragment is fetched again instead of being emitted half. Its blocks are what every output
-path takes: RECORD and BATCH write them as they are, and the SDK's own record path (stream
-maps, flattening, deselected fields) decodes them (:func:`decode_lines`).
+path takes: RECORD and BATCH write them as they are, and the SDK's own record path
+(stream maps, flattening, deselected fields) decodes them
+(:func:`~tap_activities.records.framing.decode_lines`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import orjson
 import simdjson
@@ -30,9 +31,9 @@ from tap_activities.records.contract import (
     normal_date_time,
     type_bits,
 )
+from tap_activities.records.framing import Block, Framing, dumps_exact
 
 READ_BYTES = 1 << 20
-BLOCK_RECORDS = 2000
 MAX_LAYOUTS = 4096
 BOM = b"\xef\xbb\xbf"
 """UTF-8's byte order mark: skipped at the very start of a fragment, refused elsewhere."""
@@ -77,92 +78,6 @@ def iter_line_pieces(
                 yield piece, end
         if pending:
             yield pending + b"\n", len(pending) + 1
-
-
-class Block(NamedTuple):
-    """Records of one piece of input, serialised and framed, ready to be written."""
-
-    count: int
-    """How many records ``data`` holds."""
-    data: bytes
-    """The records, framed (RECORD messages or bare JSON lines)."""
-    unknown: FieldTypes | None
-    """Types of the fields the schema does not list, or None when there are none."""
-
-
-@dataclass(frozen=True)
-class Framing:
-    """How serialised records are joined into one piece of output."""
-
-    head: bytes
-    """Before the first record (RECORD: the envelope up to ``"record":``)."""
-    sep: bytes
-    """Between two records (RECORD: the rest of one envelope and the start of the next)."""
-    tail: bytes
-    """After the last record."""
-
-    def join(self, bodies: list[bytes]) -> bytes:
-        """Records serialised one by one, framed."""
-        return b"".join((self.head, self.sep.join(bodies), self.tail))
-
-
-LINES = Framing(b"", b"\n", b"\n")
-"""JSON Lines: one record per line."""
-
-
-def frame_records(
-    records: Iterable[dict[str, Any]],
-    fields: Iterable[str],
-    framing: Framing,
-    default: Callable[[Any], Any] | None = None,
-    unknown: FieldTypes | None = None,
-) -> Iterator[Block]:
-    """Serialise decoded records, schema ``fields`` they lack as null, framed in blocks.
-
-    ``(count, bytes, unknown)`` per :data:`BLOCK_RECORDS` records: one ``join`` per block,
-    not one write per record. ``default`` serialises what orjson does not know. ``unknown``
-    (the types of fields outside the schema, when the caller knows them up front, as the
-    CSV header tells them) goes with every block.
-    """
-    nulls = dict.fromkeys(fields)
-    dumps = orjson.dumps
-    block: list[bytes] = []
-    append = block.append
-    for record in records:
-        try:
-            append(dumps({**nulls, **record}, default=default))
-        except orjson.JSONEncodeError:  # an integer wider than 64 bits: kept exactly
-            append(dumps_exact({**nulls, **record}, default))
-        if len(block) >= BLOCK_RECORDS:
-            yield Block(len(block), framing.join(block), unknown)
-            block = []
-            append = block.append
-    if block:
-        yield Block(len(block), framing.join(block), unknown)
-
-
-_WIDE_INTEGER = re.compile(rb"[0-9]{19}")
-"""A run of digits long enough to be an integer wider than 64 bits (or close to it)."""
-
-
-def decode_lines(data: bytes) -> Iterator[dict[str, Any]]:
-    """The records of a block framed as :data:`LINES`, decoded, for the SDK's record path.
-
-    The pass that framed them already validated each line, gave date-times their offset
-    and filled in missing schema fields, so decoding is all that is left. orjson reads an
-    integer wider than 64 bits as a float, a changed value: a line with a run of 19
-    digits is decoded by the standard library instead, which keeps it exactly (a digit
-    run inside a string only costs that line the slower decoder).
-    """
-    loads = orjson.loads
-    wide = _WIDE_INTEGER.search(data) is not None
-    for line in data.split(b"\n"):
-        if not line:
-            continue
-        if wide and _WIDE_INTEGER.search(line):
-            yield json.loads(line)
-        else:
-            yield loads(line)
 
 
 class RecordLines:
@@ -728,15 +643,6 @@ def _refuse_twice(
             "readers disagree on which value counts, so the line is refused"
         )
         raise DataFormatError(msg)
-
-
-def dumps_exact(record: dict[str, Any], default: Callable[[Any], Any] | None = None) -> bytes:
-    """A record as JSON; an integer wider than 64 bits (orjson refuses it) kept exactly."""
-    try:
-        return orjson.dumps(record, default=default)
-    except orjson.JSONEncodeError:
-        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=default)
-        return text.encode()
 
 
 _SPECIAL = re.compile(rb'[\\"\[\]{}]')

@@ -25,7 +25,7 @@ from upath import UPath
 
 from tap_activities.errors import ConfigError
 from tap_activities.records.contract import FieldTypes
-from tap_activities.records.jsonl import Block
+from tap_activities.records.framing import Block
 from tap_activities.redact import REDACTOR
 from tap_activities.transfer.spool import Spool, spool
 
@@ -54,7 +54,7 @@ class DeflatedBlock:
     size: int
     """Length of the uncompressed lines."""
     unknown: FieldTypes | None = None
-    """Types of the fields outside the schema in these lines (``jsonl.Block``)."""
+    """Types of the fields outside the schema in these lines (``framing.Block``)."""
 
 
 def deflate(count: int, lines: bytes, unknown: FieldTypes | None = None) -> DeflatedBlock:

@@ -22,7 +22,7 @@ from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from singer_sdk.singerlib.messages import Message, StateMessage
 
 from tap_activities.lifecycle import target_gone
-from tap_activities.records.jsonl import dumps_exact
+from tap_activities.records.framing import dumps_exact
 
 FLUSH_BYTES = 1 << 20
 

@@ -43,7 +43,7 @@ from singer_sdk.helpers import _catalog
 from tap_activities.errors import TapActivitiesError
 
 if TYPE_CHECKING:
-    from tap_activities.records.jsonl import Block
+    from tap_activities.records.framing import Block
 
 LOGGER = logging.getLogger("tap_activities.sdk_hooks")
 

@@ -38,7 +38,7 @@ from tap_activities.records.contract import (
     date_time_paths,
     describe_types,
 )
-from tap_activities.records.jsonl import LINES, Block, Framing, decode_lines
+from tap_activities.records.framing import LINES, Block, Framing, decode_lines
 from tap_activities.schemas import schema_directory
 from tap_activities.singer.batch import BatchFileWriter, DeflatedBlock
 from tap_activities.singer.output import BufferedSingerWriter, record_envelope

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from tap_activities.records.jsonl import Block
+from tap_activities.records.framing import Block
 
 Meta = TypeVar("Meta")
 
@@ -86,7 +86,7 @@ def spool_blocks(
     blocks: Iterable[tuple[int, bytes, dict[str, int] | None]],
     directory: Path | str | None = None,
 ) -> Spool[BlockMeta]:
-    """Park ``(count, framed records, unknown types)`` blocks (``jsonl.Block``)."""
+    """Park ``(count, framed records, unknown types)`` blocks (``framing.Block``)."""
     return spool((((count, unknown), data) for count, data, unknown in blocks), directory)
 
 

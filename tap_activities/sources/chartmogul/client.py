@@ -31,7 +31,7 @@ from tap_activities.errors import (
     UpstreamError,
 )
 from tap_activities.export.jobs import ExportRequest, ExportStatus, JobSnapshot
-from tap_activities.records.jsonl import Block, Framing, frame_records
+from tap_activities.records.framing import Block, Framing, frame_records
 from tap_activities.settings import ChartMogulSettings, Settings
 from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
 from tap_activities.sources.chartmogul.zipped_csv import CsvRange, frame_csv_range

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
 from tap_activities.records.contract import NULL, STRING, FieldTypes
-from tap_activities.records.jsonl import Framing, frame_records
+from tap_activities.records.framing import Framing, frame_records
 from tap_activities.transfer.spool import BlockMeta, Handoff, spool_blocks
 
 MONEY_COLUMNS = ("activity_mrr_movement", "activity_mrr", "activity_arr")

@@ -1,4 +1,4 @@
-"""People.ai Raw Activity Data API: jobs, their states, and their JSONLines fragments.
+"""People.ai Raw Activity Data API: jobs and their states (fragments: :mod:`.fragments`).
 
 The API document leaves a few things open (see ``shared/upstream-notes.md``); the choices
 here are deliberately tolerant:
@@ -7,7 +7,7 @@ here are deliberately tolerant:
   are fetched; a field named ``fragments`` is accepted too. Without either, ``/data`` is
   fetched whole. If the field is really a count, the extra last index answers 404; the
   job's ``results_size`` decides whether that 404 is the end of the data or a lost
-  fragment (:class:`FragmentTally`).
+  fragment (:class:`~tap_activities.sources.peopleai.fragments.FragmentTally`).
 - The job list may come as a JSON array or wrapped in an object (``jobs``/``data``).
 - A use-limit error on job creation (429, or a 4xx whose message mentions a limit) means
   "wait and create later", never a failed job.
@@ -17,53 +17,31 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from functools import partial
-from pathlib import Path
-from typing import Any, BinaryIO
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from tap_activities.errors import (
     AuthError,
-    ExportExpiredError,
-    MalformedPartError,
-    NotFoundError,
     RateLimitedError,
     TransientError,
     UpstreamError,
 )
 from tap_activities.export.jobs import ExportRequest, ExportStatus, JobSnapshot
-from tap_activities.records.contract import FieldTypes
-from tap_activities.records.jsonl import (
-    LINES,
-    Block,
-    Framing,
-    Readable,
-    RecordLines,
-)
+from tap_activities.records.framing import Block, Framing
 from tap_activities.settings import PeopleAISettings, Settings
-from tap_activities.singer.batch import DeflatedBlock, deflate_part, read_deflated
+from tap_activities.singer.batch import DeflatedBlock
 from tap_activities.sources.peopleai.auth import PeopleAITokenAuth
+from tap_activities.sources.peopleai.fragments import FragmentReader
 from tap_activities.transfer.download import (
-    BodyGet,
-    BodyRead,
     PartDownloader,
-    TransferGauge,
-    copy_body,
-    read_body,
 )
 from tap_activities.transfer.http import ApiSession, HostContact
-from tap_activities.transfer.spool import BlockMeta, Handoff, Spool, read_blocks, spool_blocks
-from tap_activities.transfer.workers import FragmentWorkers, WorkersBusyError
+from tap_activities.transfer.workers import FragmentWorkers
 
 LOGGER = logging.getLogger("tap_activities.peopleai")
 JOBS_PATH = "/pull/v1/export/activities/jobs"
 TOKEN_PATH = "/auth/v1/tokens"  # noqa: S105 - a path, not a secret
 MAX_QUEUED_JOBS = 10
-DOWNLOAD_SECONDS_PER_20MB = 60.0
 RECONCILE_SLACK_SECONDS = 120.0
 """Clock difference tolerated when matching a job to an unanswered creation."""
 
@@ -129,9 +107,13 @@ class PeopleAIClient:
             auth_hint="'peopleai_client_id' and 'peopleai_client_secret' (an Activity API key)",
         )
         self.max_outstanding = MAX_QUEUED_JOBS
-        self.downloader = PartDownloader(workers=settings.download_workers)
-        self.workers = workers or FragmentWorkers()
-        self._transfers = TransferGauge()
+        self.fragments = FragmentReader(
+            self.api,
+            auth.token,
+            JOBS_PATH,
+            PartDownloader(workers=settings.download_workers),
+            workers or FragmentWorkers(),
+        )
 
     def create(self, request: ExportRequest) -> JobSnapshot:
         """Create a JSONLines export job for one window."""
@@ -184,29 +166,8 @@ class PeopleAIClient:
         framing: Framing,
         date_times: Iterable[tuple[str, ...]] = (),
     ) -> Iterator[Block]:
-        """A completed job's records, in order, serialised with null-filled schema fields.
-
-        This is the tap's one way to read People.ai data: the SDK's record path decodes
-        these blocks (framed as JSON Lines) too. ``date_times`` (paths of the schema's
-        date-time fields) are given their offset
-        (:class:`~tap_activities.records.jsonl.RecordLines`).
-
-        Each fragment is validated, null-filled and framed by a worker (a worker process,
-        or its download thread) in one pass over its lines, which replaces
-        a separate check: a broken line still means "fetch again" before anything
-        of the fragment is emitted. Fragments are downloaded and framed in parallel, a few
-        ahead of the one emitted. The framed bytes wait in a spool file; this thread only
-        copies them out, in order.
-        """
-        work = partial(
-            frame_fragment,
-            fields=tuple(fields),
-            framing=framing,
-            directory=self._spool_directory,
-            date_times=tuple(date_times),
-        )
-        for part in self._prepared_fragments(job, request, work):
-            yield from read_blocks(part)
+        """A completed job's records, in order (:meth:`FragmentReader.blocks`)."""
+        return self.fragments.blocks(job, self._where(job, request), fields, framing, date_times)
 
     def deflated_blocks(
         self,
@@ -215,203 +176,12 @@ class PeopleAIClient:
         fields: Iterable[str],
         date_times: Iterable[tuple[str, ...]] = (),
     ) -> Iterator[DeflatedBlock]:
-        """The records of :meth:`record_blocks` (JSON Lines), compressed for a gzip file.
-
-        As :meth:`record_blocks`, with the framed lines compressed in the same worker
-        pass (ISA-L, which releases the GIL).
-        """
-        work = partial(
-            deflate_fragment,
-            fields=tuple(fields),
-            directory=self._spool_directory,
-            date_times=tuple(date_times),
-        )
-        for part in self._prepared_fragments(job, request, work):
-            yield from read_deflated(part)
-
-    def _prepared_fragments(
-        self, job: JobSnapshot, request: ExportRequest, work: FragmentPass
-    ) -> Iterator[Spool[Any]]:
-        """Each fragment as ``work`` prepared it in a worker, in order.
-
-        The worker sends the fragment's GET itself and feeds the body to ``work`` as it
-        arrives (:func:`read_body`). Only if that does not get a clean ``200`` is the
-        fragment fetched the regular way, to a file, and ``work`` run over the file.
-        """
-        for _label, (_path, part) in self._fragment_results(job, request, work):
-            yield part
-
-    @property
-    def _spool_directory(self) -> str | None:
-        directory = self.downloader.directory
-        return None if directory is None else str(directory)
+        """The same records, JSON Lines compressed for gzip (:meth:`FragmentReader.deflated`)."""
+        return self.fragments.deflated(job, self._where(job, request), fields, date_times)
 
     @staticmethod
     def _where(job: JobSnapshot, request: ExportRequest) -> str:
         return f"{request.describe()} job {job.job_id}"
-
-    def _fragment_results(
-        self,
-        job: JobSnapshot,
-        request: ExportRequest,
-        work: FragmentPass,
-    ) -> Iterator[tuple[str, tuple[Path, Any]]]:
-        """``(label, (file, prepared))`` of each fragment, in order.
-
-        The body goes straight into ``work`` in a worker; when that does not get a clean
-        ``200``, the fragment is fetched to a file and ``work`` runs over the file. A
-        :class:`MalformedPartError` from ``work`` fetches the fragment again.
-        """
-        indices = fragment_indices(job.body)
-        size = job.body.get("results_size")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            size = None
-        parts = max(1, len(indices or [0]))
-        per_part = size / parts if size else 0.0
-        timeout = max(self.api.timeout, DOWNLOAD_SECONDS_PER_20MB * math.ceil(per_part / 20e6))
-        where = self._where(job, request)
-        last = indices[-1] if indices else 0
-        tally = FragmentTally(where, size)
-        # Index 0 as the last index: no data if 'fragment' is a count (0), all of it if
-        # it is the highest index; only a results_size can tell which.
-        fetchers = [
-            partial(
-                self._fetch_part,
-                _Part(
-                    job.job_id,
-                    i,
-                    timeout,
-                    where,
-                    i == last and (bool(i) or size is not None),
-                    tally,
-                ),
-                work=work,
-            )
-            for i in (indices if indices is not None else [None])
-        ]
-        labels = [_label(where, i) for i in (indices if indices is not None else [None])]
-        return self._checked(labels, fetchers, tally)
-
-    def _checked(
-        self, labels: list[str], fetchers: list[Callable[[BinaryIO], Any]], tally: FragmentTally
-    ) -> Iterator[tuple[str, tuple[Path, Any]]]:
-        """The downloader's results, the last index's 404 weighed against ``results_size``.
-
-        Every earlier fragment is in when the last one's result comes (results come in
-        order), so the tally is complete then. A 404 that leaves the bytes short of
-        ``results_size`` fetches that index once more; a second 404 fails the window.
-        """
-        where = tally.where
-        for position, item in enumerate(self.downloader.results(fetchers, where)):
-            if position < len(labels) - 1 or not tally.last_missing:
-                yield labels[position], item
-                continue
-            if tally.missing_is_the_end():
-                yield labels[position], item
-                continue
-            LOGGER.warning("%s: fetching it again", tally.shortfall())
-            tally.last_missing = False
-            for again in self.downloader.results(fetchers[-1:], where):
-                if tally.last_missing:
-                    msg = f"{tally.shortfall()}, twice; the window is not done (run again later)"
-                    raise UpstreamError(msg)
-                yield labels[position], again
-        tally.log_mismatch()
-
-    def _fetch_part(
-        self,
-        part: _Part,
-        out: BinaryIO,
-        work: FragmentPass,
-    ) -> Any:
-        params = {} if part.index is None else {"fragment": part.index}
-        # measured: whether the fetch to a file below tells what the network takes
-        read, measured = self._try_directly(part, params, work)
-        if read is not None:
-            part.tally.received(part.index, read.size)
-            return read
-        started = time.perf_counter()
-        try:
-            response = self.api.request(
-                "GET",
-                f"{JOBS_PATH}/{part.job_id}/data",
-                params=params,
-                stream=True,
-                timeout=part.timeout,
-            )
-        except NotFoundError:
-            if part.may_be_missing:
-                # 'fragment' may be a count, not the last index: results_size decides
-                part.tally.last_missing = True
-                return self._from_file(work, Path(out.name), _label(part.where, part.index))
-            where = _label(part.where, part.index)
-            msg = f"{where}: data is gone upstream (files are kept 10 days)"
-            raise ExportExpiredError(msg) from None
-        label = _label(part.where, part.index)
-        written = copy_body(response, out, label)
-        out.flush()
-        part.tally.received(part.index, written)
-        # Framed before the result is handed on, so a broken line means "fetch again"
-        # before a single record of the part has been emitted.
-        downloaded = time.perf_counter()
-        prepared = self._from_file(work, Path(out.name), label)
-        if measured:
-            self._transfers.record(downloaded - started, time.perf_counter() - started)
-        return prepared
-
-    def _from_file(self, work: FragmentPass, path: Path, label: str) -> Spool[Any]:
-        """``work`` over a fragment downloaded to ``path``, in a worker."""
-        return Spool.adopt(*self.workers.run(work, str(path), label))
-
-    def _try_directly(
-        self, part: _Part, params: dict[str, Any], work: FragmentPass
-    ) -> tuple[BodyRead[Spool[Any]] | None, bool]:
-        """The fragment read in a worker, if that is the way now, else None.
-
-        Also whether the fetch to a file that then follows is to be measured: yes when
-        it is the way chosen (fragments wait on the network, or every worker is taken
-        before anything was measured), no when it is the fallback after an answer that
-        was not a clean ``200``, whose retries wait for other reasons than the network.
-        Without worker processes there is no worker to tie up: always read directly.
-        """
-        if self.workers.uses_processes and self._transfers.network_bound is True:
-            LOGGER.debug("%s: to a file, as fragments wait on the network", part.where)
-            return None, True
-        try:
-            return self._read_directly(part, params, work), False
-        except WorkersBusyError:
-            return None, True
-
-    def _read_directly(
-        self, part: _Part, params: dict[str, Any], work: FragmentPass
-    ) -> BodyRead[Spool[Any]] | None:
-        """The fragment read and prepared by ``work`` in a worker, with no file between.
-
-        None when the worker got no clean ``200`` (an error status, a refused
-        connection): the regular request then handles it. When every worker process is
-        taken, this thread waits for one if the last fragment's pass took most of its
-        time (:class:`TransferGauge`); before anything is measured it raises
-        :class:`WorkersBusyError` instead, and the fragment goes to a file meanwhile.
-        (Once fragments wait mostly on the network, :meth:`_fetch_part` does not come
-        here: files let ``download_workers`` fragments transfer at once while the
-        workers do the passes.)
-        """
-        label = _label(part.where, part.index)
-        token = self.api.retrying(self._auth.token)
-        get = BodyGet(
-            url=self.api.url(f"{JOBS_PATH}/{part.job_id}/data"),
-            params=params,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=part.timeout,
-            what=label,
-        )
-        # Measured as CPU-bound: wait for a worker. Not measured yet: only a free one.
-        wait = self._transfers.network_bound is False
-        read = self.workers.run(read_body, get, partial(work, label=label), wait=wait)
-        if read is None:
-            return None
-        self._transfers.record(read.network_seconds, read.seconds)
-        return replace(read, result=Spool.adopt(*read.result))
 
     def find_created(
         self, request: ExportRequest, since: float, exclude: set[str]
@@ -454,48 +224,6 @@ class PeopleAIClient:
             raise UpstreamError(msg) from None
 
 
-FragmentPass = Callable[..., Handoff[Any]]
-"""A worker's pass over one fragment, ``(source, label) -> spool handoff``: the source
-is a downloaded file's name or the body as it arrives (:class:`BodyReader`)."""
-
-
-def _source(source: str | Readable) -> Path | Readable:
-    return Path(source) if isinstance(source, str) else source
-
-
-def frame_fragment(  # noqa: PLR0917 - a worker's task, filled in by functools.partial
-    source: str | Readable,
-    label: str,
-    fields: tuple[str, ...],
-    framing: Framing,
-    directory: str | None,
-    date_times: tuple[tuple[str, ...], ...] = (),
-) -> Handoff[BlockMeta]:
-    """Worker: a fragment's records, null-filled and framed, in a spool.
-
-    Module-level, so that a worker process can run it; a malformed line raises
-    :class:`MalformedPartError`, which fetches the fragment again.
-    """
-    lines = RecordLines(fields, date_times=date_times).blocks(
-        _source(source), where=label, framing=framing, error=MalformedPartError
-    )
-    return spool_blocks(lines, directory).handoff()
-
-
-def deflate_fragment(
-    source: str | Readable,
-    label: str,
-    fields: tuple[str, ...],
-    directory: str | None,
-    date_times: tuple[tuple[str, ...], ...] = (),
-) -> Handoff[tuple[int, int, int, FieldTypes | None]]:
-    """Worker: :func:`frame_fragment` as JSON Lines, compressed for a gzip batch file."""
-    lines = RecordLines(fields, date_times=date_times).blocks(
-        _source(source), where=label, framing=LINES, error=MalformedPartError
-    )
-    return deflate_part(lines, directory).handoff()
-
-
 def job_payload(request: ExportRequest) -> dict[str, str]:
     """The body that creates a window's job; also what identifies it in the job list."""
     return {
@@ -505,10 +233,6 @@ def job_payload(request: ExportRequest) -> dict[str, str]:
         "output_format": "JSONLines",
         "export_type": request.export_type,
     }
-
-
-def _label(where: str, index: int | None) -> str:
-    return where if index is None else f"{where} fragment {index}"
 
 
 def _epoch(stamp: Any) -> float | None:
@@ -522,99 +246,3 @@ def _epoch(stamp: Any) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.timestamp()
-
-
-@dataclass(frozen=True)
-class _Part:
-    """One fragment to fetch (``index`` None: the whole ``/data``)."""
-
-    job_id: str
-    index: int | None
-    timeout: float
-    where: str
-    may_be_missing: bool  # the last index, which 404s when 'fragment' is a count (see above)
-    tally: FragmentTally
-
-
-class FragmentTally:
-    """Bytes a job's fragments answered, against the job's ``results_size``.
-
-    The document calls ``fragment`` a "count of fragments (0-based)", so the last index
-    the tap asks for may not exist (a count) or may hold data (the highest index). A 404
-    there is the end of the data only if the fragments before it already hold
-    ``results_size`` bytes; short of that, a fragment is lost upstream. What exactly
-    ``results_size`` counts is not documented either, so it never fails a job whose
-    fragments all answered: a difference is only logged.
-    """
-
-    def __init__(self, where: str, results_size: int | None) -> None:
-        self.where = where
-        self.results_size = results_size
-        self.last_missing = False
-        """The last index answered 404 (set by its download thread)."""
-        self._bytes: dict[int | None, int] = {}
-        self._lock = threading.Lock()
-
-    def received(self, index: int | None, size: int) -> None:
-        """Fragment ``index`` answered 200 with ``size`` bytes (a re-fetch replaces)."""
-        with self._lock:
-            self._bytes[index] = size
-
-    @property
-    def total(self) -> int:
-        """Bytes received so far, each fragment counted once."""
-        with self._lock:
-            return sum(self._bytes.values())
-
-    def missing_is_the_end(self) -> bool:
-        """Whether the last index's 404 loses nothing (logged either way it is accepted)."""
-        if self.results_size is None:
-            LOGGER.warning(
-                "%s: the last fragment index answered 404 and the job has no results_size "
-                "to check it against; taken as the end of the data ('fragment' as a count)",
-                self.where,
-            )
-            return True
-        if self.total >= self.results_size:
-            LOGGER.info(
-                "%s: the last fragment index answered 404 after %d bytes of results_size "
-                "%d: 'fragment' was a count, nothing is missing",
-                self.where,
-                self.total,
-                self.results_size,
-            )
-            return True
-        return False
-
-    def shortfall(self) -> str:
-        """The line that says a fragment is missing."""
-        return (
-            f"{self.where}: its last fragment answered 404 while the fragments before it "
-            f"hold {self.total} of the job's results_size {self.results_size} bytes: "
-            "a fragment is missing upstream"
-        )
-
-    def log_mismatch(self) -> None:
-        """Log fragments that all answered but do not add up to ``results_size``."""
-        if self.last_missing or self.results_size is None:
-            return
-        if self.total != self.results_size:
-            LOGGER.warning(
-                "%s: the fragments hold %d bytes but results_size says %d; kept as complete "
-                "(the API document does not say what results_size counts)",
-                self.where,
-                self.total,
-                self.results_size,
-            )
-
-
-def fragment_indices(body: Mapping[str, Any]) -> list[int] | None:
-    """Fragment indices to fetch, or None to fetch ``/data`` whole."""
-    raw = body.get("fragment", body.get("fragments"))
-    if raw is None or isinstance(raw, bool):
-        return None
-    try:
-        highest = int(raw)
-    except (TypeError, ValueError):
-        return None
-    return list(range(max(0, highest) + 1))
