@@ -1,10 +1,10 @@
-"""Build the optional native fragment pass (``tap_activities/native_lines.cpp``).
+"""Build the optional native fragment pass (``tap_activities/native/lines.cpp``).
 
 The extension links the system's simdjson library, found through pkg-config (Debian and
 Ubuntu: ``apt install libsimdjson-dev``; macOS: ``brew install simdjson``). Without it the
 build goes on without the extension and the tap uses its pure-Python pass, which gives the
 same records, only slower (as PyYAML does with LibYAML). What the build needs and the
-compiler call live in ``tap_activities/native_build.py``, which the tap also asks at run
+compiler call live in ``tap_activities/native/build.py``, which the tap also asks at run
 time whether this machine could have built the native pass.
 
 ``TAP_ACTIVITIES_NATIVE=0`` skips the extension; ``TAP_ACTIVITIES_NATIVE=1`` makes a
@@ -23,13 +23,14 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCE = Path("tap_activities") / "native_lines.cpp"
-BUILD_MODULE = Path("tap_activities") / "native_build.py"
-MODULE = "_native_lines"
+PACKAGE = Path("tap_activities") / "native"
+SOURCE = PACKAGE / "lines.cpp"
+BUILD_MODULE = PACKAGE / "build.py"
+MODULE = "_lines"
 
 
 def native_build(root: str) -> ModuleType:
-    """``tap_activities/native_build.py`` loaded by path: the package is not importable yet."""
+    """``tap_activities/native/build.py`` loaded by path: the package is not importable yet."""
     spec = importlib.util.spec_from_file_location(
         "tap_activities_native_build", Path(root) / BUILD_MODULE
     )
@@ -54,7 +55,7 @@ class NativeLinesHook(BuildHookInterface):
         # goes there (git ignores it), replacing any earlier build; a wheel carries it
         # from a scratch folder.
         if version == "editable":
-            target = Path(self.root) / "tap_activities" / name
+            target = Path(self.root) / PACKAGE / name
             target.unlink(missing_ok=True)
         else:
             target = Path(tempfile.mkdtemp(prefix="tap-activities-native-")) / name
@@ -73,6 +74,6 @@ class NativeLinesHook(BuildHookInterface):
             )
             return
         if version != "editable":
-            build_data["force_include"][str(target)] = f"tap_activities/{name}"
+            build_data["force_include"][str(target)] = f"{PACKAGE.as_posix()}/{name}"
         build_data["pure_python"] = False
         build_data["infer_tag"] = True

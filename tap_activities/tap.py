@@ -20,7 +20,7 @@ from tap_activities.export.runtime import SourceRuntime
 from tap_activities.heap import keep_freed_buffers
 from tap_activities.lifecycle import PREFIX, install_stop_handlers, target_gone
 from tap_activities.log_lines import rendered
-from tap_activities.native_status import described, fragment_pass_status
+from tap_activities.native.status import described, fragment_pass_status
 from tap_activities.redact import REDACTOR, install
 from tap_activities.settings import (
     CHARTMOGUL_DEFAULT_URL,

@@ -26,14 +26,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "tap_activities" / "native_lines.cpp"
+SOURCE = ROOT / "tap_activities" / "native" / "lines.cpp"
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
 ROUNDS_PER_SEED = 500
 
 
 def build(directory: Path) -> Path:
     """The native pass compiled with the sanitizers, as an importable extension file."""
-    target = directory / f"_native_lines{sysconfig.get_config_var('EXT_SUFFIX')}"
+    target = directory / f"_lines{sysconfig.get_config_var('EXT_SUFFIX')}"
     compiler = shlex.split(sysconfig.get_config_var("CXX") or "c++")
     flags = subprocess.run(
         ["pkg-config", "--cflags", "--libs", "simdjson"],
@@ -83,16 +83,16 @@ def fuzz(seconds: float, seed: int, rounds: int | None) -> None:
 
 
 def load_native(path: str) -> None:
-    """Make ``tap_activities._native_lines`` the extension at ``path``."""
-    import tap_activities
+    """Make ``tap_activities.native._lines`` the extension at ``path``."""
+    import tap_activities.native
 
-    name = "tap_activities._native_lines"
+    name = "tap_activities.native._lines"
     loader = importlib.machinery.ExtensionFileLoader(name, path)
     spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     loader.exec_module(module)
     sys.modules[name] = module
-    tap_activities._native_lines = module  # type: ignore[attr-defined]
+    tap_activities.native._lines = module  # type: ignore[attr-defined]
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """The native fragment pass: the same bytes as the Python pass, or it declines the piece.
 
-The native pass (``tap_activities/native_lines.cpp``) may only ever be a faster way to the
+The native pass (``tap_activities/native/lines.cpp``) may only ever be a faster way to the
 Python pass's output. These tests hold it to that: piece by piece on tricky inputs, on
 generated exports that mix pieces it frames with pieces it declines, and through the tap.
 """

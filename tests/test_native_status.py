@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tap_activities import native_status
-from tap_activities.native_status import REINSTALL, fragment_pass_status
+from tap_activities.native import status as native_status
+from tap_activities.native.status import REINSTALL, fragment_pass_status
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_a_machine_that_could_build_it_gets_a_warning_with_the_recipe(no_extensi
 
 
 def test_an_extension_that_does_not_load_gets_a_warning(no_extension, monkeypatch):
-    broken = Path("_native_lines.cpython-311-x86_64-linux-gnu.so")
+    broken = Path("_lines.cpython-311-x86_64-linux-gnu.so")
     monkeypatch.setattr(native_status, "_extension_files", lambda: [broken])
     monkeypatch.setattr(native_status, "_import_error", lambda: "libsimdjson.so.19: not found")
     used = fragment_pass_status()

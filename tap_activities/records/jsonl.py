@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import orjson
 import simdjson
 
 from tap_activities.errors import ConfigError, DataFormatError
+from tap_activities.native import native_frame
 from tap_activities.records.contract import (
     DateTimeError,
     FieldTypes,
@@ -499,50 +499,6 @@ def _top_level_quotes(data: bytes, start: int, stop: int, wanted: list[str]) -> 
 def _date_time_error(where: str, number: int, exc: DateTimeError) -> DataFormatError:
     """A date-time field without a date-time, as one line: not retried, data is lost else."""
     return DataFormatError(f"{where}: line {number} {exc.describe()}")
-
-
-NativeFrame = Callable[
-    [
-        bytes,
-        int,
-        tuple[bytes, ...],
-        tuple[bytes, ...],
-        bytes,
-        bytes,
-        bytes,
-        tuple[bytes, ...],
-        tuple[bytes, ...],
-    ],
-    "Block | None",
-]
-
-
-def native_frame() -> NativeFrame | None:
-    """The native pass's ``frame``, or None (not built, or ``TAP_ACTIVITIES_NATIVE=0``).
-
-    ``TAP_ACTIVITIES_NATIVE=1`` makes its absence an error, so that CI and benchmarks
-    cannot measure the Python pass while believing they measure the native one.
-    """
-    mode = os.environ.get("TAP_ACTIVITIES_NATIVE", "")
-    if mode == "0":
-        return None
-    try:
-        from tap_activities import _native_lines  # type: ignore[attr-defined]
-    except ImportError as exc:
-        if mode == "1":
-            msg = f"TAP_ACTIVITIES_NATIVE=1 but the native fragment pass cannot be loaded: {exc}"
-            raise ConfigError(msg) from None
-        return None
-    return _native_lines.frame
-
-
-def fragment_pass() -> str:
-    """Which pass People.ai fragments take in this installation, for the start-up log."""
-    if native_frame() is None:
-        return "pure Python (the native pass is not built, or TAP_ACTIVITIES_NATIVE=0)"
-    from tap_activities import _native_lines  # type: ignore[attr-defined]
-
-    return f"native (simdjson, {_native_lines.implementation()} kernel)"
 
 
 _OBJECT = simdjson.Object

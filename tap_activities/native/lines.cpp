@@ -506,9 +506,9 @@ PyMethodDef methods[] = {
      "The simdjson kernel chosen for this CPU (haswell, icelake, westmere, fallback...)."},
     {nullptr, nullptr, 0, nullptr}};
 
-PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native_lines",
+PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lines",
                       "The fragment pass of RecordLines in C++ over simdjson.", -1, methods};
 
 }  // namespace
 
-PyMODINIT_FUNC PyInit__native_lines(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__lines(void) { return PyModule_Create(&module); }

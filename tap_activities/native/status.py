@@ -1,7 +1,7 @@
 """Which People.ai fragment pass this installation runs, and whether that deserves a warning.
 
 The native pass is built when the package is installed, if the machine has what it needs
-(:mod:`.native_build`). Installers hide the build's warning, and uv and pip reuse a wheel
+(:mod:`.build`). Installers hide the build's warning, and uv and pip reuse a wheel
 they built earlier, so an installation can lack the native pass on a machine that has
 everything to build it: after simdjson was installed, ``meltano install --clean`` still
 installs the cached wheel. The tap then runs 1.05-1.4x slower without a word. Here that
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tap_activities.errors import ConfigError
-from tap_activities.native_build import missing_for_build
-from tap_activities.records.jsonl import native_frame
+from tap_activities.native import native_frame
+from tap_activities.native.build import missing_for_build
 
 REINSTALL = (
     "reinstall without the build cache: UV_NO_CACHE=1 meltano install --clean extractor "
@@ -38,9 +38,9 @@ class FragmentPass:
 def fragment_pass_status() -> FragmentPass:
     """The pass People.ai fragments take here (``TAP_ACTIVITIES_NATIVE=1``: native or error)."""
     if native_frame() is not None:  # raises ConfigError under TAP_ACTIVITIES_NATIVE=1
-        from tap_activities import _native_lines  # type: ignore[attr-defined]
+        from tap_activities.native import _lines  # type: ignore[attr-defined]
 
-        return FragmentPass(True, f"native (simdjson, {_native_lines.implementation()} kernel)")
+        return FragmentPass(True, f"native (simdjson, {_lines.implementation()} kernel)")
     if os.environ.get("TAP_ACTIVITIES_NATIVE", "") == "0":
         return FragmentPass(False, "pure Python (TAP_ACTIVITIES_NATIVE=0)")
     built = _extension_files()
@@ -76,13 +76,13 @@ def _extension_files() -> list[Path]:
     return [
         path
         for suffix in importlib.machinery.EXTENSION_SUFFIXES
-        for path in package.glob(f"_native_lines{suffix}")
+        for path in package.glob(f"_lines{suffix}")
     ]
 
 
 def _import_error() -> str:
     try:
-        from tap_activities import _native_lines  # type: ignore[attr-defined]  # noqa: F401
+        from tap_activities.native import _lines  # type: ignore[attr-defined]  # noqa: F401
     except ImportError as exc:
         return str(exc)
     return "it loads now"

@@ -1,0 +1,62 @@
+"""The optional native People.ai fragment pass: its source, its build and its status.
+
+``lines.cpp`` frames a piece of JSON Lines in one call with simdjson, byte for byte as the
+Python pass (:class:`~tap_activities.records.jsonl.RecordLines`) would; it is compiled into
+``_lines`` when the package is built, if the machine has what it needs (:mod:`.build`),
+and :mod:`.status` says which pass an installation runs. Anything the native pass does not
+decide, it declines, and the Python pass takes the piece.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tap_activities.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tap_activities.records.framing import Block
+
+NativeFrame = Callable[
+    [
+        bytes,
+        int,
+        tuple[bytes, ...],
+        tuple[bytes, ...],
+        bytes,
+        bytes,
+        bytes,
+        tuple[bytes, ...],
+        tuple[bytes, ...],
+    ],
+    "Block | None",
+]
+
+
+def native_frame() -> NativeFrame | None:
+    """The native pass's ``frame``, or None (not built, or ``TAP_ACTIVITIES_NATIVE=0``).
+
+    ``TAP_ACTIVITIES_NATIVE=1`` makes its absence an error, so that CI and benchmarks
+    cannot measure the Python pass while believing they measure the native one.
+    """
+    mode = os.environ.get("TAP_ACTIVITIES_NATIVE", "")
+    if mode == "0":
+        return None
+    try:
+        from tap_activities.native import _lines  # type: ignore[attr-defined]
+    except ImportError as exc:
+        if mode == "1":
+            msg = f"TAP_ACTIVITIES_NATIVE=1 but the native fragment pass cannot be loaded: {exc}"
+            raise ConfigError(msg) from None
+        return None
+    return _lines.frame
+
+
+def fragment_pass() -> str:
+    """Which pass People.ai fragments take in this installation, for the start-up log."""
+    if native_frame() is None:
+        return "pure Python (the native pass is not built, or TAP_ACTIVITIES_NATIVE=0)"
+    from tap_activities.native import _lines  # type: ignore[attr-defined]
+
+    return f"native (simdjson, {_lines.implementation()} kernel)"
