@@ -1,23 +1,24 @@
-"""Each column's SQL expression over a JSON record, equal to what target-postgres 0.8.1 stores.
+"""Each column's SQL over a JSON record, equal to what target-postgres 0.8.1 stores from it.
 
 target-postgres loads a BATCH file's records by reading each line with the SDK's JSON reader
-(numbers as ``Decimal``) and COPYing every column's value, as psycopg writes it in COPY
-text, into a temporary table of the target table's column types. So for a plain column the
-server parses the value's text with the column type's input function. Here the record is a
-``jsonb`` row ``r.j``, and each column is ``(r.j->>'name')::<the column's type>``: the same
-text (a JSON string's contents, or a number as written) through the same input function.
+(numbers as ``Decimal``), binding each value with its column's SQLAlchemy type and COPYing
+it, as psycopg writes it in COPY text, into a temporary table of the table's column types:
+the server parses that text with the type's input function. Here each record is a ``jsonb``
+row ``r.j``, and ``jsonb_populate_record`` over the table's row type (``p``) converts every
+field in one pass, through the same input functions: a JSON string's contents, a number as
+written, an array element by element.
 
-Where psycopg's text and ``->>``'s differ, the value is not cast but refused, so the fast path
-gives way to the target's own (:mod:`target_postgres_batch.sink`) instead of storing another
-value: a text column takes JSON strings and nulls only (psycopg writes ``true`` as ``t`` and
-objects as Python reprs or simplejson text, ``->>`` as JSON). ``jsonb`` columns take the JSON
-value itself (JSON null as SQL NULL, as psycopg writes ``None``), arrays are built element by
-element in order (a JSON null element is a NULL element of a ``text[]``, the JSON ``null`` of a
-``jsonb[]``: what the target's ARRAY(JSONB) binding writes).
+Where the target's binding writes something else, the expression says what it writes: JSON
+null (not SQL NULL) for a missing or null jsonb value and for a null element of a jsonb[];
+for a number column, the Python float of the Decimal (SQLAlchemy's NUMERIC binding), as
+``repr`` writes it (``tpb_number``). Where the two would differ in ways not worth writing
+out (``true`` into text: ``t`` against ``true``; a number of 16 digits: the float's repr),
+the record is refused (a jsonpath over the record, ``Plan.refuse_path``), and the sink
+gives the whole BATCH message to the target's own path.
 
-A column this module cannot express exactly (bytea from ``contentEncoding``, a type the
-stream's JSON schema maps differently from the table's existing column, …) makes
-:func:`column_plan` return None: the whole stream then keeps the target's own path.
+A column this module cannot express exactly (bytea from ``contentEncoding``, arrays of
+numbers, a column whose table type the stream's JSON schema would bind otherwise, …) makes
+:func:`column_plan` return None: the stream keeps the target's own path.
 """
 
 from __future__ import annotations
@@ -54,27 +55,24 @@ end $$
 """,
     """
 create or replace function pg_temp.tpb_number(t text, col text) returns numeric
-language sql stable strict as $$
+language sql stable as $$
   select case
+    when t is null then null
     when length(btrim(translate(t, '-.', ''), '0')) > 15 or abs(t::numeric) >= 1e15
       or (abs(t::numeric) < 1e-300 and t::numeric <> 0)
       then pg_temp.tpb_refuse(col, 'number beyond 15 digits or 1e-300..1e15')::numeric
-    when f ~ '^-?[0-9]+$' then (f || '.0')::numeric
-    else f::numeric end
-  from (select t::float8::text as f) as s
+    when t::float8::text ~ '^-?[0-9]+$' then (t::float8::text || '.0')::numeric
+    else t::float8::text::numeric end
 $$
 """,
 )
 
-# The JSON types a column of each category takes as the target would; other values are
-# refused (the target binds them otherwise, e.g. 1 into boolean as 1, "5" into numeric).
-ACCEPTED = {
-    "text": "'string'",
-    "temporal": "'string'",
-    "integer": "'number'",
-    "number": "'number'",
-    "boolean": "'boolean'",
-}
+# The JSON types (besides null) a column of each category takes from the fast path; where
+# the target would bind another type otherwise than jsonb_populate_record converts it (true
+# into text: "t" against "true"; "yes" into boolean: refused by SQLAlchemy), the value is
+# refused. Integer and temporal columns take any value: a string or number goes through
+# the type's input function on both paths, anything else fails on both.
+CHECKED = {"text": "string", "boolean": "boolean", "number": "number"}
 
 
 @dataclass(frozen=True)
@@ -84,6 +82,19 @@ class Column:
     name: str
     quoted: str
     expression: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The stream's columns as SELECT expressions, and the refusing jsonpath.
+
+    The expressions read ``r.j`` (the record) and ``p`` (the record as the table's row
+    type, jsonb_populate_record's); the jsonpath matches a record holding a value the fast
+    path must refuse (None: nothing to check).
+    """
+
+    columns: list[Column]
+    refuse_path: str | None
 
 
 def _category(sql_type: Any) -> str | None:
@@ -111,57 +122,40 @@ def _category(sql_type: Any) -> str | None:
     return next((kind for cls, kind in kinds if isinstance(sql_type, cls)), None)
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
     """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
-def _value(value: str, text: str, category: str, cast: str, label: str) -> str:
-    """The SQL giving a column's (or array element's) value from its jsonb ``value``.
-
-    ``text``: the SQL of the value's text (``->>`` of the field, or ``#>>`` of an element).
-    Missing and JSON null give NULL, as the target writes None, except in jsonb, where the
-    target's JSONB binding writes None as the JSON value null.
-    """
-    if category == "jsonb":
-        return f"coalesce({value}, 'null'::jsonb)"
-    if category == "text":
-        typed = text
-    elif category == "number":
-        typed = f"pg_temp.tpb_number({text}, {_literal(label)})"
-    else:
-        typed = f"{text}::{cast}"
-    refuse = f"pg_temp.tpb_refuse({_literal(label)}, jsonb_typeof({value}))::{cast}"
-    return (
-        f"case coalesce(jsonb_typeof({value}), 'null') when {ACCEPTED[category]} then {typed} "
-        f"when 'null' then null else {refuse} end"
-    )
+def _path_key(name: str) -> str:
+    """A jsonpath member accessor for the property ``name``."""
+    return '."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _expression(name: str, sql_type: Any, category: str, dialect: Dialect) -> str:
-    """The SELECT expression for one column of the jsonb record ``r.j``."""
-    field = f"(r.j -> {_literal(name)})"
-    cast = sql_type.compile(dialect=dialect)
-    if not category.startswith("array:"):
-        return _value(field, f"(r.j ->> {_literal(name)})", category, cast, name)
-    item_category = category.split(":", 1)[1]
-    item_cast = sql_type.item_type.compile(dialect=dialect)
-    # A jsonb[] element keeps JSON null as the JSON value null (the target binds each
-    # element as Jsonb(None)); other elements as a column of their type would be.
-    item = (
-        "e.v"
-        if item_category == "jsonb"
-        else _value("e.v", "(e.v #>> '{}')", item_category, item_cast, name + "[]")
-    )
-    elements = (
-        f"array(select {item} from jsonb_array_elements({field}) with ordinality as e(v, i) "  # noqa: S608
-        f"order by e.i)::{cast}"
-    )
-    refuse = f"pg_temp.tpb_refuse({_literal(name)}, jsonb_typeof({field}))::{cast}"
-    return (
-        f"case coalesce(jsonb_typeof({field}), 'null') when 'array' then {elements} "
-        f"when 'null' then null else {refuse} end"
-    )
+def _not_types(accessor: str, *types: str) -> str:
+    """jsonpath: some item at ``accessor`` is of none of these types (nor null)."""
+    test = " && ".join(f'@.type() != "{kind}"' for kind in (*types, "null"))
+    return f"exists(@{accessor} ? ({test}))"
+
+
+def _column(name: str, category: str, quoted: str) -> tuple[str, list[str]]:
+    """One column's SELECT expression and the jsonpath conditions refusing its values."""
+    key = _path_key(name)
+    if category.startswith("array:"):
+        item = category.split(":", 1)[1]
+        checks = [_not_types(key, "array")]
+        if item in CHECKED:
+            checks.append(_not_types(key + "[*]", CHECKED[item]))
+        if item == "jsonb":  # the target binds each element as Jsonb(None): JSON null
+            return f"array_replace(p.{quoted}, null, 'null'::jsonb)", checks
+        return f"p.{quoted}", checks
+    if category == "jsonb":  # the target's JSONB binding writes None as JSON null
+        return f"coalesce(p.{quoted}, 'null'::jsonb)", []
+    if category == "number":
+        text = f"(r.j ->> {literal(name)})"
+        return f"pg_temp.tpb_number({text}, {literal(name)})", [_not_types(key, "number")]
+    checks = [_not_types(key, CHECKED[category])] if category in CHECKED else []
+    return f"p.{quoted}", checks
 
 
 def column_plan(
@@ -169,22 +163,24 @@ def column_plan(
     schema: dict[str, Any],
     to_sql_type: Any,
     dialect: Dialect,
-) -> list[Column] | None:
-    """The SELECT expressions of the stream's columns, or None if one cannot be exact.
+) -> Plan | None:
+    """The stream's SELECT expressions and refusal jsonpath, or None if one cannot be exact.
 
     ``to_sql_type`` is the connector's JSON-schema-to-SQL mapping: the type target-postgres
     binds values with. It must bind them the way the table's existing column takes them
     (a JSON object into a jsonb column, not into a text one), or the stream is not fast.
     """
-    preparer = dialect.identifier_preparer
-    columns = []
+    quote = dialect.identifier_preparer.quote
+    columns, checks = [], []
     for name, property_schema in schema["properties"].items():
         if name not in table.columns:
             return None
-        actual = table.columns[name].type
-        category = _category(actual)
+        category = _category(table.columns[name].type)
         if category is None or _category(to_sql_type(property_schema)) != category:
             return None
-        expression = _expression(name, actual, category, dialect)
-        columns.append(Column(name, preparer.quote(name), expression))
-    return columns
+        expression, refusals = _column(name, category, quote(name))
+        columns.append(Column(name, quote(name), expression))
+        checks.extend(refusals)
+    # strict: a missing property is an error inside exists(), so unknown, never a match.
+    path = "strict $ ? (" + " || ".join(checks) + ")" if checks else None
+    return Plan(columns, path)

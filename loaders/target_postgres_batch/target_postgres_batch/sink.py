@@ -28,13 +28,14 @@ gzip) fails the run with one error naming it, and nothing of its message is kept
 
 from __future__ import annotations
 
+import time
 import typing as t
 
 import psycopg
 import sqlalchemy
 from target_postgres.sinks import PostgresSink
 
-from target_postgres_batch.columns import FUNCTIONS, Column, column_plan
+from target_postgres_batch.columns import FUNCTIONS, Plan, column_plan, literal
 from target_postgres_batch.files import chunks
 
 if t.TYPE_CHECKING:
@@ -112,18 +113,22 @@ class PostgresBatchSink(PostgresSink):
                 connection=connection,
             )
             to_sql_type = self.connector.to_sql_type
-            columns = column_plan(table, self.schema, to_sql_type, connection.dialect)
-            if columns is None or LINE in self.schema["properties"]:
+            plan = column_plan(table, self.schema, to_sql_type, connection.dialect)
+            if plan is None or LINE in self.schema["properties"]:
                 raise _NotExactError  # leaves the transaction: prepare_table's DDL goes too
             # The driver's own cursor, in the same transaction: no parameter parsing of the
             # statements' own % signs, and COPY.
+            started = time.perf_counter()
             cursor = connection.connection.cursor()
             cursor.execute("set local extra_float_digits = 1")  # shortest round-trip floats
             for function in FUNCTIONS:
                 cursor.execute(function)
+            # toast_tuple_target: records up to a page stay in the row uncompressed, so the
+            # merge reads each once instead of decompressing it for every column.
             cursor.execute(
                 f"create temporary table {RAW_TABLE.split('.')[1]} "
-                "(n bigint generated always as identity, j jsonb) on commit drop"
+                "(n bigint generated always as identity, j jsonb) "
+                "with (toast_tuple_target = 8160) on commit drop"
             )
             copied = 0
             for url in files:
@@ -131,27 +136,45 @@ class PostgresBatchSink(PostgresSink):
                     for block in chunks(url, encoding.compression, storage):
                         copy.write(block)
                 copied += max(cursor.rowcount, 0)
-            self._merge(connection, cursor, table, columns)
+            copy_seconds = time.perf_counter() - started
+            self._merge(connection, cursor, table, plan)
             cursor.execute(f"drop table {RAW_TABLE}")
+            merge_seconds = time.perf_counter() - started - copy_seconds
         self.record_counter_metric.increment(copied)
+        self.logger.info(
+            "BATCH message of %s: %d records from %d files, COPY %.2f s, merge %.2f s, "
+            "commit %.2f s",
+            self.stream_name,
+            copied,
+            len(files),
+            copy_seconds,
+            merge_seconds,
+            time.perf_counter() - started - copy_seconds - merge_seconds,
+        )
 
     def _merge(
         self,
         connection: sqlalchemy.engine.Connection,
         cursor: t.Any,
         table: sqlalchemy.Table,
-        columns: list[Column],
+        plan: Plan,
     ) -> None:
         """The typed rows into the table: last occurrence per key, upserted."""
+        columns = plan.columns
         quote = connection.dialect.identifier_preparer.quote
         target = connection.dialect.identifier_preparer.format_table(table)
         names = ", ".join(c.quoted for c in columns)
         typed = ", ".join(f"{c.expression} as {c.quoted}" for c in columns)
-        # A line that is not a JSON object would be a row of NULLs: refuse it instead.
+        # A line that is not a JSON object would be a row of NULLs: refuse it, and any
+        # record the plan's jsonpath matches.
+        refuse = "jsonb_typeof(r.j) <> 'object'"
+        if plan.refuse_path:
+            refuse += f" or r.j @? {literal(plan.refuse_path)}"
         rows = (
-            f"select r.n as {LINE}, {typed} from {RAW_TABLE} r where case when jsonb_typeof(r.j) = "  # noqa: S608
-            "'object' then true else pg_temp.tpb_refuse('(record)', jsonb_typeof(r.j)) "
-            "is null end"
+            f"select r.n as {LINE}, {typed} from {RAW_TABLE} r, "  # noqa: S608
+            f"jsonb_populate_record(null::{target}, r.j) p where case when {refuse} then "
+            "pg_temp.tpb_refuse('(record)', 'value of a type its column does not take') "
+            "is null else true end"
         )
         keys = [quote(k) for k in self.key_properties]
         if not keys:
