@@ -57,7 +57,24 @@ class _NotExactError(Exception):
 class PostgresBatchSink(PostgresSink):
     """PostgresSink whose JSONL BATCH files go from file to table without Python decoding."""
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """The stock sink, and its target's loads (loads.py), if it has them."""
+        super().__init__(*args, **kwargs)
+        target = kwargs.get("target", args[0] if args else None)
+        self._loads = getattr(target, "batch_loads", None)
+
     def process_batch_files(
+        self,
+        encoding: BaseBatchFileEncoding,
+        files: t.Sequence[str],
+    ) -> None:
+        """Hand the message to the target's loads: other tables' may load meanwhile."""
+        if self._loads is None:
+            self._process_batch_files_now(encoding, files)
+            return
+        self._loads.submit(self.stream_name, lambda: self._process_batch_files_now(encoding, files))
+
+    def _process_batch_files_now(
         self,
         encoding: BaseBatchFileEncoding,
         files: t.Sequence[str],
