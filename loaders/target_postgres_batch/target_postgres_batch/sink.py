@@ -207,9 +207,19 @@ class PostgresBatchSink(PostgresSink):
                 f"{c.quoted} = excluded.{c.quoted}" for c in columns if c.quoted not in keys
             )
             action = f"do update set {updates}" if updates else "do nothing"
-            cursor.execute(
-                f"insert into {target} ({names}) {latest} on conflict ({key_list}) {action}"
-            )
+
+            def upsert(select: str) -> str:
+                return f"insert into {target} ({names}) {select} on conflict ({key_list}) {action}"
+
+            # Most batches hold each key once: then the rows as they come upsert the same
+            # as the last of each key, without sorting them. A key twice makes PostgreSQL
+            # refuse the statement (it would update a row twice): then the last of each.
+            cursor.execute("savepoint tpb_upsert")
+            try:
+                cursor.execute(upsert(f"select {names} from ({rows}) s"))  # noqa: S608
+            except psycopg.errors.CardinalityViolation:
+                cursor.execute("rollback to savepoint tpb_upsert")
+                cursor.execute(upsert(latest))
             return
         # No unique index on exactly the keys: the target's own merge from a temp table.
         temp_table = self.connector.copy_table_structure(
