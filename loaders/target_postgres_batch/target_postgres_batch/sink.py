@@ -8,13 +8,14 @@ JSONL manifest:
    type mapping from the SCHEMA message: unchanged);
 2. each file is streamed, decompressed in 1 MiB chunks, by COPY into a temporary
    ``jsonb`` table numbered in file order;
-3. one ``INSERT … SELECT DISTINCT ON (keys) … ORDER BY keys, line DESC`` casts every column
-   as the target would store it (:mod:`target_postgres_batch.columns`), keeps the last
-   occurrence of each key as the target does, and merges with ``ON CONFLICT (keys) DO
-   UPDATE`` every column of the stream's schema (the target's own insert-then-update when
-   the table has no unique index on exactly the keys; a plain insert without keys);
-4. all of it in one transaction per BATCH message, committed before the target reads its
-   next message, so before meltano sees the STATE that follows.
+3. one ``INSERT … SELECT … ON CONFLICT (keys) DO UPDATE`` casts every column as the target
+   would store it (:mod:`target_postgres_batch.columns`) and upserts every column of the
+   stream's schema; if a key repeats, PostgreSQL refuses that statement and it runs again
+   as ``SELECT DISTINCT ON (keys) … ORDER BY keys, line DESC``, the last occurrence of
+   each key as the target keeps it (the target's own insert-then-update when the table has
+   no unique index on exactly the keys; a plain insert without keys);
+4. all of it in one transaction per BATCH message, in a thread of the target's loads
+   (loads.py): committed before any STATE after it leaves the target.
 
 What keeps the target's own path (``super().process_batch_files``), so rows never differ:
 an encoding other than JSONL; ``sanitize_null_text_characters``, ``stream_maps`` or
