@@ -21,6 +21,10 @@ Cases (``--cases``, comma-separated):
   through 2 or 3 pipelines at once, meltano.yml's parallel layout
   (``tap-activities--peopleai-email`` → ``target-postgres--peopleai-email``, …): x3 is one
   pipeline per People.ai stream, x2 is email+meeting in one and call in the other;
+- ``pg-copy-batch``: ``tap-activities`` → ``target-postgres-batch`` (loaders/
+  target_postgres_batch: target-postgres 0.8.1 whose BATCH files PostgreSQL loads itself,
+  COPY into jsonb and one INSERT … SELECT … ON CONFLICT per file set, no record read in
+  Python), BATCH files (jsonl.gz);
 - ``snowflake-batch``: ``target-snowflake`` 0.20.4 into a local fakesnow server through
   loaders/target_snowflake_fake, BATCH: the target's own stage path (PUT, MERGE from the
   stage), emulated by DuckDB. Its time is the tap's, meltano's, the target's Python and
@@ -63,8 +67,9 @@ DAY = dt.date(2024, 1, 1)
 KINDS = ("email", "meeting", "call")
 CASES = (
     "tap-alone", "floor", "pg-record", "pg-record-x2", "pg-record-x3",
-    "pg-batch", "pg-batch-x2", "pg-batch-x3", "snowflake-batch",
+    "pg-batch", "pg-batch-x2", "pg-batch-x3", "pg-copy-batch", "snowflake-batch",
 )  # fmt: skip
+FAST_LOADER = "target-postgres-batch"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=5"
 # Pipelines per degree of parallelism: (extractor, loader, the streams it selects or None).
 LAYOUTS = {
@@ -128,7 +133,10 @@ def pg_case(case: str, env: dict[str, str]) -> dict:
     degree = int(case.rsplit("-x", 1)[1]) if "-x" in case else 1
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     commands, envs = [], []
-    for extractor, loader, streams in LAYOUTS[degree]:
+    layout = LAYOUTS[degree]
+    if case.startswith("pg-copy"):  # the same layout into the COPY fast path loader
+        layout = [(e, loader.replace("target-postgres", FAST_LOADER), s) for e, loader, s in layout]
+    for extractor, loader, streams in layout:
         run_env = {**env, "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema}
         if streams:  # meltano's variable for the plugin's `select` extra
             variable = extractor.upper().replace("-", "_") + "__SELECT"
@@ -290,7 +298,7 @@ def main() -> None:
 
 def install(env: dict[str, str], tmp: str) -> None:
     """Every plugin the cases use, installed once (meltano skips what is installed)."""
-    plugins = {"tap-activities", "target-postgres", "target-snowflake-fake"}
+    plugins = {"tap-activities", "target-postgres", FAST_LOADER, "target-snowflake-fake"}
     for layout in LAYOUTS.values():
         plugins.update(p for extractor, loader, _ in layout for p in (extractor, loader))
     subprocess.run(
