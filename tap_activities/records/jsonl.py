@@ -21,6 +21,7 @@ import simdjson
 
 from tap_activities.errors import ConfigError, DataFormatError, MalformedPartError
 from tap_activities.records.contract import (
+    NORMAL_DATE_TIME,
     DateTimeError,
     FieldTypes,
     fix_date_time,
@@ -366,10 +367,11 @@ class RecordLines:
         Also adds the types of the line's keys outside the schema to ``unknown``.
         """
         fixes = []
+        normal = _NORMAL_DATE_TIME
         for name in layout.stamps:
             value = document[name]
-            if value is None:
-                continue
+            if value is None or (isinstance(value, str) and normal(value) is not None):
+                continue  # most date-times: written as they should be
             fixed = normal_date_time(value) if isinstance(value, str) else None
             if fixed is None:
                 return None
@@ -653,6 +655,9 @@ def fragment_pass() -> str:
 
     return f"native (simdjson, {_native_lines.implementation()} kernel)"
 
+
+_NORMAL_DATE_TIME = NORMAL_DATE_TIME.fullmatch
+"""Whether a date-time needs no change (most do not), without calling :func:`normal_date_time`."""
 
 _OBJECT = simdjson.Object
 """The type simdjson gives a parsed JSON object."""
