@@ -656,9 +656,6 @@ def fragment_pass() -> str:
     return f"native (simdjson, {_native_lines.implementation()} kernel)"
 
 
-_NORMAL_DATE_TIME = NORMAL_DATE_TIME.fullmatch
-"""Whether a date-time needs no change (most do not), without calling :func:`normal_date_time`."""
-
 _OBJECT = simdjson.Object
 """The type simdjson gives a parsed JSON object."""
 
@@ -843,6 +840,10 @@ def _depth_error(where: str, number: int) -> DataFormatError:
         "writes; the line is refused"
     )
     return DataFormatError(msg)
+
+
+_NORMAL_DATE_TIME = NORMAL_DATE_TIME.fullmatch
+"""Whether a date-time needs no change (most do not), without calling :func:`normal_date_time`."""
 
 
 class _Screen(NamedTuple):
