@@ -846,7 +846,8 @@ _NORMAL_DATE_TIME = NORMAL_DATE_TIME.fullmatch
 """Whether a date-time needs no change (most do not), without calling :func:`normal_date_time`."""
 
 
-class _Screen(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class _Screen:
     """What one look at a whole piece proves about all of its lines (:func:`_screen`)."""
 
     lines: int
