@@ -37,6 +37,16 @@ _DATE_TIME = re.compile(
     r"(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?",
     re.ASCII,  # RFC 3339 digits are ASCII; \d alone would take any script's digits
 )
+NORMAL_DATE_TIME = re.compile(
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])[Tt](?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)"
+    r"(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)",
+    re.ASCII,
+)
+"""Most date-times, settled by one match: with an offset, on a day every month has (1 to 28).
+
+A value it matches whole is its own normal form (:func:`normal_date_time` returns it as
+is); any other goes through the whole check. Half the cost of that check, which the Python
+fragment pass makes for every date-time of every record."""
 
 
 def normal_date_time(value: str) -> str | None:
@@ -44,6 +54,8 @@ def normal_date_time(value: str) -> str | None:
 
     None when it is no date-time at all (wrong shape, month 13, February 30th…).
     """
+    if NORMAL_DATE_TIME.fullmatch(value) is not None:
+        return value
     if _DATE_TIME.fullmatch(value) is None:
         return None
     if (

@@ -14,7 +14,7 @@ import contextlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ import simdjson
 from tap_activities.errors import ConfigError, DataFormatError
 from tap_activities.native import native_frame
 from tap_activities.records.contract import (
+    NORMAL_DATE_TIME,
     DateTimeError,
     FieldTypes,
     fix_date_time,
@@ -118,6 +119,8 @@ class RecordLines:
             for name in self._top_date_times
         }
         self._layouts: dict[tuple[str, ...], _Layout] = {}
+        self._last_keys: tuple[str, ...] | None = None
+        self._last_layout: _Layout | None = None
         self._null_record = dict.fromkeys(self.fields)
         self._parse = simdjson.Parser().parse
         self._native = native_frame() if native is None or native else None
@@ -157,10 +160,10 @@ class RecordLines:
                 done = native(data, end, names, nulls, head, sep, tail, stamps, pointers)
                 framed = None if done is None else Block(*done)
             if framed is None:
-                framed = self._python_piece(
+                framed, lines = self._python_piece(
                     data, end, number=number, where=where, framing=framing, error=error
                 )
-                number += data.count(b"\n", 0, end)
+                number += lines
             else:
                 number += framed[0]
             if framed is not None:
@@ -175,13 +178,13 @@ class RecordLines:
         where: str,
         framing: Framing,
         error: type[DataFormatError],
-    ) -> Block | None:
-        """The Python pass over one piece whose first line is line ``number``."""
+    ) -> tuple[Block | None, int]:
+        """The Python pass over one piece whose first line is line ``number``; its line count.
+
+        Each line goes out as written (:meth:`_line` decides it may), or the slow way.
+        """
+        screen = _screen(data)
         sep = framing.sep
-        # The layout of the previous record: records tend to repeat it, and comparing
-        # keys costs less than hashing them.
-        last_keys: tuple[str, ...] | None = None
-        layout = joint = None
         view = memoryview(data)
         find = data.find
         pieces: list[Any] = [framing.head]
@@ -191,63 +194,76 @@ class RecordLines:
         start = 0
         while start < end:
             stop = find(b"\n", start)
-            # The document is dropped before the next parse: the parser is reused only
-            # once its objects are gone.
-            document, keys = self._document(data, start, stop)
-            if keys is not None and keys != last_keys:
-                layout = self._layout(keys)
-                joint = layout.closing + sep
-                last_keys = keys
-            fixes: list[int] | None = []
-            if keys is not None and layout.twice:
-                fixes = None  # a key twice: the slow way words the refusal
-            elif keys is not None and layout.nul:
-                # pysimdjson looks "a\u0000b" up as "a": such a line is decoded instead.
-                document = None
-                fixes = self._fits_decoded(data[start:stop], unknown)
-            elif keys is not None and layout.checks:
-                try:
-                    fixes = self._fits(document, layout, unknown)
-                except (KeyError, RuntimeError):  # a key simdjson cannot look up
-                    document = None
-                    fixes = self._fits_decoded(data[start:stop], unknown)
-            if fixes:
-                fixes = self._stamp_quotes(data, start, stop, fixes)
-            document = None
-            if keys is None or fixes is None:
+            layout, quotes = self._line(data, start, stop, screen, unknown)
+            if layout is not None:
+                _append_line(append, view, start, stop, closing=layout.closing, quotes=quotes)
+                append(sep)
+                count += 1
+            else:
                 body, types = self._slow(data[start:stop], number, where, error)
                 if body is not None:
                     merge_types(unknown, types)
                     append(body)
                     append(sep)
-                    last_keys = layout = None
-                    joint = sep
                     count += 1
-            else:
-                _append_line(append, view, start, stop, closing=layout.closing, quotes=fixes)
-                append(joint)
-                count += 1
             number += 1
             start = stop + 1
         if not count:
-            return None
-        pieces[-1] = (layout.closing if layout is not None else b"") + framing.tail
-        return Block(count, b"".join(pieces), unknown or None)
+            return None, screen.lines
+        pieces[-1] = framing.tail
+        return Block(count, b"".join(pieces), unknown or None), screen.lines
 
-    def _document(self, data: bytes, start: int, stop: int) -> tuple[Any, tuple[str, ...] | None]:
-        """The lazy document simdjson makes of a line, and its top-level keys (None: slow).
+    def _line(
+        self, data: bytes, start: int, stop: int, screen: _Screen, unknown: FieldTypes
+    ) -> tuple[_Layout | None, list[int]]:
+        """How the line ``data[start:stop]`` goes out as written; ``(None, [])``: the slow way.
 
-        simdjson takes a few lines the rules refuse (a byte order mark, nesting deeper
-        than :data:`MAX_DEPTH`): those go the slow way too, which words the refusal.
+        Its layout, and the quotes a ``Z`` goes before (date-times given their offset).
+        simdjson validates the line and lists its top-level keys without decoding any
+        value. It takes a few lines the rules refuse (a byte order mark, nesting deeper
+        than :data:`MAX_DEPTH`): those go the slow way too, which words the refusal; they
+        are looked for line by line only in a piece whose :func:`_screen` found any. Adds
+        the types of the line's keys outside the schema to ``unknown``.
         (simdjson takes bytes faster than a memoryview, copy included.)
         """
-        if _suspect(data, start, stop):
-            return None, None
+        if (screen.bom and data.startswith(BOM, start)) or (
+            screen.deep and _suspect(data, start, stop)
+        ):
+            return None, []
+        # The document goes with this frame, before the next parse: the parser is reused
+        # only once its objects are gone.
         try:
             document = self._parse(data[start:stop])
-            return document, tuple(document.keys())
+            keys = tuple(document.keys())
         except (ValueError, AttributeError, RuntimeError):
-            return None, None  # refused, or not an object: the slow way decides
+            return None, []  # refused, or not an object: the slow way decides
+        # Records tend to repeat the previous record's layout, and comparing keys costs
+        # less than hashing them.
+        if keys == self._last_keys:
+            layout = self._last_layout
+        else:
+            layout = self._last_layout = self._layout(keys)
+            self._last_keys = keys
+        if layout.twice:
+            return None, []  # a key twice: the slow way words the refusal
+        if layout.nul:
+            # pysimdjson looks "a\u0000b" up as "a": such a line is decoded instead.
+            document = None
+            fixes = self._fits_decoded(data[start:stop], unknown)
+        elif layout.checks:
+            try:
+                fixes = self._fits(document, layout, unknown)
+            except (KeyError, RuntimeError):  # a key simdjson cannot look up
+                document = None
+                fixes = self._fits_decoded(data[start:stop], unknown)
+        else:
+            return layout, []
+        if fixes is None:
+            return None, []
+        if not fixes:
+            return layout, []
+        quotes = self._stamp_quotes(data, start, stop, fixes)
+        return (layout, quotes) if quotes is not None else (None, [])
 
     def _fits(
         self, document: Any, layout: _Layout, unknown: FieldTypes
@@ -260,10 +276,11 @@ class RecordLines:
         Also adds the types of the line's keys outside the schema to ``unknown``.
         """
         fixes = []
+        normal = _NORMAL_DATE_TIME
         for name in layout.stamps:
             value = document[name]
-            if value is None:
-                continue
+            if value is None or (isinstance(value, str) and normal(value) is not None):
+                continue  # most date-times: written as they should be
             fixed = normal_date_time(value) if isinstance(value, str) else None
             if fixed is None:
                 return None
@@ -401,11 +418,12 @@ class _Layout:
     """Whether a key stands twice in it (such a line is refused)."""
     nul: bool
     """Whether a key holds U+0000, which simdjson's Python lookups cut short."""
+    checks: bool = field(init=False)
+    """Whether a record of this layout needs more than framing (a field, not a property:
+    it is asked once a line)."""
 
-    @property
-    def checks(self) -> bool:
-        """Whether a record of this layout needs more than framing."""
-        return bool(self.stamps or self.nested or self.unknown)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checks", bool(self.stamps or self.nested or self.unknown))
 
 
 def _append_line(
@@ -417,7 +435,7 @@ def _append_line(
     closing: bytes,
     quotes: list[int],
 ) -> None:
-    """The line ``view[start:stop]`` as slices, without its "}" when a closing replaces it.
+    """The line ``view[start:stop]`` as slices, its "}" replaced by ``closing`` if any.
 
     A ``Z`` goes before each of ``quotes`` (date-times given their offset).
     """
@@ -431,6 +449,8 @@ def _append_line(
         append(b"Z")
         start = quote
     append(view[start:end])
+    if closing:
+        append(closing)
 
 
 _BLANK = frozenset(b" \t\r\n")
@@ -650,6 +670,45 @@ def _depth_error(where: str, number: int) -> DataFormatError:
         "writes; the line is refused"
     )
     return DataFormatError(msg)
+
+
+_NORMAL_DATE_TIME = NORMAL_DATE_TIME.fullmatch
+"""Whether a date-time needs no change (most do not), without calling :func:`normal_date_time`."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Screen:
+    """What one look at a whole piece proves about all of its lines (:func:`_screen`)."""
+
+    lines: int
+    """How many lines it holds."""
+    bom: bool
+    """Whether a line may start with a byte order mark (False: none does)."""
+    deep: bool
+    """Whether a line may nest deeper than :data:`MAX_DEPTH` (False: none does)."""
+
+
+_NOT_OPENING = bytes(sorted(set(range(256)) - set(b"[{\n")))
+"""Every byte but the opening brackets and the newline."""
+
+
+def _screen(data: bytes) -> _Screen:
+    """Look at the lines of a piece as a whole, in a few passes at C speed.
+
+    Looking at each line for a byte order mark and counting its brackets
+    (:func:`_suspect`) cost the Python pass a sixth of its time, yet a piece proves
+    nearly always that no line needs it: no byte 0xEF (a BOM's first) anywhere, and no
+    line with more than :data:`MAX_DEPTH` opening brackets (the piece with all other
+    bytes deleted holds each line's brackets and its newline). Bytes after the last
+    newline (the start of a line the next piece completes) are no line of this piece
+    and can only make the answer cautious.
+    """
+    openings = data.translate(None, _NOT_OPENING)
+    return _Screen(
+        lines=openings.count(b"\n"),
+        bom=BOM[:1] in data,
+        deep=max(map(len, openings.split(b"\n"))) > MAX_DEPTH,
+    )
 
 
 _TWICE = object()
