@@ -29,7 +29,8 @@ from tap_activities.errors import CorruptDownloadError, DataFormatError
 from tap_activities.native import native_frame
 from tap_activities.records.contract import normal_date_time
 from tap_activities.records.framing import Framing
-from tap_activities.records.jsonl import MAX_DEPTH, RecordLines
+from tap_activities.records.jsonl import RecordLines
+from tap_activities.records.line_scan import MAX_DEPTH
 from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
 
 FIELDS = ("uid", "timestamp", "ingest_timestamp", "subject", "stats", "tags", "crm_status")

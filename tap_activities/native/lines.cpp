@@ -39,7 +39,7 @@ constexpr size_t kBatchBytes = 1 << 20;
 // Pieces are about 1 MiB (jsonl.READ_BYTES) plus a partial line; a much larger one holds a
 // line the batch refuses anyway, and would leave the kept buffers that large.
 constexpr size_t kMaxPieceBytes = 8 << 20;
-// As deep as orjson writes (jsonl.MAX_DEPTH): a deeper line fails the batch, and the Python
+// As deep as orjson writes (line_scan.MAX_DEPTH): a deeper line fails the batch, and the Python
 // pass refuses it with its line number.
 constexpr size_t kMaxDepth = 254;
 
@@ -199,7 +199,7 @@ struct Unknown {
 };
 
 // Whether a key stands twice among these (unescaped) keys: the Python pass refuses such a
-// record (jsonl._refuse_twice), so the piece goes its way.
+// record (line_decode.refuse_twice), so the piece goes its way.
 bool has_twice(const std::vector<std::string_view> &keys) {
   std::vector<std::string_view> sorted(keys);
   std::sort(sorted.begin(), sorted.end());

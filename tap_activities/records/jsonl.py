@@ -11,7 +11,6 @@ path takes: RECORD and BATCH write them as they are, and the SDK's own record pa
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,14 +32,21 @@ from tap_activities.records.contract import (
     type_bits,
 )
 from tap_activities.records.framing import Block, Framing, dumps_exact
+from tap_activities.records.line_decode import (
+    date_time_error,
+    decode_exact,
+    refuse_twice,
+)
+from tap_activities.records.line_scan import (
+    BOM,
+    PieceScreen,
+    screen_piece,
+    suspect,
+    top_level_quotes,
+)
 
 READ_BYTES = 1 << 20
 MAX_LAYOUTS = 4096
-BOM = b"\xef\xbb\xbf"
-"""UTF-8's byte order mark: skipped at the very start of a fragment, refused elsewhere."""
-MAX_DEPTH = 254
-"""How deep a line may nest, the record itself counting as one level: as deep as orjson
-writes. A deeper line is refused, in both passes, rather than written by one pass only."""
 
 
 class Readable(Protocol):
@@ -183,7 +189,7 @@ class RecordLines:
 
         Each line goes out as written (:meth:`_line` decides it may), or the slow way.
         """
-        screen = _screen(data)
+        screen = screen_piece(data)
         sep = framing.sep
         view = memoryview(data)
         find = data.find
@@ -214,20 +220,20 @@ class RecordLines:
         return Block(count, b"".join(pieces), unknown or None), screen.lines
 
     def _line(
-        self, data: bytes, start: int, stop: int, screen: _Screen, unknown: FieldTypes
+        self, data: bytes, start: int, stop: int, screen: PieceScreen, unknown: FieldTypes
     ) -> tuple[_Layout | None, list[int]]:
         """How the line ``data[start:stop]`` goes out as written; ``(None, [])``: the slow way.
 
         Its layout, and the quotes a ``Z`` goes before (date-times given their offset).
         simdjson validates the line and lists its top-level keys without decoding any
         value. It takes a few lines the rules refuse (a byte order mark, nesting deeper
-        than :data:`MAX_DEPTH`): those go the slow way too, which words the refusal; they
-        are looked for line by line only in a piece whose :func:`_screen` found any. Adds
+        than ``MAX_DEPTH``): those go the slow way too, which words the refusal; they are
+        looked for line by line only in a piece whose :func:`screen_piece` found any. Adds
         the types of the line's keys outside the schema to ``unknown``.
         (simdjson takes bytes faster than a memoryview, copy included.)
         """
         if (screen.bom and data.startswith(BOM, start)) or (
-            screen.deep and _suspect(data, start, stop)
+            screen.deep and suspect(data, start, stop)
         ):
             return None, []
         # The document goes with this frame, before the next parse: the parser is reused
@@ -306,8 +312,8 @@ class RecordLines:
         up): top-level date-times to fix are spliced, anything else goes the slow way.
         """
         try:
-            record = _decode_exact(line, 0, "", DataFormatError)
-            _refuse_twice(record, self.date_times, 0, "")  # type: ignore[arg-type]
+            record = decode_exact(line, 0, "", DataFormatError)
+            refuse_twice(record, self.date_times, 0, "")  # type: ignore[arg-type]
         except DataFormatError:
             return None  # the slow way words the error
         fixes = []
@@ -346,7 +352,7 @@ class RecordLines:
                 if match[1] == wanted
             ]
             if len(found) != 1:  # a nested copy, or a key twice: walk the line's top level
-                return _top_level_quotes(data, start, stop, [name for name, _ in fixes])
+                return top_level_quotes(data, start, stop, [name for name, _ in fixes])
             quotes.append(found[0])
         return sorted(quotes)
 
@@ -386,17 +392,17 @@ class RecordLines:
         """A line decoded, checked, its date-times fixed, serialised again; its unknown types.
 
         Every refusal of either pass is worded here, in one order: the line as JSON
-        (:func:`_decode_exact`), a key twice (:func:`_refuse_twice`), then the date-times.
+        (:func:`decode_exact`), a key twice (:func:`refuse_twice`), then the date-times.
         """
-        record = _decode_exact(line, number, where, error)
+        record = decode_exact(line, number, where, error)
         if record is None:
             return None, None
-        _refuse_twice(record, self.date_times, number, where)
+        refuse_twice(record, self.date_times, number, where)
         try:
             for path in self.date_times:
                 fix_date_time(record, path)
         except DateTimeError as exc:
-            raise _date_time_error(where, number, exc) from None
+            raise date_time_error(where, number, exc) from None
         known = self._null_record
         types = {k: type_bits(v) for k, v in record.items() if k not in known} or None
         return dumps_exact({**known, **record}), types
@@ -453,262 +459,12 @@ def _append_line(
         append(closing)
 
 
-_BLANK = frozenset(b" \t\r\n")
-
-
-def _string_end(data: bytes, i: int) -> int:
-    """Where the string whose opening quote is at ``i`` closes."""
-    i += 1
-    while data[i] != 0x22:
-        i += 2 if data[i] == 0x5C else 1
-    return i
-
-
-def _value_end(data: bytes, i: int) -> int:
-    """Where the number, literal, object or array at ``i`` ends (its "," or "}")."""
-    depth = 0
-    while True:
-        c = data[i]
-        if c == 0x22:
-            i = _string_end(data, i)
-        elif c in b"{[":
-            depth += 1
-        elif c in b"}]":
-            if not depth:
-                return i
-            depth -= 1
-        elif c == 0x2C and not depth:
-            return i
-        i += 1
-
-
-def _top_level_quotes(data: bytes, start: int, stop: int, wanted: list[str]) -> list[int] | None:
-    """The closing quotes of top-level string values whose key is in ``wanted``, in order.
-
-    The walk the native pass makes (``value_quotes``) over a line known to be valid JSON,
-    for the rare line where a search cannot tell the top-level value from a nested copy.
-    None unless there is exactly one value per entry of ``wanted``, keys as written.
-    """
-    keys = {name.encode() for name in wanted}
-    quotes: list[int] = []
-    i = start
-
-    while data[i] in _BLANK:
-        i += 1
-    i += 1  # the "{"
-    while True:
-        while data[i] in _BLANK or data[i] == 0x2C:
-            i += 1
-        if data[i] == 0x7D or i >= stop:
-            break
-        close = _string_end(data, i)
-        key = data[i + 1 : close]
-        i = data.index(b":", close) + 1
-        while data[i] in _BLANK:
-            i += 1
-        if data[i] == 0x22:
-            i = _string_end(data, i)
-            if key in keys:
-                quotes.append(i)
-            i += 1
-        else:
-            i = _value_end(data, i)
-    return quotes if len(quotes) == len(wanted) else None
-
-
-def _date_time_error(where: str, number: int, exc: DateTimeError) -> DataFormatError:
-    """A date-time field without a date-time, as one line: not retried, data is lost else."""
-    return DataFormatError(f"{where}: line {number} {exc.describe()}")
-
-
 _OBJECT = simdjson.Object
 """The type simdjson gives a parsed JSON object."""
 
 
-def _decode_line(
-    line: bytes, number: int, where: str, error: type[DataFormatError]
-) -> dict[str, Any] | None:
-    """One line as a dict (None if blank), or an error naming its line number.
-
-    orjson's verdict on the JSON, raised as ``error`` (a damaged transfer is the likely
-    cause), after the rules on what valid JSON the tap still refuses, raised as
-    :class:`DataFormatError` (fetching the line again cannot change it).
-    """
-    if line.startswith(BOM):
-        msg = (
-            f"{where}: line {number} starts with a byte order mark (U+FEFF), which JSON Lines "
-            "allows only at the start of a file"
-        )
-        raise DataFormatError(msg)
-    try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        if not line.strip():
-            return None
-        if _too_deep(line):
-            raise _depth_error(where, number) from None
-        msg = f"{where}: line {number} is not valid JSON ({exc.args[0][:80]})"
-        raise error(msg) from None
-    if type(record) is not dict:
-        msg = f"{where}: line {number} is a JSON {type(record).__name__}, not an object"
-        raise error(msg)
-    if _too_deep(line):
-        raise _depth_error(where, number)
-    return record
-
-
-class _Decoded(dict):  # type: ignore[type-arg]
-    """A decoded JSON object that remembers the keys it held more than once."""
-
-    twice: tuple[str, ...] = ()
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> _Decoded:
-    decoded = _Decoded(pairs)
-    if len(decoded) != len(pairs):
-        seen: set[str] = set()
-        decoded.twice = tuple(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-    return decoded
-
-
-def _decode_exact(
-    line: bytes, number: int, where: str, error: type[DataFormatError]
-) -> dict[str, Any] | None:
-    """:func:`_decode_line`, decoded again so that nothing is lost on the way out.
-
-    orjson reads an integer wider than 64 bits as a float (a changed value) and keeps the
-    last of two equal keys (a silent choice); the standard library's decoder keeps such
-    integers exactly and lets :func:`_refuse_twice` see the keys twice. Only lines the
-    fast passes leave to the slow way (and the SDK's record path) come here.
-    """
-    if _decode_line(line, number, where, error) is None:
-        return None
-    try:
-        return json.loads(line, object_pairs_hook=_pairs)  # type: ignore[no-any-return]
-    except (ValueError, RecursionError) as exc:  # orjson took it: not seen, but never raw
-        msg = f"{where}: line {number} is not valid JSON ({str(exc)[:80]})"
-        raise error(msg) from None
-
-
-def _refuse_twice(
-    record: dict[str, Any], paths: Iterable[tuple[str, ...]], number: int, where: str
-) -> None:
-    """Refuse a line with a key twice at its top level, or on the path of a date-time.
-
-    JSON leaves the meaning of a key twice open (RFC 8259, 4): simdjson reads the first
-    value, orjson and the loaders the last. Choosing one would pass on a value the
-    upstream may not mean, silently; so the line is refused, naming the key. Keys twice
-    deeper in a value the tap does not read pass on as written, as the API holds them.
-    """
-    twice = getattr(record, "twice", ())
-    shown = twice[0] if twice else None
-    for path in () if twice else paths:
-        node: Any = record
-        for depth, name in enumerate(path):
-            if name in getattr(node, "twice", ()):
-                shown = ".".join(path[: depth + 1])
-                break
-            node = node.get(name)
-            if not isinstance(node, dict):
-                break
-        if shown is not None:
-            break
-    if shown is not None:
-        msg = (
-            f"{where}: line {number} holds the key {shown[:60]!r} twice in one object; JSON "
-            "readers disagree on which value counts, so the line is refused"
-        )
-        raise DataFormatError(msg)
-
-
-_SPECIAL = re.compile(rb'[\\"\[\]{}]')
-
-
-def _too_deep(line: bytes) -> bool:
-    """Whether the JSON in ``line`` nests deeper than :data:`MAX_DEPTH`.
-
-    Counting brackets settles nearly every line; the walk (outside strings) runs only
-    for a line with more opening brackets than the limit.
-    """
-    if line.count(b"[") + line.count(b"{") <= MAX_DEPTH:
-        return False
-    depth = 0
-    in_string = False
-    escaped = -1
-    for match in _SPECIAL.finditer(line):
-        at = match.start()
-        if at == escaped:
-            continue
-        char = line[at]
-        if in_string:
-            if char == 0x5C:
-                escaped = at + 1
-            elif char == 0x22:
-                in_string = False
-        elif char == 0x22:
-            in_string = True
-        elif char in {0x5B, 0x7B}:
-            depth += 1
-            if depth > MAX_DEPTH:
-                return True
-        elif char in {0x5D, 0x7D}:
-            depth -= 1
-    return False
-
-
-def _suspect(data: bytes, start: int, stop: int) -> bool:
-    """Whether the line ``data[start:stop]`` holds what simdjson takes and the rules refuse."""
-    return data.startswith(BOM, start) or (
-        data.count(b"[", start, stop) + data.count(b"{", start, stop) > MAX_DEPTH
-        and _too_deep(data[start:stop])
-    )
-
-
-def _depth_error(where: str, number: int) -> DataFormatError:
-    msg = (
-        f"{where}: line {number} nests deeper than {MAX_DEPTH} levels, more than the tap "
-        "writes; the line is refused"
-    )
-    return DataFormatError(msg)
-
-
 _NORMAL_DATE_TIME = NORMAL_DATE_TIME.fullmatch
 """Whether a date-time needs no change (most do not), without calling :func:`normal_date_time`."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Screen:
-    """What one look at a whole piece proves about all of its lines (:func:`_screen`)."""
-
-    lines: int
-    """How many lines it holds."""
-    bom: bool
-    """Whether a line may start with a byte order mark (False: none does)."""
-    deep: bool
-    """Whether a line may nest deeper than :data:`MAX_DEPTH` (False: none does)."""
-
-
-_NOT_OPENING = bytes(sorted(set(range(256)) - set(b"[{\n")))
-"""Every byte but the opening brackets and the newline."""
-
-
-def _screen(data: bytes) -> _Screen:
-    """Look at the lines of a piece as a whole, in a few passes at C speed.
-
-    Looking at each line for a byte order mark and counting its brackets
-    (:func:`_suspect`) cost the Python pass a sixth of its time, yet a piece proves
-    nearly always that no line needs it: no byte 0xEF (a BOM's first) anywhere, and no
-    line with more than :data:`MAX_DEPTH` opening brackets (the piece with all other
-    bytes deleted holds each line's brackets and its newline). Bytes after the last
-    newline (the start of a line the next piece completes) are no line of this piece
-    and can only make the answer cautious.
-    """
-    openings = data.translate(None, _NOT_OPENING)
-    return _Screen(
-        lines=openings.count(b"\n"),
-        bom=BOM[:1] in data,
-        deep=max(map(len, openings.split(b"\n"))) > MAX_DEPTH,
-    )
 
 
 _TWICE = object()
