@@ -17,14 +17,15 @@ Cases (``--cases``, comma-separated):
 
 - ``pg-record``, ``pg-batch``: ``tap-activities`` → ``target-postgres`` (MeltanoLabs 0.8.1,
   meltano.yml's settings), RECORD messages or BATCH files (jsonl.gz);
-- ``pg-record-x2``, ``pg-batch-x2``, ``pg-record-x3``, ``pg-batch-x3``: the same records
-  through 2 or 3 pipelines at once, meltano.yml's parallel layout
-  (``tap-activities--peopleai-email`` → ``target-postgres--peopleai-email``, …): x3 is one
-  pipeline per People.ai stream, x2 is email+meeting in one and call in the other;
 - ``pg-copy-batch``: ``tap-activities`` → ``target-postgres-batch`` (loaders/
   target_postgres_batch: target-postgres 0.8.1 whose BATCH files PostgreSQL loads itself,
   COPY into jsonb and one INSERT … SELECT … ON CONFLICT per file set, no record read in
   Python), BATCH files (jsonl.gz);
+- ``pg-record-x2``, ``pg-record-x3``, ``pg-copy-batch-x2``, ``pg-copy-batch-x3``: the same
+  records through 2 or 3 pipelines at once, meltano.yml's parallel layout
+  (``tap-activities--peopleai-email`` → ``target-postgres--peopleai-email``, …, loaders
+  inheriting target-postgres-batch, which is the stock target for RECORD messages): x3 is
+  one pipeline per People.ai stream, x2 is email+meeting in one and call in the other;
 - ``snowflake-batch``: ``target-snowflake`` 0.20.4 into a local fakesnow server through
   loaders/target_snowflake_fake, BATCH: the target's own stage path (PUT, MERGE from the
   stage), emulated by DuckDB. Its time is the tap's, meltano's, the target's Python and
@@ -66,8 +67,8 @@ FAKESNOW = ROOT / ".venv-fakesnow" / "bin" / "fakesnow"
 DAY = dt.date(2024, 1, 1)
 KINDS = ("email", "meeting", "call")
 CASES = (
-    "tap-alone", "floor", "pg-record", "pg-record-x2", "pg-record-x3",
-    "pg-batch", "pg-batch-x2", "pg-batch-x3", "pg-copy-batch", "snowflake-batch",
+    "tap-alone", "floor", "pg-record", "pg-record-x2", "pg-record-x3", "pg-batch",
+    "pg-copy-batch", "pg-copy-batch-x2", "pg-copy-batch-x3", "snowflake-batch",
 )  # fmt: skip
 FAST_LOADER = "target-postgres-batch"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=5"
@@ -141,8 +142,8 @@ def pg_case(case: str, env: dict[str, str]) -> dict:
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     commands, envs = [], []
     layout = LAYOUTS[degree]
-    if case.startswith("pg-copy"):  # the same layout into the COPY fast path loader
-        layout = [(e, loader.replace("target-postgres", FAST_LOADER), s) for e, loader, s in layout]
+    if case == "pg-copy-batch":  # the parallel layouts' loaders are target-postgres-batch's
+        layout = [("tap-activities", FAST_LOADER, None)]
     for extractor, loader, streams in layout:
         run_env = {**env, "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema}
         if streams:  # meltano's variable for the plugin's `select` extra
