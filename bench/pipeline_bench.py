@@ -108,6 +108,7 @@ class TreePeak(threading.Thread):
         return self.peak_kb / 1024
 
 
+BATCH_RECORDS = [100_000]  # --batch-size: the tap's records per BATCH file
 LOGS: list[Path] = []  # --log-dir: where each run's meltano output goes (none: kept in memory)
 
 
@@ -230,7 +231,9 @@ def tap_output(tmp: Path, base: dict[str, str]) -> Path:
 
 def run_case(case: str, up: UpstreamProcess, env: dict, base: dict, tmp: Path) -> dict:
     """One case, its batch directory and meltano state its own."""
-    run_env = {**env, "MELTANO_DATABASE_URI": f"sqlite:///{tmp}/meltano-{case}.db"}
+    # Its own meltano database each run: no state, so every run exports the same records.
+    database = tmp / f"meltano-{case}-{uuid.uuid4().hex[:8]}.db"
+    run_env = {**env, "MELTANO_DATABASE_URI": f"sqlite:///{database}"}
     if "batch" in case:
         batches = tmp / f"batches-{case}-{uuid.uuid4().hex[:8]}"
         batches.mkdir()
@@ -238,7 +241,7 @@ def run_case(case: str, up: UpstreamProcess, env: dict, base: dict, tmp: Path) -
             {
                 "encoding": {"format": "jsonl", "compression": "gzip"},
                 "storage": {"root": f"file://{batches}"},
-                "batch_size": 100_000,
+                "batch_size": BATCH_RECORDS[0],
             }
         )
     if case == "tap-alone":
@@ -264,7 +267,11 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs a case; the median shown")
     parser.add_argument("--log-dir", type=Path, help="keep each run's meltano output here")
+    parser.add_argument(
+        "--batch-size", type=int, default=BATCH_RECORDS[0], help="the tap's records per BATCH file"
+    )
     args = parser.parse_args()
+    BATCH_RECORDS[0] = args.batch_size
     if args.log_dir:
         args.log_dir.mkdir(parents=True, exist_ok=True)
         LOGS.append(args.log_dir)
