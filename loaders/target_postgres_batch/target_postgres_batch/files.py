@@ -13,8 +13,13 @@ import zlib
 from typing import TYPE_CHECKING
 
 # singer-sdk's own storage helper (private, but the one its sinks use): the same file
-# system, the same parameters, the same URL split as the target's path.
-from singer_sdk.helpers._batch import StorageTarget
+# system, the same parameters, the same URL split as the target's path. A singer-sdk
+# release that moves or changes it makes the sink take the target's own path instead
+# (storage_problem), never fail.
+try:
+    from singer_sdk.helpers._batch import StorageTarget
+except ImportError:  # pragma: no cover - depends on the installed singer-sdk
+    StorageTarget = None  # type: ignore[assignment,misc]
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -22,8 +27,22 @@ if TYPE_CHECKING:
 CHUNK_BYTES = 1 << 20  # decompressed bytes per COPY write: memory stays at about this
 
 
+# What chunks() uses of StorageTarget: the class methods, and open() on an instance.
+STORAGE_METHODS = ("split_url", "from_url", "open")
+
+
 class BatchFileError(RuntimeError):
     """A BATCH file that cannot be read whole (missing, truncated, not gzip)."""
+
+
+def storage_problem(storage_class: type | None = StorageTarget) -> str:
+    """Why singer-sdk's storage helper cannot serve chunks(), or '' if it can."""
+    if storage_class is None:
+        return "singer-sdk has no helpers._batch.StorageTarget"
+    missing = [name for name in STORAGE_METHODS if not callable(getattr(storage_class, name, None))]
+    if missing:
+        return f"singer-sdk's StorageTarget lacks {', '.join(missing)}"
+    return ""
 
 
 def chunks(url: str, compression: str | None, storage: StorageTarget | None) -> Iterator[bytes]:

@@ -18,7 +18,8 @@ JSONL manifest:
    (loads.py): committed before any STATE after it leaves the target.
 
 What keeps the target's own path (``super().process_batch_files``), so rows never differ:
-an encoding other than JSONL; ``sanitize_null_text_characters``, ``stream_maps`` or
+an encoding other than JSONL; a singer-sdk whose private storage helper the fast path reads
+files with has moved or changed (files.py); ``sanitize_null_text_characters``, ``stream_maps`` or
 ``flattening_enabled`` in the config; a column the fast path cannot type exactly; and a
 batch whose data PostgreSQL refuses on the fast path (a value of a JSON type a text column
 would store differently, JSON PostgreSQL's jsonb does not take such as ``\u0000``, a line
@@ -37,7 +38,7 @@ import sqlalchemy
 from target_postgres.sinks import PostgresSink
 
 from target_postgres_batch.columns import FUNCTIONS, Plan, column_plan, literal
-from target_postgres_batch.files import chunks
+from target_postgres_batch.files import chunks, storage_problem
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding
@@ -111,6 +112,8 @@ class PostgresBatchSink(PostgresSink):
         """Why this message must take the target's path, or '' if the fast one is exact."""
         if encoding.format != "jsonl":
             return f"encoding {encoding.format}"
+        if problem := storage_problem():
+            return problem
         for name in ROW_CHANGING_SETTINGS:
             if self.config.get(name):
                 return f"setting {name}"
