@@ -24,7 +24,7 @@ from tap_activities.settings import (
     parse_settings,
 )
 from tap_activities.settings_schema import SETTINGS_SCHEMA, config_findings
-from tap_activities.singer.batch import check_storage
+from tap_activities.singer.batch_storage import check_storage
 from tap_activities.singer.output import BufferedSingerWriter
 from tap_activities.singer.sdk_hooks import SdkTapHooks, check_required_names
 from tap_activities.singer.state_input import check_state

@@ -13,122 +13,24 @@ import contextlib
 import struct
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from itertools import islice
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import orjson
 from isal import igzip_threaded, isal_zlib
 from singer_sdk.batch import Batcher
-from upath import UPath
 
-from tap_activities.errors import ConfigError
-from tap_activities.records.contract import FieldTypes
+from tap_activities.records.deflated import (
+    GZIP_HEADER,
+    GZIP_LEVEL,
+    LAST_BLOCK,
+    DeflatedBlock,
+    deflate,
+)
 from tap_activities.records.framing import Block
-from tap_activities.redact import REDACTOR
-from tap_activities.transfer.spool import Spool, spool
 
 if TYPE_CHECKING:  # the SDK names these only in a private module: hints, never imports
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
-
-GZIP_LEVEL = 1
-GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-"""A gzip member's header: deflate, no name, no time, unknown OS."""
-LAST_BLOCK = b"\x03\x00"
-"""An empty final deflate block: what ends a member made of sync-flushed pieces."""
-
-
-@dataclass(frozen=True)
-class DeflatedBlock:
-    """``count`` JSON lines, compressed on their own as raw deflate ending in a sync flush.
-
-    Such blocks can be laid one after another inside one gzip member (as pigz does):
-    each starts a fresh deflate stream on a byte boundary and refers to nothing before it.
-    """
-
-    count: int
-    data: bytes
-    crc: int
-    """CRC-32 of the uncompressed lines."""
-    size: int
-    """Length of the uncompressed lines."""
-    unknown: FieldTypes | None = None
-    """Types of the fields outside the schema in these lines (``framing.Block``)."""
-
-
-def deflate(count: int, lines: bytes, unknown: FieldTypes | None = None) -> DeflatedBlock:
-    """``lines`` as a :class:`DeflatedBlock` (ISA-L, level 1; it releases the GIL)."""
-    packer = isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, -15)
-    data = packer.compress(lines) + packer.flush(isal_zlib.Z_SYNC_FLUSH)
-    return DeflatedBlock(count, data, isal_zlib.crc32(lines), len(lines), unknown)
-
-
-DeflatedPart = Spool[tuple[int, int, int, "FieldTypes | None"]]
-"""A part's compressed blocks, parked by the download worker: ``(count, crc, size, unknown)``."""
-
-
-def deflate_part(blocks: Iterable[Block], directory: Path | None = None) -> DeflatedPart:
-    """Compress ``(count, JSON lines)`` blocks into a spool file, block by block.
-
-    Runs in the download worker, so lines are compressed in parallel with the output
-    of earlier parts; only the compressed bytes reach the main thread, and memory holds
-    one block at a time whatever the part's size.
-    """
-    return spool(_compressed(blocks), directory)
-
-
-def _compressed(
-    blocks: Iterable[Block],
-) -> Iterator[tuple[tuple[int, int, int, FieldTypes | None], bytes]]:
-    """``((count, crc, size, unknown), compressed)`` of each block, as a spool parks them."""
-    for count, lines, unknown in blocks:
-        block = deflate(count, lines)
-        yield (count, block.crc, block.size, unknown), block.data
-
-
-def read_deflated(part: DeflatedPart) -> Iterator[DeflatedBlock]:
-    """The blocks of a part, one at a time, as :func:`deflate_part` compressed them."""
-    for (count, crc, size, unknown), data in part.read():
-        yield DeflatedBlock(count, data, crc, size, unknown)
-
-
-PROBE_SETTING = "batch_config.storage.root"
-SECRET_PARAMS = ("key", "secret", "token", "password", "client_secret", "account_key")
-"""Storage parameters whose values never reach a log line or an error."""
-
-
-def check_storage(config: BatchConfig) -> None:
-    """Write and delete a probe object under ``storage.root``, before any export job.
-
-    A missing fsspec backend (s3fs), a wrong secret or a bucket the credentials may not
-    write to would otherwise show only at the first batch file, after every export job of
-    the run was made and waited for. Any failure is one line naming the setting.
-    """
-    storage = config.storage
-    REDACTOR.add(*(str(v) for k, v in (storage.params or {}).items() if k in SECRET_PARAMS))
-    root = storage.root
-    name = f"{storage.prefix or ''}tap-activities-probe-{uuid.uuid4().hex}"
-    try:
-        with storage.open(name, "wb") as probe:
-            probe.write(b"tap-activities checks that it may write here; delete me\n")
-        UPath(root, **(storage.params or {})).joinpath(name).unlink()
-    except ImportError as exc:
-        scheme = root.split("://", 1)[0] if "://" in root else "file"
-        extra = " (pip install 'tap-activities[s3]')" if scheme in {"s3", "s3a"} else ""
-        msg = (
-            f"'{PROBE_SETTING}' is {root}, but this installation cannot write {scheme}:// "
-            f"storage ({exc}){extra}"
-        )
-        raise ConfigError(msg) from None
-    except Exception as exc:
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        msg = (
-            f"'{PROBE_SETTING}' is {root}, but the tap cannot write a file there "
-            f"({type(exc).__name__}: {reason}); check the path, the credentials "
-            "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for s3://) and the bucket's permissions"
-        )
-        raise ConfigError(msg) from None
 
 
 class BatchFileWriter:

@@ -38,9 +38,10 @@ from tap_activities.records.contract import (
     date_time_paths,
     describe_types,
 )
+from tap_activities.records.deflated import DeflatedBlock
 from tap_activities.records.framing import LINES, Block, Framing, decode_lines
 from tap_activities.schemas import schema_directory
-from tap_activities.singer.batch import BatchFileWriter, DeflatedBlock
+from tap_activities.singer.batch import BatchFileWriter
 from tap_activities.singer.output import BufferedSingerWriter, record_envelope
 from tap_activities.singer.sdk_hooks import SdkStreamHooks, pop_deselected_record_properties
 

@@ -27,9 +27,9 @@ from tap_activities.errors import (
     UpstreamError,
 )
 from tap_activities.export.jobs import ExportRequest, ExportStatus, JobSnapshot
+from tap_activities.records.deflated import DeflatedBlock
 from tap_activities.records.framing import Block, Framing
 from tap_activities.settings import PeopleAISettings, Settings
-from tap_activities.singer.batch import DeflatedBlock
 from tap_activities.sources.peopleai.auth import PeopleAITokenAuth
 from tap_activities.sources.peopleai.fragments import FragmentReader
 from tap_activities.transfer.download import (

@@ -29,9 +29,9 @@ from tap_activities.errors import (
 )
 from tap_activities.export.jobs import JobSnapshot
 from tap_activities.records.contract import FieldTypes
+from tap_activities.records.deflated import DeflatedBlock
 from tap_activities.records.framing import LINES, Block, Framing
 from tap_activities.records.jsonl import Readable, RecordLines
-from tap_activities.singer.batch import DeflatedBlock, deflate_part, read_deflated
 from tap_activities.transfer.download import (
     BodyGet,
     BodyRead,
@@ -41,7 +41,15 @@ from tap_activities.transfer.download import (
     read_body,
 )
 from tap_activities.transfer.http import ApiSession
-from tap_activities.transfer.spool import BlockMeta, Handoff, Spool, read_blocks, spool_blocks
+from tap_activities.transfer.spool import (
+    BlockMeta,
+    Handoff,
+    Spool,
+    deflate_part,
+    read_blocks,
+    read_deflated,
+    spool_blocks,
+)
 from tap_activities.transfer.workers import FragmentWorkers, WorkersBusyError
 
 LOGGER = logging.getLogger("tap_activities.peopleai")
