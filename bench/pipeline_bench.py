@@ -335,9 +335,9 @@ def main() -> None:
                 found["x_floor_all"] = round(found["seconds"] / floor["all_streams_seconds"], 1)
             results[case] = found
             ratio = found.get("x_floor", "-")
-            runs = " ".join(f"{x:.1f}" for x in found.get("all_seconds", []))
+            times = " ".join(f"{x:.1f}" for x in found.get("all_seconds", []))
             print(f"{case:16} {found['seconds']:8.1f} s {found['tree_pss_mb']:8.0f} MB"
-                  f"  x_floor {ratio}  load {found['load']}  {runs}", flush=True)  # fmt: skip
+                  f"  x_floor {ratio}  load {found['load']}  {times}", flush=True)  # fmt: skip
     print(json.dumps({"records": per_stream * len(KINDS), "cases": results}))
 
 
