@@ -43,6 +43,8 @@ from target_postgres_batch.files import chunks, storage_problem
 if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding
 
+# Whether the installed singer-sdk's storage helper serves the fast path: settled once.
+STORAGE_PROBLEM = storage_problem()
 # Settings under which the target's BATCH rows are not plainly each record's columns.
 ROW_CHANGING_SETTINGS = ("sanitize_null_text_characters", "stream_maps", "flattening_enabled")
 RAW_TABLE = "pg_temp.tpb_raw"
@@ -112,8 +114,8 @@ class PostgresBatchSink(PostgresSink):
         """Why this message must take the target's path, or '' if the fast one is exact."""
         if encoding.format != "jsonl":
             return f"encoding {encoding.format}"
-        if problem := storage_problem():
-            return problem
+        if STORAGE_PROBLEM:
+            return STORAGE_PROBLEM
         for name in ROW_CHANGING_SETTINGS:
             if self.config.get(name):
                 return f"setting {name}"
