@@ -87,3 +87,12 @@ def test_plugins_are_declared_in_full_for_offline_installs(project):
     loaders = {p["name"] for p in project["plugins"]["loaders"]}
     assert {"target-postgres", "target-duckdb", "target-snowflake"} <= loaders
     assert {e["name"] for e in project["environments"]} >= {"local"}
+
+
+def test_installs_compile_bytecode(project):
+    """meltano's installer (uv) compiles no bytecode unless asked, and where
+    PYTHONDONTWRITEBYTECODE is set Python never writes it: every plugin start would compile
+    its imports again (target-postgres: 3 s instead of 0.7 s). meltano passes the project's
+    ``env`` to the installer.
+    """
+    assert project.get("env", {}).get("UV_COMPILE_BYTECODE") == "1"

@@ -75,6 +75,9 @@ class Stranger:
             env["TAP_ACTIVITIES_NATIVE"] = os.environ["TAP_ACTIVITIES_NATIVE"]
         env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
         env["MELTANO_HUB_URL"] = "http://127.0.0.1:9"  # closed: nothing may need the Hub
+        # As in many container images: Python never writes bytecode at run time, so only
+        # what the installer compiled is there (the README's start-up advice).
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
         self.env = env
 
     def meltano(self, *args: str, env: dict[str, str] | None = None) -> str:
@@ -106,6 +109,19 @@ class Stranger:
         assert count == 1, f"no pip_url line for {plugin} in meltano.yml"
         path.write_text(text)
 
+    def add_project_env(self, name: str, value: str) -> None:
+        """A top-level ``env:`` entry in meltano.yml, as the README advises."""
+        path = self.project / "meltano.yml"
+        text = path.read_text()
+        assert "\nenv:" not in text, "meltano init wrote an env block already"
+        path.write_text(f"{text.rstrip()}\nenv:\n  {name}: '{value}'\n")
+
+    def site_packages(self, kind: str, plugin: str) -> Path:
+        """The plugin's installed packages, in the project's ``.meltano``."""
+        venv = self.project / ".meltano" / kind / plugin / "venv"
+        (found,) = venv.glob("lib/python3*/site-packages")
+        return found
+
 
 @pytest.fixture(scope="module")
 def stranger(pg_ready, tmp_path_factory) -> Stranger:
@@ -121,6 +137,7 @@ def stranger(pg_ready, tmp_path_factory) -> Stranger:
     loader_file = user.home / "target-postgres.yml"
     loader_file.write_text(yaml.safe_dump(loader_definition()))
     user.meltano("add", "target-postgres", "--from-ref", str(loader_file), "--no-install")
+    user.add_project_env("UV_COMPILE_BYTECODE", "1")
     installing = time.monotonic()
     user.meltano("install")
     done = time.monotonic()
@@ -161,6 +178,23 @@ def saved_state(user: Stranger) -> dict:
     result = user.process("state", "get", STATE_ID)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
+
+
+def test_plugins_are_installed_with_their_bytecode(stranger):
+    """With the README's ``UV_COMPILE_BYTECODE`` in meltano.yml, meltano's installer compiles
+    every package: no plugin start compiles its imports again (PYTHONDONTWRITEBYTECODE is set).
+    """
+    for kind, plugin, package in (
+        ("extractors", "tap-activities", "tap_activities"),
+        ("loaders", "target-postgres", "target_postgres"),
+        ("loaders", "target-postgres", "singer_sdk"),
+    ):
+        folder = stranger.site_packages(kind, plugin) / package
+        sources = {p.stem for p in folder.glob("*.py")}
+        compiled = {p.name.split(".")[0] for p in folder.glob("__pycache__/*.pyc")}
+        assert sources, f"{folder}: no modules"
+        missing = sorted(sources - compiled)
+        assert not missing, f"{plugin}: {package} modules without bytecode: {missing}"
 
 
 def test_the_definition_file_is_all_a_stranger_needs(stranger, schema):
