@@ -31,6 +31,11 @@ Cases (``--cases``, comma-separated):
   repository's ``meltano.yml`` installs the tap editable (``-e``), and meltano then runs
   discovery before every run, a tap process and ~0.7-1 s a run that a user's install
   (``pip_url: tap-activities`` or ``git+https://…``) pays only when its settings change;
+- ``pg-copy-batch-no-bytecode``: ``pg-copy-batch`` with every plugin compiling its imports
+  at every start, as where ``PYTHONDONTWRITEBYTECODE`` is set and meltano's installer (uv)
+  was not given meltano.yml's ``UV_COMPILE_BYTECODE``: ``PYTHONPYCACHEPREFIX`` points every
+  process at a folder holding the bytecode of Python's standard library and of meltano
+  alone, so meltano starts as in the other cases and the plugins' packages do not;
 - ``snowflake-batch``: ``target-snowflake`` 0.20.4 into a local fakesnow server through
   loaders/target_snowflake_fake, BATCH: the target's own stage path (PUT, MERGE from the
   stage), emulated by DuckDB. Its time is the tap's, meltano's, the target's Python and
@@ -73,7 +78,8 @@ DAY = dt.date(2024, 1, 1)
 KINDS = ("email", "meeting", "call")
 CASES = (
     "tap-alone", "floor", "pg-record", "pg-record-x2", "pg-record-x3", "pg-batch",
-    "pg-copy-batch", "pg-copy-batch-cached", "pg-copy-batch-x2", "pg-copy-batch-x3",
+    "pg-copy-batch", "pg-copy-batch-cached", "pg-copy-batch-no-bytecode", "pg-copy-batch-x2",
+    "pg-copy-batch-x3",
     "snowflake-batch",
 )  # fmt: skip
 FAST_LOADER = "target-postgres-batch"
@@ -250,6 +256,23 @@ def discovered_catalog(up: UpstreamProcess, base: dict[str, str], tmp: Path) -> 
     return catalog
 
 
+def meltano_bytecode_only(tmp: Path) -> Path:
+    """A bytecode folder (``PYTHONPYCACHEPREFIX``) with the standard library's and meltano's."""
+    prefix = tmp / "pycache-meltano-only"
+    if not prefix.exists():
+        python = MELTANO.with_name("python")
+        find = "import sys, sysconfig; print(sysconfig.get_paths()['stdlib'], sys.prefix)"
+        folders = subprocess.run(
+            [str(python), "-c", find], capture_output=True, text=True, check=True
+        ).stdout.split()
+        subprocess.run(
+            [str(python), "-m", "compileall", "-q", "-j", "0", *folders],
+            env={**os.environ, "PYTHONPYCACHEPREFIX": str(prefix)}, capture_output=True,
+            check=False,  # some test files of the standard library do not compile
+        )  # fmt: skip
+    return prefix
+
+
 def run_case(case: str, up: UpstreamProcess, env: dict, base: dict, tmp: Path) -> dict:
     """One case, its batch directory and meltano state its own."""
     # Its own meltano database each run: no state, so every run exports the same records.
@@ -267,6 +290,9 @@ def run_case(case: str, up: UpstreamProcess, env: dict, base: dict, tmp: Path) -
         )
     if case.endswith("-cached"):
         run_env["TAP_ACTIVITIES__CATALOG"] = str(discovered_catalog(up, base, tmp))
+    if case.endswith("-no-bytecode"):
+        run_env["PYTHONPYCACHEPREFIX"] = str(meltano_bytecode_only(tmp))
+        run_env["PYTHONDONTWRITEBYTECODE"] = "1"  # the plugins' stays uncompiled each run
     if case == "tap-alone":
         return tap_alone(up, base, tmp)
     if case == "floor":
