@@ -92,7 +92,7 @@ def test_plugins_are_declared_in_full_for_offline_installs(project):
 def test_installs_compile_bytecode(project):
     """meltano's installer (uv) compiles no bytecode unless asked, and where
     PYTHONDONTWRITEBYTECODE is set Python never writes it: every plugin start would compile
-    its imports again (target-postgres: 3 s instead of 0.7 s). meltano passes the project's
+    its imports again (target-postgres: 3 s instead of under 1 s). meltano passes the project's
     ``env`` to the installer.
     """
     assert project.get("env", {}).get("UV_COMPILE_BYTECODE") == "1"
