@@ -40,7 +40,8 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "peopleai_client_id",
         th.StringType,
-        description="People.ai Activity API client id (key).",
+        secret=True,  # People.ai's "API key": half of the credential pair, never logged
+        description="People.ai Activity API key (the client id of the key pair).",
     ),
     th.Property(
         "peopleai_client_secret",
@@ -110,8 +111,9 @@ SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
             "Processes for the CPU-bound pass over downloaded exports (People.ai "
             "fragments validated, null-filled and framed or compressed; ChartMogul CSVs "
             "typed and framed in ranges of rows), so more than one core works (0-16; "
-            "default: one per CPU core, at most download_workers; 0: in the tap's own "
-            "threads). Linux only."
+            "default: one per CPU core, at most download_workers, and 0 on a one-core "
+            "machine; 0: in the tap's own threads). Worker processes need Linux; "
+            "elsewhere the tap's threads do this work."
         ),
     ),
 ).to_dict()

@@ -103,8 +103,9 @@ class TapActivities(SdkTapHooks):
         The SDK's test syncs one record of every stream, which here means an export job
         per stream (the upstream allows two running); and it logs an ERROR line for each
         stream it stops on purpose. This test asks each API something cheap instead: a
-        People.ai token and its job list, a ChartMogul export that does not exist (a 404
-        proves the key was accepted). A failure is the usual one-line error.
+        People.ai token and its job list, ChartMogul's authentication test (``GET
+        /v1/ping``, which answers pong to a valid key). A failure is the usual one-line
+        error.
         """
         for source in ("peopleai", "chartmogul"):
             if getattr(self.settings, source) is not None:

@@ -46,7 +46,15 @@ def test_every_tap_setting_is_declared_and_nothing_else(extractor):
 def test_secrets_are_sensitive_and_only_they(extractor):
     secrets = {name for name, schema in tap_settings().items() if schema.get("secret")}
     sensitive = {s["name"] for s in extractor["settings"] if s.get("sensitive")}
-    assert secrets == sensitive == {"peopleai_client_secret", "chartmogul_api_key"}
+    assert (
+        secrets
+        == sensitive
+        == {
+            "peopleai_client_id",  # People.ai's "API key": the tap redacts it as a secret
+            "peopleai_client_secret",
+            "chartmogul_api_key",
+        }
+    )
 
 
 def test_every_setting_has_a_kind_label_and_description(extractor):
