@@ -19,8 +19,12 @@ FAKESNOW_VENV ?= .venv-fakesnow
 # in a virtualenv of its own like meltano: its pins must not meet the tap's or meltano's.
 AIRFLOW_VENV    ?= .venv-airflow
 AIRFLOW_VERSION ?= 3.3.2
+# The documentation site's toolchain (docs/requirements.txt: Sphinx, MyST, Furo), in a
+# virtualenv of its own; the site is built into docs/_build/html.
+DOCS_VENV ?= .venv-docs
+DOCS_OUT  ?= docs/_build
 
-.PHONY: test lint demo demo-clean bench bench-pipeline clean upstream fuzz
+.PHONY: test lint demo demo-clean bench bench-pipeline clean upstream fuzz docs docs-reference
 
 $(STAMP): pyproject.toml hatch_build.py tap_activities/native/lines.cpp
 	$(PYTHON) -m venv $(VENV)
@@ -62,9 +66,31 @@ $(AIRFLOW_VENV)/.installed:
 	$(AIRFLOW_VENV)/bin/python -m pip install --quiet 'apache-airflow==$(AIRFLOW_VERSION)'
 	touch $@
 
+$(DOCS_VENV)/.installed: docs/requirements.txt
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DOCS_VENV)/bin/python -m pip install --quiet -r docs/requirements.txt
+	touch $@
+
 test: $(STAMP) $(MELTANO_STAMP) $(CHECK_VENV)/.installed $(CSV_VENV)/.installed \
-		$(SEAWEED_VENV)/.installed $(FAKESNOW_VENV)/.installed $(AIRFLOW_VENV)/.installed
+		$(SEAWEED_VENV)/.installed $(FAKESNOW_VENV)/.installed $(AIRFLOW_VENV)/.installed \
+		docs
 	$(BIN)/pytest
+
+# The documentation site, offline and strict: every warning (a broken link or anchor, a
+# page in no table of contents, a missing page) fails the build. First the reference
+# pages are checked against the code (they are committed; `make docs-reference` rewrites
+# them). Open docs/_build/html/index.html.
+docs: $(STAMP) $(DOCS_VENV)/.installed
+	$(BIN)/python -m doctools check
+	$(DOCS_VENV)/bin/sphinx-build -W --keep-going -n -q -b html -d $(DOCS_OUT)/doctrees \
+		docs $(DOCS_OUT)/html
+	@echo "docs: $(DOCS_OUT)/html/index.html"
+
+# Rewrite the generated parts of the documentation (settings, streams and their fields,
+# troubleshooting, support matrix, the state diagram) from the code.
+docs-reference: $(STAMP)
+	$(BIN)/python -m doctools write
 
 # The differential fuzz of the two People.ai fragment passes (tests/fuzzkit.py), with zips,
 # CSVs and frame() arguments, for FUZZ_SECONDS under AddressSanitizer and UBSan: the native
@@ -82,7 +108,8 @@ demo: $(STAMP) $(MELTANO_STAMP)
 	$(BIN)/python demo/run_demo.py
 
 # The local upstream on the ports and credentials of meltano.yml's `local` environment, for
-# running meltano by hand (README: Running with Meltano). Stops on Ctrl-C.
+# running meltano by hand (docs/meltano.md): the People.ai API on 18401, the ChartMogul API
+# on 18402 and the host of ChartMogul's pre-signed file URLs on 18403. Stops on Ctrl-C.
 upstream: $(STAMP)
 	$(BIN)/python -m activities_upstream --peopleai-port 18401 --chartmogul-port 18402 \
 		--files-port 18403
@@ -104,4 +131,5 @@ bench-pipeline: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) $(CHECK_VENV) $(CSV_VENV) $(SEAWEED_VENV) \
-		$(FAKESNOW_VENV) $(AIRFLOW_VENV) .meltano .pytest_cache .ruff_cache demo-output
+		$(FAKESNOW_VENV) $(AIRFLOW_VENV) $(DOCS_VENV) $(DOCS_OUT) .meltano .pytest_cache \
+		.ruff_cache demo-output

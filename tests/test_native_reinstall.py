@@ -97,7 +97,7 @@ def test_a_cached_wheel_without_the_native_pass_is_reported_and_the_recipe_rebui
     assert len(warnings) == 1
     assert warnings[0]["level"] == "warning"
 
-    # The recipe (README, "The native fragment pass").
+    # The recipe (docs/native-pass.md).
     project.meltano("install", "--clean", "extractor", "tap-activities", env={"UV_NO_CACHE": "1"})
     assert installed_extension(project)
     rebuilt = fragment_pass(project)

@@ -59,8 +59,8 @@ def test_switched_off_is_not_a_warning(monkeypatch):
     assert used.description == "pure Python (TAP_ACTIVITIES_NATIVE=0)"
 
 
-def test_the_warning_gives_the_recipe_the_readme_documents():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+def test_the_warning_gives_the_recipe_the_docs_document():
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "native-pass.md").read_text()
     meltano, pip = REINSTALL.split(": ", 1)[1].split(" (pip: ")
     assert meltano in readme
     assert pip.rstrip(")").replace("<pip_url>", "'<pip_url>'") in readme
