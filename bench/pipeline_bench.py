@@ -6,7 +6,7 @@ process tree (meltano, the taps and their workers, the targets) as the sum of th
 sampled every 0.2 s. Every case of one invocation loads the same records. Next to them:
 
 - ``tap-alone``: the tap writing RECORD messages to /dev/null;
-- ``floor``: what PostgreSQL itself needs, as issue 23 defines it: one stream's records
+- ``floor``: what PostgreSQL itself needs: one stream's records
   COPYed into a one-column ``jsonb`` table, then INSERT … SELECTed as typed columns (the
   tap's own schema) into a table keyed on the stream's key. Every stream is loaded so, one
   after another; ``seconds`` is the slowest stream's (the streams are the same size),

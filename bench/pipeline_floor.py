@@ -72,7 +72,7 @@ def load_stream(
 
 def copy_floor(messages: Path, dsn: str) -> dict:
     """The floor: the slowest single stream's COPY and typed insert (the streams are the same
-    size; issue 23 defines the floor on one stream), and every stream's, one after another.
+    size; the floor is defined on one stream), and every stream's, one after another.
     """
     import psycopg  # the test extra's
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One account's pipelines at once: the plain-shell recipe (README, "Parallel pipelines").
+# One account's pipelines at once: the plain-shell recipe
+# (docs/production/tenants.md#parallel-pipelines-for-one-account).
 #
 #   orchestration/run_pipelines.sh [NAME...]
 #

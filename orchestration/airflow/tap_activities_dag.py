@@ -8,8 +8,8 @@ in the meltano project directory::
 that is ``meltano --environment=<env> run tap-activities--<pipeline> target-postgres--<pipeline>``
 (an inherited extractor and loader of meltano.yml) and, once that run succeeded, the
 deletion of the BATCH files its earlier runs left (``orchestration/prune_batches.py``;
-README, "Loaded BATCH files"). A tenant is one pipeline (``tap-activities--<tenant>``,
-README "Many tenants") or several at once ("Parallel pipelines": one per People.ai stream
+docs/production/pruning.md). A tenant is one pipeline (``tap-activities--<tenant>``,
+docs/production/tenants.md) or several at once (parallel pipelines: one per People.ai stream
 and one for ChartMogul, e.g. ``tap-activities--peopleai-email``), grouped under the
 tenant's name. The tasks do not depend on each other and run at the same time: each
 pipeline has its own extractor (its own catalog file, run directory and state id), its own
