@@ -19,8 +19,12 @@ FAKESNOW_VENV ?= .venv-fakesnow
 # in a virtualenv of its own like meltano: its pins must not meet the tap's or meltano's.
 AIRFLOW_VENV    ?= .venv-airflow
 AIRFLOW_VERSION ?= 3.3.2
+# The PostgreSQL loader (loaders/target_postgres_batch), its tests and fuzz in a virtualenv
+# of its own: they run against the pins it is published with, not the tap's.
+LOADER_DIR  := loaders/target_postgres_batch
+LOADER_VENV ?= .venv-target-postgres-batch
 
-.PHONY: test lint demo demo-clean bench bench-pipeline clean upstream fuzz
+.PHONY: test lint demo demo-clean bench bench-pipeline clean upstream fuzz fuzz-loader
 
 $(STAMP): pyproject.toml hatch_build.py tap_activities/native/lines.cpp
 	$(PYTHON) -m venv $(VENV)
@@ -62,9 +66,25 @@ $(AIRFLOW_VENV)/.installed:
 	$(AIRFLOW_VENV)/bin/python -m pip install --quiet 'apache-airflow==$(AIRFLOW_VERSION)'
 	touch $@
 
+$(LOADER_VENV)/.installed: $(LOADER_DIR)/pyproject.toml
+	$(PYTHON) -m venv $(LOADER_VENV)
+	$(LOADER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOADER_VENV)/bin/python -m pip install --quiet -e '$(LOADER_DIR)[test]'
+	touch $@
+
 test: $(STAMP) $(MELTANO_STAMP) $(CHECK_VENV)/.installed $(CSV_VENV)/.installed \
-		$(SEAWEED_VENV)/.installed $(FAKESNOW_VENV)/.installed $(AIRFLOW_VENV)/.installed
+		$(SEAWEED_VENV)/.installed $(FAKESNOW_VENV)/.installed $(AIRFLOW_VENV)/.installed \
+		$(LOADER_VENV)/.installed
 	$(BIN)/pytest
+	cd $(LOADER_DIR) && MELTANO=$(abspath $(MELTANO_VENV))/bin/meltano \
+		$(abspath $(LOADER_VENV))/bin/pytest
+
+# The loader's differential fuzz against the stock target-postgres, long: FUZZ_LOADER_EXAMPLES
+# generated streams (make test runs a short seeded one). Needs PostgreSQL as make test does.
+FUZZ_LOADER_EXAMPLES ?= 2000
+fuzz-loader: $(LOADER_VENV)/.installed
+	cd $(LOADER_DIR) && TPB_FUZZ_EXAMPLES=$(FUZZ_LOADER_EXAMPLES) \
+		$(abspath $(LOADER_VENV))/bin/pytest -s tests/test_fuzz.py
 
 # The differential fuzz of the two People.ai fragment passes (tests/fuzzkit.py), with zips,
 # CSVs and frame() arguments, for FUZZ_SECONDS under AddressSanitizer and UBSan: the native
@@ -104,4 +124,4 @@ bench-pipeline: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) $(CHECK_VENV) $(CSV_VENV) $(SEAWEED_VENV) \
-		$(FAKESNOW_VENV) $(AIRFLOW_VENV) .meltano .pytest_cache .ruff_cache demo-output
+		$(FAKESNOW_VENV) $(AIRFLOW_VENV) $(LOADER_VENV) .meltano .pytest_cache .ruff_cache demo-output
