@@ -47,12 +47,18 @@ def statement(
     target = preparer.format_table(table)
     typed = ", ".join(f"{c.expression} as {c.quoted}" for c in plan.columns)
     # A line that is not a JSON object would be a row of NULLs: refuse it, and any record
-    # the plan's jsonpath matches.
-    refuse = "r.j is null or jsonb_typeof(r.j) <> 'object'"
-    if plan.refuse_path:
-        refuse += f" or r.j @? {literal(plan.refuse_path)}"
+    # the plan's jsonpath or checks of the line as written match.
+    refuse = " or ".join(
+        [
+            "r.j is null or jsonb_typeof(r.j) <> 'object'",
+            *([f"r.j @? {literal(plan.refuse_path)}"] if plan.refuse_path else []),
+            *(f"({check})" for check in plan.raw_checks),
+        ]
+    )
+    # Each line is read as jsonb once (offset 0: not once per use of r.j).
     rows = (
-        f"select r.n as {LINE}, {typed} from {RAW_TABLE} r, "  # noqa: S608
+        f"select raw.n as {LINE}, {typed} from {RAW_TABLE} raw "  # noqa: S608
+        "cross join lateral (select raw.t::jsonb as j offset 0) r, "
         f"jsonb_populate_record(null::{target}, r.j) p where case when {refuse} then "
         "pg_temp.tpb_refuse('(record)', 'value of a type its column does not take') "
         "is null else true end"

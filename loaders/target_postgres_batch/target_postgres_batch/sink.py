@@ -6,8 +6,8 @@ JSONL manifest:
 
 1. the table is prepared by the target's own ``prepare_table`` (creation, new columns,
    type mapping from the SCHEMA message: unchanged);
-2. each file is streamed, decompressed in 1 MiB chunks, by COPY into a temporary
-   ``jsonb`` table numbered in file order;
+2. each file is streamed, decompressed in 1 MiB chunks, by COPY into a temporary table of
+   lines numbered in file order, each read once as ``jsonb`` by the merge;
 3. one ``INSERT … SELECT … ON CONFLICT (keys) DO UPDATE`` casts every column as the target
    would store it (:mod:`target_postgres_batch.columns`) and upserts every column of the
    stream's schema; if a key repeats, PostgreSQL refuses that statement and it runs again
@@ -51,7 +51,7 @@ if t.TYPE_CHECKING:
 ROW_CHANGING_SETTINGS = ("sanitize_null_text_characters", "stream_maps", "flattening_enabled")
 # CSV with quote and delimiter bytes that valid JSON never holds unescaped: each line is
 # one field, taken as written (no backslash escapes as in COPY's text format).
-COPY_RAW = f"copy {RAW_TABLE} (j) from stdin with (format csv, quote e'\\x01', delimiter e'\\x02')"
+COPY_RAW = f"copy {RAW_TABLE} (t) from stdin with (format csv, quote e'\\x01', delimiter e'\\x02')"
 
 
 class _NotExactError(Exception):
@@ -136,7 +136,7 @@ class PostgresBatchSink(PostgresSink):
         return ""
 
     def _load_fast(self, encoding: BaseBatchFileEncoding, files: t.Sequence[str]) -> None:
-        """COPY the files into jsonb and merge them, in one transaction.
+        """COPY the files' lines into a temporary table and merge them, in one transaction.
 
         _NotExactError, with nothing done, when a column cannot be typed exactly.
         """
@@ -149,7 +149,13 @@ class PostgresBatchSink(PostgresSink):
                 as_temp_table=False,
                 connection=connection,
             )
-            plan = column_plan(table, self.schema, self.connector.to_sql_type, connection.dialect)
+            plan = column_plan(
+                table,
+                self.schema,
+                self.connector.to_sql_type,
+                connection.dialect,
+                use_copy=bool(self.config.get("use_copy")),
+            )
             if plan is None or LINE in self.schema["properties"]:
                 raise _NotExactError  # leaves the transaction: prepare_table's DDL goes too
             # The driver's own cursor, in the same transaction: no parameter parsing of the
@@ -163,7 +169,7 @@ class PostgresBatchSink(PostgresSink):
             # merge reads each once instead of decompressing it for every column.
             cursor.execute(
                 f"create temporary table {RAW_TABLE.split('.')[1]} "
-                "(n bigint generated always as identity, j jsonb) "
+                "(n bigint generated always as identity, t text) "
                 "with (toast_tuple_target = 8160) on commit drop"
             )
             copied = 0

@@ -103,6 +103,7 @@ def run_target(target_class: type, config: dict, messages: list[dict]) -> Run:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
+    logging.getLogger(target_class.name).setLevel(logging.INFO)  # the loads' own lines
     error, target = None, None
     try:
         with contextlib.redirect_stdout(stdout):
@@ -117,6 +118,11 @@ def run_target(target_class: type, config: dict, messages: list[dict]) -> Run:
             signal.signal(number, previous)  # the SDK sets its own on each target
     states = [json.loads(line) for line in stdout.getvalue().splitlines() if line.strip()]
     return Run(error, states, log.getvalue())
+
+
+def quoted(name: str) -> str:
+    """An SQL identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def close_connections(target: t.Any) -> None:
@@ -141,7 +147,7 @@ def table_cells(schema: str, table: str) -> tuple[list[tuple[str, str]], list[tu
         ).fetchall()
         if not columns:
             return None
-        listed = ", ".join(f'"{name}"::text' for name, _ in columns)
+        listed = ", ".join(quoted(name) + "::text" for name, _ in columns)
         rows = conn.execute(f'select {listed} from "{schema}"."{table}"').fetchall()
     return columns, sorted(rows, key=lambda row: [(v is None, v or "") for v in row])
 
