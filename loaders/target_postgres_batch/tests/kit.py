@@ -136,8 +136,13 @@ def close_connections(target: t.Any) -> None:
         target.target_connector._engine.dispose()
 
 
-def table_cells(schema: str, table: str) -> tuple[list[tuple[str, str]], list[tuple]] | None:
-    """The table's columns (name, type) and its rows as text, sorted; None if no table."""
+def table_cells(
+    schema: str, table: str, sdc: bool = True
+) -> tuple[list[tuple[str, str]], list[tuple]] | None:
+    """The table's columns (name, type) and its rows as text, sorted; None if no table.
+
+    Without ``sdc`` the _sdc_* columns are left out: RECORD messages set load times there.
+    """
     with connect() as conn:
         columns = conn.execute(
             "select attname::text, format_type(atttypid, atttypmod) from pg_attribute"
@@ -147,6 +152,7 @@ def table_cells(schema: str, table: str) -> tuple[list[tuple[str, str]], list[tu
         ).fetchall()
         if not columns:
             return None
+        columns = [c for c in columns if sdc or not c[0].startswith("_sdc_")]
         listed = ", ".join(quoted(name) + "::text" for name, _ in columns)
         rows = conn.execute(f'select {listed} from "{schema}"."{table}"').fetchall()
     return columns, sorted(rows, key=lambda row: [(v is None, v or "") for v in row])

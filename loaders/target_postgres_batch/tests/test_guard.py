@@ -47,8 +47,11 @@ SCHEMA = {
 }
 
 
-def rename_in_sdk(monkeypatch, old: str, new: str) -> None:
-    """singer-sdk as a release that renamed the handler ``old`` to ``new`` would be."""
+def rename_in_sdk(monkeypatch, old: str, new: str, keep_old: bool = False) -> None:
+    """singer-sdk as a release that renamed the handler ``old`` to ``new`` would be.
+
+    ``keep_old``: the old name stays as an alias nothing calls any more (a deprecation).
+    """
     owner, dispatcher = DISPATCHERS[old]
     function = getattr(owner, dispatcher)
     source = textwrap.dedent(inspect.getsource(function)).replace(f"self.{old}", f"self.{new}")
@@ -59,7 +62,8 @@ def rename_in_sdk(monkeypatch, old: str, new: str) -> None:
     for cls in (target_base.Target, plugin_base.BaseSingerReader):
         if old in vars(cls):
             monkeypatch.setattr(cls, new, vars(cls)[old], raising=False)
-            monkeypatch.delattr(cls, old)
+            if not keep_old:
+                monkeypatch.delattr(cls, old)
 
 
 def test_the_installed_packages_have_every_name():
@@ -73,7 +77,7 @@ def test_a_renamed_handler_makes_the_run_take_the_stock_path(
     rename_in_sdk(monkeypatch, handler, handler.replace("_process_", "_handle_") + "_v2")
     findings = guard.check()
     assert [(f.name, f.action) for f in findings] == [(handler, guard.STOCK)]
-    assert findings[0].problem.endswith(f"no longer calls {handler}")
+    assert findings[0].problem == f"singer-sdk's Target has no {handler}"
 
     url = write_batch(tmp_path / "b.jsonl.gz", ['{"id": "a", "n": 1}', '{"id": "b", "n": 2}'])
     messages = [
@@ -93,7 +97,17 @@ def test_a_renamed_handler_makes_the_run_take_the_stock_path(
     assert ", COPY " not in fast.log
     assert "2 records from 1 files the target's way" in fast.log
     assert fast.states == stock.states == [{"bookmarks": {"g": {"n": 3}}}]
-    assert not first_difference(table_cells(stock_schema, "g"), table_cells(fast_schema, "g"))
+    cells = [table_cells(schema, "g", sdc=False) for schema in schemas]
+    assert not first_difference(*cells)
+    assert [row[0] for row in cells[1][1]] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("handler", sorted(DISPATCHERS))
+def test_a_handler_the_sdk_no_longer_calls_makes_the_run_take_the_stock_path(handler, monkeypatch):
+    rename_in_sdk(monkeypatch, handler, handler + "_v2", keep_old=True)
+    (finding,) = guard.check()
+    assert (finding.name, finding.action) == (handler, guard.STOCK)
+    assert finding.problem.endswith(f"no longer calls {handler}")
 
 
 def test_a_handler_with_other_parameters_makes_the_run_take_the_stock_path(monkeypatch):
