@@ -75,6 +75,9 @@ REFUSED = {
     "an object into an array": r'{"id":"r5","tags":{"a":1}}',
     "a number in a text[]": r'{"id":"r6","tags":["a",5]}',
     "NUL in a string": r'{"id":"r7","s":"a\u0000b"}',
+    "an integer written with an exponent": r'{"id":"r9","i":1e2}',
+    "a blank line": "",
+    "a record nested 600 levels deep": '{"id":"r10","o":{"d":' + "[" * 600 + "]" * 600 + "}}",
 }
 
 
