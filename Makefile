@@ -23,8 +23,13 @@ AIRFLOW_VERSION ?= 3.3.2
 # virtualenv of its own; the site is built into docs/_build/html.
 DOCS_VENV ?= .venv-docs
 DOCS_OUT  ?= docs/_build
+# The PostgreSQL loader (loaders/target_postgres_batch), its tests and fuzz in a virtualenv
+# of its own: they run against the pins it is published with, not the tap's.
+LOADER_DIR  := loaders/target_postgres_batch
+LOADER_VENV ?= .venv-target-postgres-batch
 
-.PHONY: test lint demo demo-clean bench bench-pipeline clean upstream fuzz docs docs-reference
+.PHONY: test lint demo demo-clean bench bench-pipeline clean upstream fuzz fuzz-loader docs \
+	docs-reference
 
 $(STAMP): pyproject.toml hatch_build.py tap_activities/native/lines.cpp
 	$(PYTHON) -m venv $(VENV)
@@ -72,10 +77,25 @@ $(DOCS_VENV)/.installed: docs/requirements.txt
 	$(DOCS_VENV)/bin/python -m pip install --quiet -r docs/requirements.txt
 	touch $@
 
+$(LOADER_VENV)/.installed: $(LOADER_DIR)/pyproject.toml
+	$(PYTHON) -m venv $(LOADER_VENV)
+	$(LOADER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOADER_VENV)/bin/python -m pip install --quiet -e '$(LOADER_DIR)[test]'
+	touch $@
+
 test: $(STAMP) $(MELTANO_STAMP) $(CHECK_VENV)/.installed $(CSV_VENV)/.installed \
 		$(SEAWEED_VENV)/.installed $(FAKESNOW_VENV)/.installed $(AIRFLOW_VENV)/.installed \
-		docs
+		$(LOADER_VENV)/.installed docs
 	$(BIN)/pytest
+	cd $(LOADER_DIR) && MELTANO=$(abspath $(MELTANO_VENV))/bin/meltano \
+		$(abspath $(LOADER_VENV))/bin/pytest
+
+# The loader's differential fuzz against the stock target-postgres, long: FUZZ_LOADER_EXAMPLES
+# generated streams (make test runs a short seeded one). Needs PostgreSQL as make test does.
+FUZZ_LOADER_EXAMPLES ?= 2000
+fuzz-loader: $(LOADER_VENV)/.installed
+	cd $(LOADER_DIR) && TPB_FUZZ_EXAMPLES=$(FUZZ_LOADER_EXAMPLES) \
+		$(abspath $(LOADER_VENV))/bin/pytest -s tests/test_fuzz.py
 
 # The documentation site, offline and strict: every warning (a broken link or anchor, a
 # page in no table of contents, a missing page) fails the build. First the reference
@@ -131,5 +151,5 @@ bench-pipeline: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) $(CHECK_VENV) $(CSV_VENV) $(SEAWEED_VENV) \
-		$(FAKESNOW_VENV) $(AIRFLOW_VENV) $(DOCS_VENV) $(DOCS_OUT) .meltano .pytest_cache \
-		.ruff_cache demo-output
+		$(FAKESNOW_VENV) $(AIRFLOW_VENV) $(DOCS_VENV) $(DOCS_OUT) $(LOADER_VENV) .meltano \
+		.pytest_cache .ruff_cache demo-output

@@ -1,1 +1,4 @@
-"""target-postgres 0.8.1 with a COPY fast path for JSONL BATCH files (see sink.py)."""
+"""target-postgres-batch: MeltanoLabs target-postgres whose BATCH files PostgreSQL loads itself."""
+
+__version__ = "0.2.0"
+"""The one place the version is written: the build (hatch) and CHANGELOG.md's newest entry."""

@@ -10,11 +10,19 @@ written, an array element by element.
 
 Where the target's binding writes something else, the expression says what it writes: JSON
 null (not SQL NULL) for a missing or null jsonb value and for a null element of a jsonb[];
-for a number column, the Python float of the Decimal (SQLAlchemy's NUMERIC binding), as
-``repr`` writes it (``tpb_number``). Where the two would differ in ways not worth writing
-out (``true`` into text: ``t`` against ``true``; a number beyond 1e15: the float's repr),
-the record is refused (a jsonpath over the record, ``Plan.refuse_path``), and the sink
-gives the whole BATCH message to the target's own path.
+for a number column with ``use_copy``, the Python float of the Decimal (SQLAlchemy's NUMERIC
+binding), as ``repr`` writes it (``tpb_number``); without ``use_copy`` the target binds the
+Decimal itself, the number exactly as written. Where the two would differ in ways not worth
+writing out (``true`` into text: ``t`` against ``true``; a number beyond 1e15 with
+``use_copy``: the float's repr; a string in an integer array), the record is refused (a
+jsonpath over the record, ``Plan.refuse_path``), and the sink gives the whole BATCH message
+to the target's own path.
+
+Two refusals need the line as written, which jsonb no longer holds (``raw.t``): with
+``use_copy`` an integer column's number written with an exponent (the target COPYs
+``str(Decimal("1e2"))``, ``1E+2``, which PostgreSQL refuses as a bigint, where jsonb has
+made it 100), and a record nested deeper than ``MAX_DEPTH`` (Python's JSON reader, which
+the target uses, gives up near 1,000 levels; PostgreSQL does not).
 
 A column this module cannot express exactly (bytea from ``contentEncoding``, arrays of
 numbers, a column whose table type the stream's JSON schema would bind otherwise, …) makes
@@ -73,6 +81,11 @@ $$
 # refused. Integer and temporal columns take any value: a string or number goes through
 # the type's input function on both paths, anything else fails on both.
 CHECKED = {"text": "string", "boolean": "boolean", "number": "number"}
+# Array elements: the target binds a list through psycopg, which refuses lists of mixed
+# Python types; the fast path would parse them all as the element type.
+CHECKED_ITEMS = {**CHECKED, "integer": "number", "temporal": "string"}
+# Records nested deeper than this go the target's way: Python's JSON reader decides there.
+MAX_DEPTH = 500
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,7 @@ class Plan:
 
     columns: list[Column]
     refuse_path: str | None
+    raw_checks: list[str]  # SQL conditions over the line as written (raw.t) that refuse it
 
 
 def _category(sql_type: Any) -> str | None:
@@ -138,24 +152,42 @@ def _not_types(accessor: str, *types: str) -> str:
     return f"exists(@{accessor} ? ({test}))"
 
 
-def _column(name: str, category: str, quoted: str) -> tuple[str, list[str]]:
+def _column(name: str, category: str, quoted: str, use_copy: bool) -> tuple[str, list[str]]:
     """One column's SELECT expression and the jsonpath conditions refusing its values."""
     key = _path_key(name)
     if category.startswith("array:"):
         item = category.split(":", 1)[1]
         checks = [_not_types(key, "array")]
-        if item in CHECKED:
-            checks.append(_not_types(key + "[*]", CHECKED[item]))
+        if item in CHECKED_ITEMS:
+            checks.append(_not_types(key + "[*]", CHECKED_ITEMS[item]))
         if item == "jsonb":  # the target binds each element as Jsonb(None): JSON null
             return f"array_replace(p.{quoted}, null, 'null'::jsonb)", checks
         return f"p.{quoted}", checks
     if category == "jsonb":  # the target's JSONB binding writes None as JSON null
         return f"coalesce(p.{quoted}, 'null'::jsonb)", []
-    if category == "number":
+    if category == "number" and use_copy:
         text = f"(r.j ->> {literal(name)})"
         return f"pg_temp.tpb_number({text}, {literal(name)})", [_not_types(key, "number")]
     checks = [_not_types(key, CHECKED[category])] if category in CHECKED else []
     return f"p.{quoted}", checks
+
+
+def _raw_checks(integer_columns: list[str], use_copy: bool) -> list[str]:
+    """SQL conditions over the line as written (raw.t) under which the record is refused."""
+    # Depth: a line this deep has at least as many [ and { (a cheap test first).
+    checks = [
+        f"octet_length(raw.t) >= {2 * MAX_DEPTH} and length(raw.t) - "
+        f"length(translate(raw.t, '[{{', '')) >= {MAX_DEPTH} and "
+        f"r.j @? {literal(f'lax $.**{{{MAX_DEPTH}}}')}"
+    ]
+    if use_copy and integer_columns:
+        # A number with a non-negative exponent somewhere in the line, then the column's
+        # own token as written (json keeps it; ->, like jsonb, takes a repeated key's last).
+        tokens = " or ".join(
+            f"(raw.t::json -> {literal(name)})::text ~ '[eE]'" for name in integer_columns
+        )
+        checks.append(f"raw.t ~ '[0-9][eE]\\+?[0-9]' and ({tokens})")
+    return checks
 
 
 def column_plan(
@@ -163,6 +195,7 @@ def column_plan(
     schema: dict[str, Any],
     to_sql_type: Any,
     dialect: Dialect,
+    use_copy: bool,
 ) -> Plan | None:
     """The stream's SELECT expressions and refusal jsonpath, or None if one cannot be exact.
 
@@ -171,16 +204,20 @@ def column_plan(
     (a JSON object into a jsonb column, not into a text one), or the stream is not fast.
     """
     quote = dialect.identifier_preparer.quote
-    columns, checks = [], []
+    columns, checks, integers = [], [], []
     for name, property_schema in schema["properties"].items():
         if name not in table.columns:
+            return None
+        if use_copy and '"' in name:  # the target's COPY statement does not quote it: fails
             return None
         category = _category(table.columns[name].type)
         if category is None or _category(to_sql_type(property_schema)) != category:
             return None
-        expression, refusals = _column(name, category, quote(name))
+        expression, refusals = _column(name, category, quote(name), use_copy)
         columns.append(Column(name, quote(name), expression))
         checks.extend(refusals)
+        if category == "integer":
+            integers.append(name)
     # strict: a missing property is an error inside exists(), so unknown, never a match.
     path = "strict $ ? (" + " || ".join(checks) + ")" if checks else None
-    return Plan(columns, path)
+    return Plan(columns, path, _raw_checks(integers, use_copy))

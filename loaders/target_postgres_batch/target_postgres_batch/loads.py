@@ -12,10 +12,11 @@ What keeps this exactly the stock target's result:
   last record of a key still wins across messages;
 - every other message of a stream (SCHEMA, RECORD, ACTIVATE_VERSION) waits until that
   stream's loads are committed, so its table's changes and its record path never overlap
-  its loads (another stream's SCHEMA, as the tap sends one before each stream, does not);
+  its loads (another stream's SCHEMA, as a tap may send one before each stream, does not);
 - no STATE leaves the target (``_write_state_message``) before every load handed over
-  until then is committed, nor does the target end before; a load that failed raises
-  there, in the reader's thread, so the target fails and its STATE is not emitted.
+  until then is committed, nor does the target end before; loads that failed raise there,
+  in the reader's thread, naming every failed stream, so the target fails and its STATE
+  is not emitted.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
+class LoadsFailedError(RuntimeError):
+    """Loads of several streams failed: each is named, the first is the cause."""
+
+
 class Loads:
     """Loads running in up to ``workers`` threads, ordered per stream; ``workers`` 1: inline."""
 
@@ -35,6 +40,11 @@ class Loads:
             ThreadPoolExecutor(workers, thread_name_prefix="batch-load") if workers > 1 else None
         )
         self._pending: dict[str, Future] = {}
+
+    @property
+    def threaded(self) -> bool:
+        """Whether loads run beside the reader (else each before the next message is read)."""
+        return self._pool is not None
 
     def submit(self, stream: str, load: Callable[[], None]) -> None:
         """Start ``load`` after the stream's previous one; inline without threads."""
@@ -45,14 +55,20 @@ class Loads:
         self._pending[stream] = self._pool.submit(load)
 
     def wait(self, streams: set[str] | None = None) -> None:
-        """Until the loads of these streams (None: all) are committed; a failure raised."""
+        """Until the loads of these streams (None: all) are done; failures raised.
+
+        One failed load raises its own error; several raise one error naming each stream
+        and its error, caused by the first.
+        """
         keys = (
             list(self._pending) if streams is None else [s for s in streams if s in self._pending]
         )
-        pending = [self._pending.pop(key) for key in keys]
-        failure: BaseException | None = None
-        for future in pending:
-            error = future.exception()
-            failure = failure or error
-        if failure is not None:
-            raise failure
+        pending = {key: self._pending.pop(key) for key in keys}
+        failures = {key: error for key, f in pending.items() if (error := f.exception())}
+        if len(failures) == 1:
+            raise next(iter(failures.values()))
+        if failures:
+            named = "; ".join(f"{key}: {type(e).__name__}: {e}" for key, e in failures.items())
+            raise LoadsFailedError(
+                f"BATCH loads of {len(failures)} streams failed: {named}"
+            ) from next(iter(failures.values()))
