@@ -68,18 +68,21 @@ def runtime_libraries() -> list[str]:
 def fuzz(seconds: float, seed: int, rounds: int | None) -> None:
     """Seeds from ``seed`` on, :data:`ROUNDS_PER_SEED` rounds each, until time is up."""
     from tests import fuzzkit
+    from tests.zip_names import NameTally
 
     started = time.monotonic()
     tried = 0
+    names = NameTally()
     with tempfile.TemporaryDirectory(prefix="tap-activities-fuzz-") as directory:
         while True:
-            tried += fuzzkit.run(seed, rounds or ROUNDS_PER_SEED, Path(directory))
+            tried += fuzzkit.run(seed, rounds or ROUNDS_PER_SEED, Path(directory), names=names)
             elapsed = time.monotonic() - started
             print(f"fuzz: seed {seed} done, {tried} inputs in {elapsed:.0f} s", flush=True)
             seed += 1
             if rounds is not None or elapsed >= seconds:
                 break
     print(f"fuzz: no finding in {tried} inputs, {time.monotonic() - started:.0f} s")
+    print(f"fuzz: zip {names.summary()}")
 
 
 def load_native(path: str) -> None:
