@@ -245,6 +245,10 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
                  std::string_view sep, std::string_view tail, std::string &out, size_t &count,
                  std::vector<Unknown> &unknown) {
   if (end > kMaxPieceBytes) return false;
+  // A byte order mark opening the piece: the Python pass refuses it (a fragment's own is
+  // skipped before the piece gets here). simdjson 3.4 and later skip it in parse_many and
+  // count every position from after it, which would put each line's bytes off by three.
+  if (end >= 3 && std::memcmp(buf, "\xEF\xBB\xBF", 3) == 0) return false;
   ThreadBuffers &buffers = thread_buffers();
   buffers.padded.resize(end + simdjson::SIMDJSON_PADDING);
   std::memcpy(buffers.padded.data(), buf, end);
