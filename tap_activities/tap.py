@@ -197,8 +197,8 @@ class TapActivities(SdkTapHooks):
         """The SDK's ``--about``, plus the People.ai fragment pass this installation runs.
 
         The pass decides how fast a sync is and is chosen when the package is built, so it
-        belongs with the version: a field ``fragment_pass`` in JSON, a line in text, a
-        section in Markdown.
+        belongs with the version: a field ``fragment_pass`` in JSON (with the native pass's
+        simdjson, its version and origin), a line in text, a section in Markdown.
         """
         info = cls._get_about_info()
         style = output_format or "text"
@@ -206,7 +206,11 @@ class TapActivities(SdkTapHooks):
         used = described()
         if style == "json":
             data = json.loads(text)
-            data["fragment_pass"] = {"native": used.native, "description": used.description}
+            data["fragment_pass"] = {
+                "native": used.native,
+                "description": used.description,
+                "simdjson": used.simdjson,
+            }
             text = json.dumps(data, indent=2, default=str)
         elif style == "markdown":
             text += f"\n## People.ai fragment pass\n\n{used.description}\n"

@@ -17,7 +17,10 @@
 // declare them. A date-time value of any other shape, or a nested one that needs a change,
 // declines the piece: the Python pass decides and words the error.
 //
-// Built by hatch_build.py when simdjson's headers and library are installed; optional.
+// Built by hatch_build.py (native/build.py) against the system's simdjson library when
+// pkg-config knows it, else against the copy of simdjson's source pysimdjson ships; the
+// build says which in TAP_ACTIVITIES_SIMDJSON_ORIGIN. Both simdjson 3.0 (Debian 12) and
+// 3.12 (pysimdjson 7) compile it; where they differ (a BOM, below), the pass decides.
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -499,6 +502,19 @@ PyObject *implementation(PyObject *, PyObject *) {
   return PyUnicode_FromString(simdjson::get_active_implementation()->name().c_str());
 }
 
+#ifndef TAP_ACTIVITIES_SIMDJSON_ORIGIN
+#define TAP_ACTIVITIES_SIMDJSON_ORIGIN "unknown origin"
+#endif
+
+// From the version enum: SIMDJSON_VERSION is a bare token in simdjson 3.0, a string later.
+PyObject *simdjson_used(PyObject *, PyObject *) {
+  return Py_BuildValue("(Ns)",
+                       PyUnicode_FromFormat("%d.%d.%d", int(simdjson::SIMDJSON_VERSION_MAJOR),
+                                            int(simdjson::SIMDJSON_VERSION_MINOR),
+                                            int(simdjson::SIMDJSON_VERSION_REVISION)),
+                       TAP_ACTIVITIES_SIMDJSON_ORIGIN);
+}
+
 PyMethodDef methods[] = {
     {"frame", frame, METH_VARARGS,
      "frame(data, end, names, nulls, head, sep, tail, date_times, pointers)\n"
@@ -508,6 +524,9 @@ PyMethodDef methods[] = {
      "this pass does not decide)."},
     {"implementation", implementation, METH_NOARGS,
      "The simdjson kernel chosen for this CPU (haswell, icelake, westmere, fallback...)."},
+    {"simdjson", simdjson_used, METH_NOARGS,
+     "(version, origin) of the simdjson this build used: origin 'system library' or\n"
+     "'pysimdjson X.Y.Z' (the copy of simdjson's source that pysimdjson ships)."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lines",
