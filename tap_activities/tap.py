@@ -32,6 +32,7 @@ from tap_activities.singer.streams import ExportStream
 from tap_activities.sources import build_runtime
 from tap_activities.sources.chartmogul.streams import CHARTMOGUL_STREAMS
 from tap_activities.sources.peopleai.streams import PEOPLEAI_STREAMS
+from tap_activities.transfer.run_folder import RunFolder
 from tap_activities.transfer.workers import FragmentWorkers
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -250,7 +251,8 @@ class TapActivities(SdkTapHooks):
     def sync_all(self) -> None:
         """Plan every selected stream before syncing any, so exports overlap.
 
-        Worker processes are forked first, before planning starts any thread.
+        The run's temporary folder is made first, then worker processes are forked (they
+        inherit both), before planning starts any thread.
         """
         check_required_names()
         self._check_selection()
@@ -258,14 +260,21 @@ class TapActivities(SdkTapHooks):
         batch_config = selected[0].get_batch_config(self.config) if selected else None
         if batch_config is not None:
             check_storage(batch_config)  # before a single export job exists
-        if selected:
-            keep_freed_buffers()  # before the fork: the workers inherit it
-            self._workers = FragmentWorkers.start(self.settings.worker_processes)
-        if self.settings.peopleai is not None:
-            used = fragment_pass_status()
-            level = logging.WARNING if used.warn else logging.INFO
-            self.logger.log(level, "People.ai fragment pass: %s", used.description)
+        folder = RunFolder.claim()  # every temporary file of the run, in one folder
+        if folder.swept:
+            self.logger.info(
+                "Removed what runs that ended without cleaning up left in %s: %s",
+                folder.path.parent,
+                ", ".join(folder.swept[:5]) + (", ..." if len(folder.swept) > 5 else ""),
+            )
         try:
+            if selected:
+                keep_freed_buffers()  # before the fork: the workers inherit it
+                self._workers = FragmentWorkers.start(self.settings.worker_processes)
+            if self.settings.peopleai is not None:
+                used = fragment_pass_status()
+                level = logging.WARNING if used.warn else logging.INFO
+                self.logger.log(level, "People.ai fragment pass: %s", used.description)
             self._check_credentials(selected)
             for stream in self.streams.values():
                 if isinstance(stream, ExportStream) and stream.selected:
@@ -276,6 +285,7 @@ class TapActivities(SdkTapHooks):
                 runtime.close()
             self._workers.close()
             self.message_writer.flush()
+            folder.release()
 
 
 def _set_log_level(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
