@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -101,7 +102,8 @@ def test_meltano_install_without_libsimdjson_builds_the_native_pass(project, tmp
     )
     events = sync_log(project)
     assert [e for e in events if e["event"] == f"People.ai fragment pass: {used['description']}"]
-    # The next test starts from its own install: uv must not hand this wheel back.
+    # The next test starts with no install, and uv must not hand this wheel back.
+    shutil.rmtree(project.project / ".meltano" / "extractors" / "tap-activities")
     run_ok([str(UV), "cache", "clean", "tap-activities"], project.env)
 
 

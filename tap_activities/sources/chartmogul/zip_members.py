@@ -45,16 +45,20 @@ _MAX_COMMENT = 0xFFFF
 _ZIP64_PLACEHOLDER = 0xFFFFFFFF
 
 
-def label(member: zipfile.ZipInfo) -> str:
-    """The member's name as a message shows it: short, printable, one line."""
+def label(member: zipfile.ZipInfo, *, quoted: bool = False) -> str:
+    """The member's name as a message shows it: short, printable, one line.
+
+    Quoted as Python quotes a string where asked, and always where the name holds
+    characters that do not print (escaped then) or spaces at its ends.
+    """
     name = member.orig_filename  # before zipfile cut it at a NUL
     if not name:
         return "a member with no name"
     shown = name[:MAX_LABEL]
     more = f" ({len(name)} characters)" if len(name) > MAX_LABEL else ""
-    if shown.isprintable():
-        return f"'{shown}'{more}" if more or shown != shown.strip() else shown
-    return f"{shown!r}{more}"
+    if quoted or not shown.isprintable() or shown != shown.strip():
+        return f"{shown!r}{more}"
+    return f"{shown}{more}"
 
 
 def directory_bytes(path: str | Path) -> int | None:
@@ -144,7 +148,7 @@ def csv_member(archive: zipfile.ZipFile, display_name: str) -> zipfile.ZipInfo |
     if 1 < len(holding) <= MAX_PEEKED:
         holding = [m for m in holding if not _resource_fork(archive, m)]
     if len(holding) > 1:
-        shown = ", ".join(label(m) for m in holding[:3])
+        shown = ", ".join(label(m, quoted=True) for m in holding[:3])
         more = ", ..." if len(holding) > 3 else ""
         msg = (
             f"{display_name}: expected one CSV file in the zip, found {len(holding)} "

@@ -119,9 +119,10 @@ def _csv_member(archive: zipfile.ZipFile, display_name: str) -> zipfile.ZipInfo 
         return None
     ratio = member.file_size / max(1, member.compress_size)
     if ratio > MAX_COMPRESSION_RATIO or member.file_size > MAX_UNCOMPRESSED_BYTES:
+        name = zip_members.label(member, quoted=True)
         msg = (
-            f"{display_name}: refusing {zip_members.label(member)}: {member.file_size} bytes "
-            f"from {member.compress_size} compressed (ratio {ratio:.0f}) looks like a zip bomb"
+            f"{display_name}: refusing {name}: {member.file_size} bytes from "
+            f"{member.compress_size} compressed (ratio {ratio:.0f}) looks like a zip bomb"
         )
         raise UnsafeArchiveError(msg)
     return member
@@ -196,14 +197,14 @@ ZIP_ERRORS = (
 def _check_readable(member: zipfile.ZipInfo, display_name: str) -> None:
     """Refuse a member the tap will not decompress: encrypted, or not stored/deflate."""
     if member.flag_bits & 0x1:
-        msg = f"{display_name}: refusing {zip_members.label(member)}: it is encrypted"
+        msg = f"{display_name}: refusing {zip_members.label(member, quoted=True)}: it is encrypted"
         raise UnsafeArchiveError(msg)
     if member.compress_type not in ZIP_METHODS:
         name = _METHOD_NAMES.get(member.compress_type, "an unknown method")
         msg = (
-            f"{display_name}: refusing {zip_members.label(member)}: compressed with {name} (zip "
-            f"method {member.compress_type}); ChartMogul's exports are deflate, and the tap "
-            "reads only stored and deflate members"
+            f"{display_name}: refusing {zip_members.label(member, quoted=True)}: compressed "
+            f"with {name} (zip method {member.compress_type}); ChartMogul's exports are "
+            "deflate, and the tap reads only stored and deflate members"
         )
         raise UnsafeArchiveError(msg)
 
