@@ -27,7 +27,6 @@ import shutil
 import sys
 import sysconfig
 import tempfile
-import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -38,8 +37,6 @@ PACKAGE = Path("tap_activities") / "native"
 SOURCE = PACKAGE / "lines.cpp"
 BUILD_MODULE = PACKAGE / "build.py"
 MODULE = "_lines"
-STALE_SECONDS = 3600
-"""A build's temporary folder older than this belongs to no build still running."""
 
 
 def native_build(root: str) -> ModuleType:
@@ -53,19 +50,6 @@ def native_build(root: str) -> ModuleType:
     sys.modules[spec.name] = module  # where its dataclasses look themselves up
     spec.loader.exec_module(module)
     return module
-
-
-def remove_stale_folders(prefix: str, now: float | None = None) -> None:
-    """Temporary folders named ``prefix*`` that no running build can own any more."""
-    now = time.time() if now is None else now
-    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
-        try:
-            stale = folder.is_dir() and not folder.is_symlink()
-            stale = stale and now - folder.stat().st_mtime > STALE_SECONDS
-        except OSError:
-            continue
-        if stale:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 class NativeLinesHook(BuildHookInterface):
@@ -89,7 +73,7 @@ class NativeLinesHook(BuildHookInterface):
         if mode == "0":
             return
         build = native_build(self.root)
-        remove_stale_folders(build.SCRATCH_PREFIX)
+        build.remove_stale_scratch()
         if version != "editable":
             self._scratch = Path(tempfile.mkdtemp(prefix=build.SCRATCH_PREFIX))
             target = self._scratch / name

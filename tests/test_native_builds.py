@@ -19,6 +19,8 @@ import re
 import subprocess
 import sys
 import sysconfig
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,22 @@ def test_a_build_without_any_simdjson_says_what_is_missing(tmp_path, monkeypatch
     with pytest.raises(native_build.NativeBuildError, match="simdjson was not found"):
         native_build.compile_extension(SOURCE, tmp_path / NAME)
     assert os.listdir(tmp_path) == ["no-pc"]
+
+
+def test_build_folders_that_killed_builds_left_go_after_an_hour(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    hour = native_build.STALE_SCRATCH_SECONDS
+    folders = {}
+    for name, seconds in (("old", hour + 60), ("running", hour - 60)):
+        folder = tmp_path / f"{native_build.SCRATCH_PREFIX}{name}"
+        (folder / "sub").mkdir(parents=True)
+        (folder / "sub" / "simdjson.o").write_bytes(b"x")
+        then = time.time() - seconds
+        os.utime(folder, (then, then))
+        folders[name] = folder
+    other = tmp_path / "tap-activities-native.txt"  # not a folder
+    other.write_bytes(b"x")
+    link = tmp_path / f"{native_build.SCRATCH_PREFIX}link"
+    link.symlink_to(folders["running"])
+    assert native_build.remove_stale_scratch(time.time()) == [folders["old"].name]
+    assert sorted(tmp_path.iterdir()) == sorted([folders["running"], other, link])

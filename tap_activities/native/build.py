@@ -28,12 +28,15 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 SCRATCH_PREFIX = "tap-activities-native-"
 """Temporary folders of a build (objects, a wheel's extension before it is packed)."""
+STALE_SCRATCH_SECONDS = 3600.0
+"""A build's temporary folder older than this belongs to no build still running."""
 
 
 class NativeBuildError(Exception):
@@ -120,6 +123,27 @@ def compile_extension(
         )
         _run([[*common, "-shared", *objects, "-o", str(target), *link]])
     return simdjson
+
+
+def remove_stale_scratch(now: float | None = None) -> list[str]:
+    """Remove the temporary folders of builds that ended without removing them; their names.
+
+    A build removes its own; one killed first leaves it. Only folders an hour old go: a
+    build takes seconds, and a concurrent build's folder must stay.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            if now - folder.stat().st_mtime <= STALE_SCRATCH_SECONDS:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder.name)
+    return removed
 
 
 def _run(commands: list[list[str]]) -> None:
