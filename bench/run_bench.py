@@ -27,8 +27,10 @@ import math
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -226,6 +228,37 @@ PURE_PYTHON = {**os.environ, "TAP_ACTIVITIES_NATIVE": "0"}
 """The environment of the ``-pure`` cases: the tap's Python fragment pass, native built or not."""
 
 
+def bundled_simdjson(work: Path) -> dict:
+    """The environment of the ``-bundled`` case: the native pass on pysimdjson's simdjson.
+
+    However the installed pass was built (the system's simdjson, where pkg-config knows
+    it), this case's is built as on a machine without it, into a copy of the package that
+    ``PYTHONPATH`` puts before the installed one.
+    """
+    from tap_activities.native.build import compile_extension
+
+    overlay = work / "overlay"
+    package = overlay / "tap_activities"
+    skip = shutil.ignore_patterns("_lines*", "__pycache__", "*.cpp")
+    shutil.copytree(ROOT / "tap_activities", package, ignore=skip)
+    shutil.copytree(ROOT / "schemas", overlay / "schemas")
+    source = ROOT / "tap_activities" / "native" / "lines.cpp"
+    hidden = {"PKG_CONFIG_LIBDIR": str(work), "PKG_CONFIG_PATH": ""}
+    saved = {name: os.environ.get(name) for name in hidden}
+    os.environ.update(hidden)
+    try:
+        target = package / "native" / f"_lines{sysconfig.get_config_var('EXT_SUFFIX')}"
+        used = compile_extension(source, target)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
+    print(f"  the -bundled case's native pass: simdjson from {used.origin}", file=sys.stderr)
+    return {**os.environ, "PYTHONPATH": str(overlay), "TAP_ACTIVITIES_NATIVE": "1"}
+
+
 def tap_case(
     workdir: Path,
     config: dict,
@@ -251,6 +284,7 @@ CASES = (
     "peopleai-batch",
     "peopleai-record-pure",
     "peopleai-batch-pure",
+    "peopleai-record-bundled",
     "peopleai-record-threads",
     "peopleai-batch-threads",
     "peopleai-record-latency",
@@ -402,6 +436,13 @@ def main() -> None:
             upstream["ChartMogul"] = upstream_case(work, chartmogul, "chartmogul", "new_biz")
         print("running cases ...", file=sys.stderr)
         repeat = max(1, args.repeat)
+        built: dict[str, dict] = {}
+
+        def bundled_env() -> dict:
+            if not built:
+                built["env"] = bundled_simdjson(work)
+            return built["env"]
+
         plan: list[tuple[str, str, Any]] = [
             (
                 "raw",
@@ -434,6 +475,13 @@ def main() -> None:
                 "tap-activities BATCH, People.ai, Python pass",
                 lambda sample: tap_case(
                     work, peopleai_batch, "peopleai_email", "pbp", PURE_PYTHON, sample=sample
+                ),
+            ),
+            (
+                "peopleai-record-bundled",
+                "tap-activities RECORD, People.ai, pysimdjson's simdjson",
+                lambda sample: tap_case(
+                    work, peopleai, "peopleai_email", "pbu", bundled_env(), sample=sample
                 ),
             ),
             (

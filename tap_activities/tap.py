@@ -32,6 +32,7 @@ from tap_activities.singer.streams import ExportStream
 from tap_activities.sources import build_runtime
 from tap_activities.sources.chartmogul.streams import CHARTMOGUL_STREAMS
 from tap_activities.sources.peopleai.streams import PEOPLEAI_STREAMS
+from tap_activities.transfer.run_folder import RunFolder
 from tap_activities.transfer.workers import FragmentWorkers
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -198,8 +199,8 @@ class TapActivities(SdkTapHooks):
         """The SDK's ``--about``, plus the People.ai fragment pass this installation runs.
 
         The pass decides how fast a sync is and is chosen when the package is built, so it
-        belongs with the version: a field ``fragment_pass`` in JSON, a line in text, a
-        section in Markdown.
+        belongs with the version: a field ``fragment_pass`` in JSON (with the native pass's
+        simdjson, its version and origin), a line in text, a section in Markdown.
         """
         info = cls._get_about_info()
         style = output_format or "text"
@@ -207,7 +208,11 @@ class TapActivities(SdkTapHooks):
         used = described()
         if style == "json":
             data = json.loads(text)
-            data["fragment_pass"] = {"native": used.native, "description": used.description}
+            data["fragment_pass"] = {
+                "native": used.native,
+                "description": used.description,
+                "simdjson": used.simdjson,
+            }
             text = json.dumps(data, indent=2, default=str)
         elif style == "markdown":
             text += f"\n## People.ai fragment pass\n\n{used.description}\n"
@@ -247,7 +252,8 @@ class TapActivities(SdkTapHooks):
     def sync_all(self) -> None:
         """Plan every selected stream before syncing any, so exports overlap.
 
-        Worker processes are forked first, before planning starts any thread.
+        The run's temporary folder is made first, then worker processes are forked (they
+        inherit both), before planning starts any thread.
         """
         check_required_names()
         self._check_selection()
@@ -255,14 +261,21 @@ class TapActivities(SdkTapHooks):
         batch_config = selected[0].get_batch_config(self.config) if selected else None
         if batch_config is not None:
             check_storage(batch_config)  # before a single export job exists
-        if selected:
-            keep_freed_buffers()  # before the fork: the workers inherit it
-            self._workers = FragmentWorkers.start(self.settings.worker_processes)
-        if self.settings.peopleai is not None:
-            used = fragment_pass_status()
-            level = logging.WARNING if used.warn else logging.INFO
-            self.logger.log(level, "People.ai fragment pass: %s", used.description)
+        folder = RunFolder.claim()  # every temporary file of the run, in one folder
+        if folder.swept:
+            self.logger.info(
+                "Removed what runs that ended without cleaning up left in %s: %s",
+                folder.path.parent,
+                ", ".join(folder.swept[:5]) + (", ..." if len(folder.swept) > 5 else ""),
+            )
         try:
+            if selected:
+                keep_freed_buffers()  # before the fork: the workers inherit it
+                self._workers = FragmentWorkers.start(self.settings.worker_processes)
+            if self.settings.peopleai is not None:
+                used = fragment_pass_status()
+                level = logging.WARNING if used.warn else logging.INFO
+                self.logger.log(level, "People.ai fragment pass: %s", used.description)
             self._check_credentials(selected)
             for stream in self.streams.values():
                 if isinstance(stream, ExportStream) and stream.selected:
@@ -273,6 +286,7 @@ class TapActivities(SdkTapHooks):
                 runtime.close()
             self._workers.close()
             self.message_writer.flush()
+            folder.release()
 
 
 def _set_log_level(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

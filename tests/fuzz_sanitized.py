@@ -8,6 +8,7 @@ Leak checking is off (the interpreter keeps its memory at exit); any memory erro
 undefined behaviour in the native pass aborts the run with the sanitizer's report.
 
     python -m tests.fuzz_sanitized --seconds 600        # what make fuzz runs
+    python -m tests.fuzz_sanitized --seconds 600 --bundled   # against pysimdjson's simdjson
     python -m tests.fuzz_sanitized --seed 7 --rounds 600 --plain   # one seed, no sanitizer
 """
 
@@ -17,13 +18,15 @@ import argparse
 import importlib.machinery
 import importlib.util
 import os
-import shlex
 import subprocess
 import sys
 import sysconfig
 import tempfile
 import time
 from pathlib import Path
+
+from tap_activities.native.build import compile_extension
+from tap_activities.native.build import compiler as build_compiler
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "tap_activities" / "native" / "lines.cpp"
@@ -32,27 +35,22 @@ ROUNDS_PER_SEED = 500
 
 
 def build(directory: Path) -> Path:
-    """The native pass compiled with the sanitizers, as an importable extension file."""
+    """The native pass compiled with the sanitizers, as an importable extension file.
+
+    Against the simdjson a package build would take (:mod:`tap_activities.native.build`):
+    the system library when pkg-config knows it, else pysimdjson's copy, itself then
+    compiled with the sanitizers too (``--bundled`` hides the system library).
+    """
     target = directory / f"_lines{sysconfig.get_config_var('EXT_SUFFIX')}"
-    compiler = shlex.split(sysconfig.get_config_var("CXX") or "c++")
-    flags = subprocess.run(
-        ["pkg-config", "--cflags", "--libs", "simdjson"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    command = [
-        *compiler, "-O1", "-g", "-fno-omit-frame-pointer", *SANITIZE, "-std=c++17", "-fPIC",
-        "-shared", f"-I{sysconfig.get_paths()['include']}", str(SOURCE), "-o", str(target),
-        *flags,
-    ]  # fmt: skip
-    subprocess.run(command, check=True)
+    flags = ["-g", "-fno-omit-frame-pointer", *SANITIZE]
+    used = compile_extension(SOURCE, target, extra_flags=flags, optimize="-O1")
+    print(f"fuzz: built against simdjson from {used.origin}", flush=True)
     return target
 
 
 def runtime_libraries() -> list[str]:
     """The sanitizer runtimes the compiler links, to preload into the interpreter."""
-    compiler = shlex.split(sysconfig.get_config_var("CXX") or "c++")[0]
+    compiler = build_compiler()[0]
     found = []
     for name in ("libasan.so", "libubsan.so"):
         path = subprocess.run(
@@ -68,18 +66,21 @@ def runtime_libraries() -> list[str]:
 def fuzz(seconds: float, seed: int, rounds: int | None) -> None:
     """Seeds from ``seed`` on, :data:`ROUNDS_PER_SEED` rounds each, until time is up."""
     from tests import fuzzkit
+    from tests.zip_names import NameTally
 
     started = time.monotonic()
     tried = 0
+    names = NameTally()
     with tempfile.TemporaryDirectory(prefix="tap-activities-fuzz-") as directory:
         while True:
-            tried += fuzzkit.run(seed, rounds or ROUNDS_PER_SEED, Path(directory))
+            tried += fuzzkit.run(seed, rounds or ROUNDS_PER_SEED, Path(directory), names=names)
             elapsed = time.monotonic() - started
             print(f"fuzz: seed {seed} done, {tried} inputs in {elapsed:.0f} s", flush=True)
             seed += 1
             if rounds is not None or elapsed >= seconds:
                 break
     print(f"fuzz: no finding in {tried} inputs, {time.monotonic() - started:.0f} s")
+    print(f"fuzz: zip {names.summary()}")
 
 
 def load_native(path: str) -> None:
@@ -101,6 +102,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rounds", type=int, help="one seed of this many rounds, then stop")
     parser.add_argument("--plain", action="store_true", help="the installed build, no sanitizer")
+    parser.add_argument(
+        "--bundled",
+        action="store_true",
+        help="build against pysimdjson's copy of simdjson, even where the system has one",
+    )
     parser.add_argument("--native", help=argparse.SUPPRESS)  # the child: the sanitized build
     args = parser.parse_args()
     os.environ["TAP_ACTIVITIES_NATIVE"] = "1"
@@ -109,6 +115,8 @@ def main() -> None:
             load_native(args.native)
         fuzz(args.seconds, args.seed, args.rounds)
         return
+    if args.bundled:  # pkg-config then knows no simdjson
+        os.environ.update(PKG_CONFIG_LIBDIR=os.devnull, PKG_CONFIG_PATH="")
     with tempfile.TemporaryDirectory(prefix="tap-activities-asan-") as directory:
         print("fuzz: building the native pass with ASan and UBSan", flush=True)
         target = build(Path(directory))

@@ -7,7 +7,8 @@ Both must give the same bytes, or the same :class:`DataFormatError`; and what th
 must hold the contract: every line valid JSON, every schema field present, every date-time
 RFC 3339, every error one worded line. ``frame()`` is also called directly with random
 arguments, and export zips and CSVs are mutated and read (a worded error or rows, never a
-raw exception).
+raw exception), zips among them whose member names are anything a zip can hold
+(:mod:`tests.zip_names`: the CSV's rows whatever the names).
 
 Used by ``tests/test_fuzz_passes.py`` (bounded, in the suite) and by
 ``tests/fuzz_sanitized.py`` (``make fuzz``: longer, under ASan and UBSan).
@@ -32,6 +33,7 @@ from tap_activities.records.framing import Framing
 from tap_activities.records.jsonl import RecordLines
 from tap_activities.records.line_scan import MAX_DEPTH
 from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
+from tests.zip_names import NameTally, check_zip_names
 
 FIELDS = ("uid", "timestamp", "ingest_timestamp", "subject", "stats", "tags", "crm_status")
 DATE_TIMES = (("timestamp",), ("ingest_timestamp",), ("crm_status", "push_time"))
@@ -384,8 +386,17 @@ def _mutated(rng: random.Random, data: bytes) -> bytes:
     return data
 
 
-def run(seed: int, rounds: int, directory: Path, report: Callable[[str], None] = print) -> int:
-    """``rounds`` rounds of every check from ``seed``; the number of inputs tried."""
+def run(
+    seed: int,
+    rounds: int,
+    directory: Path,
+    report: Callable[[str], None] = print,
+    names: NameTally | None = None,
+) -> int:
+    """``rounds`` rounds of every check from ``seed``; the number of inputs tried.
+
+    ``names`` counts the zip member names tried (:mod:`tests.zip_names`).
+    """
     rng = random.Random(seed)
     tried = 0
     for number in range(rounds):
@@ -398,6 +409,9 @@ def run(seed: int, rounds: int, directory: Path, report: Callable[[str], None] =
         tried += 1
         if number % 4 == 0:
             check_zip(rng, directory)
+            tried += 1
+        if number % 2 == 0:
+            check_zip_names(rng, directory, names, _mutated)
             tried += 1
         if number and number % 5000 == 0:
             report(f"fuzz: seed {seed}, {number} rounds, {tried} inputs")

@@ -20,7 +20,9 @@ from typing import NoReturn
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-NATIVE_MISSING = "the native pass is not built here (hatch_build.py needs libsimdjson-dev)"
+NATIVE_MISSING = (
+    "the native pass is not built here (hatch_build.py needs a C++ compiler and Python's headers)"
+)
 
 
 def unavailable(reason: str) -> NoReturn:

@@ -13,7 +13,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ("raw", "peopleai-record", "peopleai-batch", "chartmogul-record", "chartmogul-batch")
+CASES = (
+    "raw",
+    "peopleai-record",
+    "peopleai-batch",
+    "peopleai-record-bundled",
+    "chartmogul-record",
+    "chartmogul-batch",
+)
 
 
 def test_the_benchmark_counts_every_record_of_every_case():
@@ -36,3 +43,5 @@ def test_the_benchmark_counts_every_record_of_every_case():
     assert report["upstream"]["People.ai"]["bytes"] > 3000 * 1000
     assert report["upstream"]["ChartMogul"]["bytes"] > 3000 * 50
     assert "tap-activities BATCH, People.ai" in done.stdout
+    # The -bundled case's pass: built as without the system's simdjson.
+    assert "the -bundled case's native pass: simdjson from pysimdjson " in done.stderr

@@ -49,7 +49,14 @@ def test_about_shows_the_fragment_pass_in_text_and_json():
     assert "settings" in data
     if os.environ.get("TAP_ACTIVITIES_NATIVE") == "1":  # CI: built, and required
         assert used["native"] is True
-        assert used["description"].startswith("native (simdjson, ")
+        simdjson = used["simdjson"]
+        assert set(simdjson) == {"version", "origin"}
+        assert used["description"].startswith(
+            f"native (simdjson {simdjson['version']} from "
+            + ("the system library" if simdjson["origin"] == "system library" else "pysimdjson ")
+        )
+    else:
+        assert (used["simdjson"] is None) == (not used["native"])
     markdown = tap_output("--about", "--format", "markdown")
     assert f"## People.ai fragment pass\n\n{used['description']}" in markdown
 
@@ -57,3 +64,9 @@ def test_about_shows_the_fragment_pass_in_text_and_json():
 def test_about_with_the_native_pass_switched_off():
     text = tap_output("--about", env={"TAP_ACTIVITIES_NATIVE": "0"})
     assert "People.ai Fragment Pass: pure Python (TAP_ACTIVITIES_NATIVE=0)" in text
+    data = json.loads(tap_output("--about", "--format", "json", env={"TAP_ACTIVITIES_NATIVE": "0"}))
+    assert data["fragment_pass"] == {
+        "native": False,
+        "description": "pure Python (TAP_ACTIVITIES_NATIVE=0)",
+        "simdjson": None,
+    }

@@ -12,6 +12,7 @@ import bz2
 import csv
 import io
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -24,9 +25,11 @@ import pytest
 
 from activities_upstream import LocalUpstream
 from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
+from tap_activities.sources.chartmogul import zip_members
 from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
 from tests.conftest import chartmogul_config, fast_upstream_config
 from tests.tap_process import CLI_ERROR, TAP, select_only
+from tests.zip_names import APPLE_DOUBLE, Member, zip_of
 
 STREAM = "chartmogul_churn"
 DAY = "2024-01-01"
@@ -149,14 +152,31 @@ CASES = {
     "csv-money-underscore": Hostile(
         deflated(HEADER + b"u-1,2024-01-01,churn,1_000,Ana\r\n"), ("row 1", "'1_000'")
     ),
+    # Names: what members hold decides, so a name alone fails a zip only where it breaks
+    # the zip's own encoding flag.
+    "name-flagged-utf8-but-not": Hostile(
+        zip_of([Member(b"\xff\xfe.csv", HEADER + ROW, utf8=True)]),
+        ("marked as UTF-8 but is not", "invalid start byte at byte 0"),
+    ),
+    "two-members-with-data": Hostile(
+        zip_of([Member(b"", HEADER + ROW), Member(b"d/", b"uuid\r\nu-9\r\n")]),
+        ("expected one CSV file", "2 members holding data", "a member with no name", "d/"),
+    ),
+    "empty-zip": Hostile(zip_of([]), ("expected one CSV file", "empty zip")),
+    "directory-of-25001-members": Hostile(
+        zip_of([Member(b"", HEADER + ROW)] + [Member(b"")] * 25_000),
+        ("refusing a zip whose directory takes 1150046 bytes",),
+    ),
 }
 
 
-def run_zip(body: bytes, workdir: Path) -> tuple[int, str, list[dict], float]:
+def run_zip(
+    body: bytes, workdir: Path, *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[int, str, list[dict], float]:
     """The tap as a process against a served zip: exit code, stderr, records, peak RSS in MB.
 
     The tap runs under a small Python parent that reports its children's peak resident
-    size, so the figure is the tap's alone.
+    size, so the figure is the tap's alone. ``env`` is added to the tap's environment.
     """
     with LocalUpstream(fast_upstream_config()) as up:
         up.served.chartmogul_zip(body)
@@ -182,6 +202,8 @@ def run_zip(body: bytes, workdir: Path) -> tuple[int, str, list[dict], float]:
             text=True,
             timeout=300,
             check=False,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
     lines = proc.stderr.splitlines()
     peak_kb = int(next(line for line in lines if line.startswith("peak-rss-kb")).split()[1])
@@ -222,6 +244,50 @@ def test_a_good_zip_still_loads(tmp_path):
     assert records[0]["activity_mrr"] == -1200
 
 
+ESCAPES = ("../../escape.csv", "../../../escape.csv", "..\\..\\escape.csv", "~/escape.csv")
+"""Names that would land beside the tap's temporary folder, or in HOME, were they paths."""
+NAMES = {
+    "empty": b"",
+    "directory": b"exports/",
+    "nul-first": b"\x00../../escape.csv",
+    "code-page-437": b"\x80\xff\xfe.csv",
+    "utf8": "\u202e\u043f\u0443\u0442\u044c/李雷.csv".encode(),
+    "longest": b"x" * 65_535,
+    "control": b"a\nb\r\x1b[31m.csv",
+    "macos-fork-name": b"__MACOSX/._activities.csv",
+    **{f"climbing-{i}": name.encode() for i, name in enumerate(ESCAPES)},
+}
+
+
+@pytest.mark.parametrize("name", [*NAMES, "absolute", "crowded"])
+def test_any_member_name_gives_the_csvs_records_and_writes_nowhere_else(name, tmp_path):
+    """The CSV under any name; around it, members that hold nothing or a macOS fork.
+
+    The tap runs with its temporary directory deep in the test's folder, its working
+    directory and HOME beside it: afterwards, the folder holds only what the test wrote.
+    """
+    temporary, cwd, home = tmp_path / "tmp" / "a" / "b", tmp_path / "cwd", tmp_path / "home"
+    for folder in (temporary, cwd, home):
+        folder.mkdir(parents=True)
+    absolute = str(tmp_path / "tmp" / "escape.csv").encode()
+    members = [Member(NAMES.get(name, absolute), HEADER + ROW)]
+    if name == "crowded":  # the same name again, a directory, a fork: none holds rows
+        members = [
+            Member(b"activities.csv", APPLE_DOUBLE),
+            Member(b"../../escape.csv", HEADER + ROW),
+            Member(b"../../escape.csv"),
+            Member(b"d/"),
+            Member(b"__MACOSX/._escape.csv", APPLE_DOUBLE, method=zipfile.ZIP_STORED),
+        ]
+    env = {"TMPDIR": str(temporary), "HOME": str(home)}
+    code, stderr, records, _peak = run_zip(zip_of(members), tmp_path / "run", env=env, cwd=cwd)
+    assert code == 0, stderr[-2000:]
+    assert [r["uuid"] for r in records] == ["u-1"]
+    assert records[0]["activity_mrr"] == -1200
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert left == ["run/catalog.json", "run/config.json"]
+
+
 @pytest.fixture(scope="module")
 def bomb() -> bytes:
     return bzip2_bomb()
@@ -251,7 +317,7 @@ def extract(body: bytes, tmp_path: Path) -> bytes:
 
 @pytest.mark.parametrize("name", [n for n in CASES if not n.startswith("csv-")])
 def test_extract_words_every_zip_failure(name, tmp_path):
-    with pytest.raises((CorruptDownloadError, UnsafeArchiveError)) as refused:
+    with pytest.raises((CorruptDownloadError, DataFormatError)) as refused:
         extract(CASES[name].body, tmp_path)
     assert str(refused.value).startswith("export X file export.zip: ")
 
@@ -333,3 +399,40 @@ def test_a_nul_in_a_range_sends_the_file_to_the_one_pass(tmp_path):
     )  # fmt: skip
     with pytest.raises(chartmogul_csv.CsvRowError):
         chartmogul_csv.frame_csv_range(task)
+
+
+def as_zip64(body: bytes, directory_size: int | None = None) -> bytes:
+    """``body`` with ZIP64 end records, its end record's fields set to their placeholders.
+
+    As Go and Java write a ZIP64 zip; ``directory_size`` replaces the true size in the
+    ZIP64 record.
+    """
+    end = body.rindex(b"PK\x05\x06")
+    entries, size, offset = struct.unpack_from("<HII", body, end + 10)
+    record = struct.pack(
+        "<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, entries, entries,
+        size if directory_size is None else directory_size, offset,
+    )  # fmt: skip
+    locator = struct.pack("<IIQI", 0x07064B50, 0, end, 1)
+    placeholders = struct.pack(
+        "<IHHHHIIH", 0x06054B50, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0
+    )
+    return body[:end] + record + locator + placeholders
+
+
+def test_a_zip64_zip_is_read_and_its_true_directory_size_bounded(tmp_path):
+    body = zip_of([Member(b"activities.csv", HEADER + ROW), Member(b"d/")])
+    plain = zip_members.directory_bytes(written(tmp_path / "plain.zip", body))
+    assert plain == 2 * 46 + len(b"activities.csv") + len(b"d/")
+    zip64 = as_zip64(body)
+    assert zip_members.directory_bytes(written(tmp_path / "zip64.zip", zip64)) == plain
+    assert extract(zip64, tmp_path) == HEADER + ROW  # zipfile reads it; so does the tap
+    lying = as_zip64(body, directory_size=1 << 40)
+    assert zip_members.directory_bytes(written(tmp_path / "lying.zip", lying)) == 1 << 40
+    with pytest.raises(UnsafeArchiveError, match=f"directory takes {1 << 40} bytes"):
+        extract(lying, tmp_path)
+
+
+def written(path: Path, body: bytes) -> Path:
+    path.write_bytes(body)
+    return path

@@ -91,6 +91,10 @@ def test_clean_pieces_are_framed_natively_with_the_python_passes_bytes(content, 
         b'{"n":123456789012345678901234567890}\n',  # beyond simdjson: orjson decides
         b'{"uid":"' + b"a" * (1 << 20) + b'"}\n',  # larger than the native batch
         b'{"uid":"a"}\n' * 800_000,  # a piece over 8 MiB: its buffers would stay that large
+        # A later line's byte order mark opening a piece: simdjson 3.4 and later skip it.
+        b'\xef\xbb\xbf{"uid":"a"}\n{"uid":"b"}\n',
+        b'\xef\xbb\xbf{"uid":"a","x":1}\n',
+        b'{"uid":"a"}\n\xef\xbb\xbf{"uid":"b"}\n',  # and a line's, further on
     ],
 )
 def test_pieces_it_cannot_frame_exactly_are_declined(content):

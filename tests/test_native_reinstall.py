@@ -1,14 +1,20 @@
-"""The native pass lost to a cached wheel: the tap warns, and the README's recipe rebuilds it.
+"""The native pass from a user's install: without libsimdjson-dev, and lost to a cached wheel.
+
+A fresh meltano project on a machine whose pkg-config knows no simdjson (most machines)
+installs the tap with the native pass, built against the copy of simdjson pysimdjson
+ships, and says so in ``--about`` and the sync log.
 
 meltano 4 installs plugins with uv, which keeps the wheels it builds. A wheel built while
-simdjson was missing stays in that cache, and ``meltano install --clean`` installs it again
-after simdjson arrived: the tap then runs its Python pass although this machine can build
-the native one. This test makes that happen in a fresh project (with a uv cache of its
-own, so no other test meets the stale wheel), checks that ``--about`` and the sync log say
-so (a warning, with the recipe), runs the recipe as the README gives it and checks that
-the pass is native afterwards; then that ``uv cache clean tap-activities`` cures the cache.
-pip does the same with the wheel it builds from a release's sdist; the README's pip line
-(``--force-reinstall --no-deps --no-cache-dir``) brings the native pass back.
+the machine could not build the native pass (no C++ compiler or no Python headers yet;
+here ``TAP_ACTIVITIES_NATIVE=0`` stands in for them) stays in that cache, and
+``meltano install --clean`` installs it again once they are there: the tap then runs its
+Python pass although this machine can build the native one. This test makes that happen
+in a fresh project (with a uv cache of its own, so no other test meets the stale wheel),
+checks that ``--about`` and the sync log say so (a warning, with the recipe), runs the
+recipe as the README gives it and checks that the pass is native afterwards; then that
+``uv cache clean tap-activities`` cures the cache. pip does the same with the wheel it
+builds from a release's sdist; the README's pip line (``--force-reinstall --no-deps
+--no-cache-dir``) brings the native pass back.
 
 Under ``CI=true`` a machine that cannot build the native pass fails the test.
 """
@@ -18,8 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -77,6 +85,26 @@ def sync_log(user: Stranger) -> list[dict]:
         result = user.process("--log-format=json", "invoke", "tap-activities", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return tap_log(result.stderr)
+
+
+def test_meltano_install_without_libsimdjson_builds_the_native_pass(project, tmp_path):
+    """pkg-config knows no simdjson: the pass is native all the same, with pysimdjson's."""
+    hidden = {"PKG_CONFIG_LIBDIR": str(tmp_path / "no-pc-files"), "PKG_CONFIG_PATH": ""}
+    started = time.perf_counter()
+    project.meltano("install", "--clean", "extractor", "tap-activities", env=hidden)
+    print(f"meltano install without libsimdjson-dev: {time.perf_counter() - started:.1f} s")
+    assert installed_extension(project)
+    used = fragment_pass(project)
+    assert used["native"] is True
+    assert used["simdjson"]["origin"].startswith("pysimdjson ")
+    assert used["description"].startswith(
+        f"native (simdjson {used['simdjson']['version']} from {used['simdjson']['origin']}, "
+    )
+    events = sync_log(project)
+    assert [e for e in events if e["event"] == f"People.ai fragment pass: {used['description']}"]
+    # The next test starts with no install, and uv must not hand this wheel back.
+    shutil.rmtree(project.project / ".meltano" / "extractors" / "tap-activities")
+    run_ok([str(UV), "cache", "clean", "tap-activities"], project.env)
 
 
 def test_a_cached_wheel_without_the_native_pass_is_reported_and_the_recipe_rebuilds(project):

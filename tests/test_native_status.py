@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tap_activities.native import built_with
 from tap_activities.native import status as native_status
 from tap_activities.native.status import REINSTALL, fragment_pass_status
+from tests.must_run import require_native
 
 
 @pytest.fixture
@@ -38,6 +40,9 @@ def test_a_machine_that_could_build_it_gets_a_warning_with_the_recipe(no_extensi
     assert not used.native
     assert used.warn
     assert "cached wheel" in used.description
+    assert "a C++ compiler and Python's headers; simdjson comes with pysimdjson" in (
+        used.description
+    )
     assert used.description.endswith(REINSTALL)
 
 
@@ -50,6 +55,19 @@ def test_an_extension_that_does_not_load_gets_a_warning(no_extension, monkeypatc
     assert f"installed ({broken.name}) but cannot be loaded: libsimdjson.so.19" in (
         used.description
     )
+
+
+def test_the_native_pass_names_its_simdjson():
+    require_native()
+    used = fragment_pass_status()
+    assert used.native
+    assert not used.warn
+    assert used.simdjson == built_with()
+    version, origin = used.simdjson["version"], used.simdjson["origin"]
+    assert origin == "system library" or origin.startswith("pysimdjson ")
+    where = "the system library" if origin == "system library" else origin
+    assert used.description.startswith(f"native (simdjson {version} from {where}, ")
+    assert used.description.endswith(" kernel)")
 
 
 def test_switched_off_is_not_a_warning(monkeypatch):

@@ -248,12 +248,11 @@ def test_pip_show_reads_the_metadata():
     assert "Changelog, https://" in shown
 
 
-def test_the_install_warning_without_simdjson_has_no_doubled_parentheses(tmp_path):
-    """A machine whose pkg-config knows no simdjson: the warning of ``pip wheel -v``."""
-    env = {k: v for k, v in os.environ.items() if k != "TAP_ACTIVITIES_NATIVE"}
-    env.update(PKG_CONFIG_LIBDIR=str(tmp_path / "no-pc-files"), PKG_CONFIG_PATH="")
+def pip_wheel_verbose(out: Path, env: dict[str, str]) -> str:
+    """``pip wheel -v`` of this clone into ``out``, as a user's machine would build it."""
+    env = {k: v for k, v in os.environ.items() if k != "TAP_ACTIVITIES_NATIVE"} | env
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(out), str(ROOT)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -262,8 +261,54 @@ def test_the_install_warning_without_simdjson_has_no_doubled_parentheses(tmp_pat
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
+    return output
+
+
+def test_a_machine_without_libsimdjson_builds_the_native_pass_with_pysimdjsons(tmp_path):
+    """pkg-config knows no simdjson: the wheel's pass carries the copy pysimdjson ships.
+
+    The build's temporary folders go with it (``tap-activities-native-*``).
+    """
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    output = pip_wheel_verbose(
+        tmp_path,
+        {
+            "PKG_CONFIG_LIBDIR": str(tmp_path / "no-pc-files"),
+            "PKG_CONFIG_PATH": "",
+            "TMPDIR": str(temporary),
+        },
+    )
+    assert "native fragment pass not built" not in output
+    (line,) = [x.strip() for x in output.splitlines() if "native fragment pass built" in x]
+    assert "(pysimdjson " in line
+    (wheel,) = tmp_path.glob("tap_activities-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert [n for n in archive.namelist() if "/native/_lines" in n]
+    assert not list(temporary.glob("tap-activities-native-*")), "the build left its folder"
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", str(venv))
+    run(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel))
+    probe = "from tap_activities.native import _lines as n; print(*n.simdjson(), sep='|')"
+    # Not from the clone, whose tap_activities would be found first.
+    shown = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=venv,
+        check=True,
+    ).stdout.strip()
+    version, origin = shown.split("|")
+    assert origin.startswith("pysimdjson ")
+    assert re.fullmatch(r"3\.\d+\.\d+", version)
+
+
+def test_the_install_warning_without_a_compiler_has_no_doubled_parentheses(tmp_path):
+    """A machine without a C++ compiler: the warning of ``pip wheel -v``."""
+    output = pip_wheel_verbose(tmp_path, {"CXX": str(tmp_path / "no-such-c++")})
     (line,) = [x.strip() for x in output.splitlines() if "native fragment pass not built" in x]
-    assert "simdjson" in line
+    assert "no C++ compiler" in line
     assert "the pure-Python pass will be used" in line
     depth = deepest = 0
     for char in line:

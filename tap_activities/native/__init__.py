@@ -3,8 +3,9 @@
 ``lines.cpp`` frames a piece of JSON Lines in one call with simdjson, byte for byte as the
 Python pass (:class:`~tap_activities.records.jsonl.RecordLines`) would; it is compiled into
 ``_lines`` when the package is built, if the machine has what it needs (:mod:`.build`),
-and :mod:`.status` says which pass an installation runs. Anything the native pass does not
-decide, it declines, and the Python pass takes the piece.
+and :mod:`.status` says which pass an installation runs, and with which simdjson.
+Anything the native pass does not decide, it declines, and the Python pass takes the
+piece.
 """
 
 from __future__ import annotations
@@ -57,6 +58,25 @@ def fragment_pass() -> str:
     """Which pass People.ai fragments take in this installation, for the start-up log."""
     if native_frame() is None:
         return "pure Python (the native pass is not built, or TAP_ACTIVITIES_NATIVE=0)"
+    return native_description()
+
+
+def built_with() -> dict[str, str]:
+    """The simdjson the native pass was built with: its version, and where it came from.
+
+    ``origin`` is ``system library`` (pkg-config's) or ``pysimdjson X.Y.Z`` (the copy of
+    simdjson's source that pysimdjson ships). Only for a native pass that loads.
+    """
     from tap_activities.native import _lines  # type: ignore[attr-defined]
 
-    return f"native (simdjson, {_lines.implementation()} kernel)"
+    version, origin = _lines.simdjson()
+    return {"version": version, "origin": origin}
+
+
+def native_description() -> str:
+    """The native pass in words: its simdjson, and the kernel simdjson chose for this CPU."""
+    from tap_activities.native import _lines  # type: ignore[attr-defined]
+
+    used = built_with()
+    origin = "the system library" if used["origin"] == "system library" else used["origin"]
+    return f"native (simdjson {used['version']} from {origin}, {_lines.implementation()} kernel)"

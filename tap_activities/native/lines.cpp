@@ -17,7 +17,10 @@
 // declare them. A date-time value of any other shape, or a nested one that needs a change,
 // declines the piece: the Python pass decides and words the error.
 //
-// Built by hatch_build.py when simdjson's headers and library are installed; optional.
+// Built by hatch_build.py (native/build.py) against the system's simdjson library when
+// pkg-config knows it, else against the copy of simdjson's source pysimdjson ships; the
+// build says which in TAP_ACTIVITIES_SIMDJSON_ORIGIN. Both simdjson 3.0 (Debian 12) and
+// 3.12 (pysimdjson 7) compile it; where they differ (a BOM, below), the pass decides.
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -245,6 +248,10 @@ bool frame_piece(const char *buf, size_t end, const Fields &fields, std::string_
                  std::string_view sep, std::string_view tail, std::string &out, size_t &count,
                  std::vector<Unknown> &unknown) {
   if (end > kMaxPieceBytes) return false;
+  // A byte order mark opening the piece: the Python pass refuses it (a fragment's own is
+  // skipped before the piece gets here). simdjson 3.4 and later skip it in parse_many and
+  // count every position from after it, which would put each line's bytes off by three.
+  if (end >= 3 && std::memcmp(buf, "\xEF\xBB\xBF", 3) == 0) return false;
   ThreadBuffers &buffers = thread_buffers();
   buffers.padded.resize(end + simdjson::SIMDJSON_PADDING);
   std::memcpy(buffers.padded.data(), buf, end);
@@ -495,6 +502,19 @@ PyObject *implementation(PyObject *, PyObject *) {
   return PyUnicode_FromString(simdjson::get_active_implementation()->name().c_str());
 }
 
+#ifndef TAP_ACTIVITIES_SIMDJSON_ORIGIN
+#define TAP_ACTIVITIES_SIMDJSON_ORIGIN "unknown origin"
+#endif
+
+// From the version enum: SIMDJSON_VERSION is a bare token in simdjson 3.0, a string later.
+PyObject *simdjson_used(PyObject *, PyObject *) {
+  return Py_BuildValue("(Ns)",
+                       PyUnicode_FromFormat("%d.%d.%d", int(simdjson::SIMDJSON_VERSION_MAJOR),
+                                            int(simdjson::SIMDJSON_VERSION_MINOR),
+                                            int(simdjson::SIMDJSON_VERSION_REVISION)),
+                       TAP_ACTIVITIES_SIMDJSON_ORIGIN);
+}
+
 PyMethodDef methods[] = {
     {"frame", frame, METH_VARARGS,
      "frame(data, end, names, nulls, head, sep, tail, date_times, pointers)\n"
@@ -504,6 +524,9 @@ PyMethodDef methods[] = {
      "this pass does not decide)."},
     {"implementation", implementation, METH_NOARGS,
      "The simdjson kernel chosen for this CPU (haswell, icelake, westmere, fallback...)."},
+    {"simdjson", simdjson_used, METH_NOARGS,
+     "(version, origin) of the simdjson this build used: origin 'system library' or\n"
+     "'pysimdjson X.Y.Z' (the copy of simdjson's source that pysimdjson ships)."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lines",

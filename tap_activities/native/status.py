@@ -1,11 +1,13 @@
 """Which People.ai fragment pass this installation runs, and whether that deserves a warning.
 
 The native pass is built when the package is installed, if the machine has what it needs
-(:mod:`.build`). Installers hide the build's warning, and uv and pip reuse a wheel
+(:mod:`.build`: a C++ compiler and Python's headers; simdjson comes with pysimdjson when
+the system has none). Installers hide the build's warning, and uv and pip reuse a wheel
 they built earlier, so an installation can lack the native pass on a machine that has
-everything to build it: after simdjson was installed, ``meltano install --clean`` still
-installs the cached wheel. The tap then runs 1.05-1.4x slower without a word. Here that
-case is a warning with the recipe that rebuilds, and ``--about`` shows the pass.
+everything to build it: after a compiler or Python's headers were installed,
+``meltano install --clean`` still installs the cached wheel. The tap then runs slower
+without a word. Here that case is a warning with the recipe that rebuilds, and
+``--about`` shows the pass and the simdjson it was built with.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tap_activities.errors import ConfigError
-from tap_activities.native import native_frame
+from tap_activities.native import built_with, native_description, native_frame
 from tap_activities.native.build import missing_for_build
 
 REINSTALL = (
@@ -33,14 +35,14 @@ class FragmentPass:
     native: bool
     description: str
     warn: bool = False
+    simdjson: dict[str, str] | None = None
+    """The native pass's simdjson (:func:`~tap_activities.native.built_with`)."""
 
 
 def fragment_pass_status() -> FragmentPass:
     """The pass People.ai fragments take here (``TAP_ACTIVITIES_NATIVE=1``: native or error)."""
     if native_frame() is not None:  # raises ConfigError under TAP_ACTIVITIES_NATIVE=1
-        from tap_activities.native import _lines  # type: ignore[attr-defined]
-
-        return FragmentPass(True, f"native (simdjson, {_lines.implementation()} kernel)")
+        return FragmentPass(True, native_description(), simdjson=built_with())
     if os.environ.get("TAP_ACTIVITIES_NATIVE", "") == "0":
         return FragmentPass(False, "pure Python (TAP_ACTIVITIES_NATIVE=0)")
     built = _extension_files()
@@ -56,8 +58,8 @@ def fragment_pass_status() -> FragmentPass:
         return FragmentPass(
             False,
             "pure Python, although this machine has what the native pass needs (a C++ "
-            "compiler, Python's headers, simdjson): this installation was built without it, "
-            f"often from a cached wheel; {REINSTALL}",
+            "compiler and Python's headers; simdjson comes with pysimdjson): this "
+            f"installation was built without it, often from a cached wheel; {REINSTALL}",
             warn=True,
         )
     return FragmentPass(False, f"pure Python (the native pass is not built here: {missing})")

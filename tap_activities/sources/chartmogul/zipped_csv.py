@@ -22,12 +22,13 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
 from tap_activities.records.contract import NULL, STRING, FieldTypes
 from tap_activities.records.framing import Framing, frame_records
+from tap_activities.sources.chartmogul import zip_members
 from tap_activities.transfer.spool import BlockMeta, Handoff, spool_blocks
 
 MONEY_COLUMNS = ("activity_mrr_movement", "activity_mrr", "activity_arr")
@@ -111,24 +112,16 @@ def _converter(column: str) -> Callable[[str], Any] | None:
     return None
 
 
-def _csv_member(archive: zipfile.ZipFile, display_name: str) -> zipfile.ZipInfo:
-    members = [
-        m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")
-    ]
-    for member in members:
-        path = PurePosixPath(member.filename)
-        if path.is_absolute() or ".." in path.parts or "\\" in member.filename:
-            msg = f"{display_name}: refusing zip entry with an unsafe path {member.filename!r}"
-            raise UnsafeArchiveError(msg)
-    csvs = [m for m in members if m.filename.lower().endswith(".csv")] or members
-    if len(csvs) != 1:
-        msg = f"{display_name}: expected one CSV file in the zip, found {len(csvs)}"
-        raise DataFormatError(msg)
-    member = csvs[0]
+def _csv_member(archive: zipfile.ZipFile, display_name: str) -> zipfile.ZipInfo | None:
+    """The member holding the CSV (:func:`zip_members.csv_member`), unless it looks a bomb."""
+    member = zip_members.csv_member(archive, display_name)
+    if member is None:
+        return None
     ratio = member.file_size / max(1, member.compress_size)
     if ratio > MAX_COMPRESSION_RATIO or member.file_size > MAX_UNCOMPRESSED_BYTES:
+        name = zip_members.label(member, quoted=True)
         msg = (
-            f"{display_name}: refusing {member.filename!r}: {member.file_size} bytes from "
+            f"{display_name}: refusing {name}: {member.file_size} bytes from "
             f"{member.compress_size} compressed (ratio {ratio:.0f}) looks like a zip bomb"
         )
         raise UnsafeArchiveError(msg)
@@ -136,24 +129,35 @@ def _csv_member(archive: zipfile.ZipFile, display_name: str) -> zipfile.ZipInfo:
 
 
 def extract_csv(path: str | Path, out: BinaryIO, display_name: str = "export zip") -> str:
-    """Check the zip and write its one CSV out, decompressed; return the CSV's name.
+    """Check the zip and write its one CSV out, decompressed; return the CSV's label.
 
     One streaming pass (flat memory): the member's CRC is checked as it is read, so a
     damaged download is found here, in the download worker, before any row is emitted.
     Whatever the zip holds ends in this module's errors, each naming the file: a damaged
     zip (bad CRC, cut short, a broken deflate stream) in :class:`CorruptDownloadError`,
     fetched again; what the tap will not read (encryption, a method other than stored or
-    deflate, an unsafe path or ratio) in :class:`UnsafeArchiveError`.
+    deflate, a ratio or a directory that looks like a bomb, names that break the zip's
+    own encoding flag) in :class:`UnsafeArchiveError`. The member is the one that holds
+    data (:mod:`.zip_members`), whatever its name; a zip whose members hold nothing is an
+    empty CSV.
     """
+    zip_members.check_directory(path, display_name)
     try:
         archive = zipfile.ZipFile(path)
+    except UnicodeDecodeError as exc:
+        raise zip_members.names_not_utf8(display_name, exc) from None
     except ZIP_ERRORS as exc:
         raise _corrupt(display_name, exc) from None
     with archive:
         member = _csv_member(archive, display_name)
+        if member is None:
+            out.flush()
+            return "no member holds data"
         _check_readable(member, display_name)
         try:
             data = archive.open(member)
+        except UnicodeDecodeError as exc:
+            raise zip_members.names_not_utf8(display_name, exc) from None
         except ZIP_ERRORS as exc:
             raise _corrupt(display_name, exc) from None
         with data:
@@ -168,7 +172,7 @@ def extract_csv(path: str | Path, out: BinaryIO, display_name: str = "export zip
                     break
                 out.write(chunk)
     out.flush()
-    return member.filename
+    return zip_members.label(member)
 
 
 ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
@@ -193,14 +197,14 @@ ZIP_ERRORS = (
 def _check_readable(member: zipfile.ZipInfo, display_name: str) -> None:
     """Refuse a member the tap will not decompress: encrypted, or not stored/deflate."""
     if member.flag_bits & 0x1:
-        msg = f"{display_name}: refusing {member.filename!r}: it is encrypted"
+        msg = f"{display_name}: refusing {zip_members.label(member, quoted=True)}: it is encrypted"
         raise UnsafeArchiveError(msg)
     if member.compress_type not in ZIP_METHODS:
         name = _METHOD_NAMES.get(member.compress_type, "an unknown method")
         msg = (
-            f"{display_name}: refusing {member.filename!r}: compressed with {name} (zip "
-            f"method {member.compress_type}); ChartMogul's exports are deflate, and the tap "
-            "reads only stored and deflate members"
+            f"{display_name}: refusing {zip_members.label(member, quoted=True)}: compressed "
+            f"with {name} (zip method {member.compress_type}); ChartMogul's exports are "
+            "deflate, and the tap reads only stored and deflate members"
         )
         raise UnsafeArchiveError(msg)
 
