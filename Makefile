@@ -22,7 +22,7 @@ AIRFLOW_VERSION ?= 3.3.2
 
 .PHONY: test lint demo demo-clean bench bench-pipeline clean upstream fuzz
 
-$(STAMP): pyproject.toml hatch_build.py tap_activities/native/lines.cpp
+$(STAMP): pyproject.toml hatch_build.py tap_activities/sources/peopleai/lines/lines.cpp
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,s3]'

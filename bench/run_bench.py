@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from upstream_process import UpstreamProcess
 
 from activities_upstream import UpstreamConfig
-from tap_activities.native import fragment_pass
+from tap_activities.sources.peopleai.lines.native import fragment_pass
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

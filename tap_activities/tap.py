@@ -17,7 +17,6 @@ from tap_activities.export.runtime import SourceRuntime
 from tap_activities.heap import keep_freed_buffers
 from tap_activities.lifecycle import PREFIX, install_stop_handlers, target_gone
 from tap_activities.log_lines import rendered
-from tap_activities.native.status import described, fragment_pass_status
 from tap_activities.redact import REDACTOR, install
 from tap_activities.settings import (
     Settings,
@@ -31,6 +30,7 @@ from tap_activities.singer.state_input import check_state
 from tap_activities.singer.streams import ExportStream
 from tap_activities.sources import build_runtime
 from tap_activities.sources.chartmogul.streams import CHARTMOGUL_STREAMS
+from tap_activities.sources.peopleai.lines.native_status import described, fragment_pass_status
 from tap_activities.sources.peopleai.streams import PEOPLEAI_STREAMS
 from tap_activities.transfer.workers import FragmentWorkers
 

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "tap_activities" / "native" / "lines.cpp"
+SOURCE = ROOT / "tap_activities" / "sources" / "peopleai" / "lines" / "lines.cpp"
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
 ROUNDS_PER_SEED = 500
 
@@ -83,16 +83,16 @@ def fuzz(seconds: float, seed: int, rounds: int | None) -> None:
 
 
 def load_native(path: str) -> None:
-    """Make ``tap_activities.native._lines`` the extension at ``path``."""
-    import tap_activities.native
+    """Make ``tap_activities.sources.peopleai.lines._lines`` the extension at ``path``."""
+    import tap_activities.sources.peopleai.lines as lines
 
-    name = "tap_activities.native._lines"
+    name = "tap_activities.sources.peopleai.lines._lines"
     loader = importlib.machinery.ExtensionFileLoader(name, path)
     spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     loader.exec_module(module)
     sys.modules[name] = module
-    tap_activities.native._lines = module  # type: ignore[attr-defined]
+    lines._lines = module  # type: ignore[attr-defined]
 
 
 def main() -> None:

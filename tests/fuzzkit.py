@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from tap_activities.errors import CorruptDownloadError, DataFormatError
-from tap_activities.native import native_frame
 from tap_activities.records.contract import normal_date_time
 from tap_activities.records.framing import Framing
-from tap_activities.records.jsonl import RecordLines
-from tap_activities.records.line_scan import MAX_DEPTH
 from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
+from tap_activities.sources.peopleai.lines.native import native_frame
+from tap_activities.sources.peopleai.lines.record_lines import RecordLines
+from tap_activities.sources.peopleai.lines.scan import MAX_DEPTH
 
 FIELDS = ("uid", "timestamp", "ingest_timestamp", "subject", "stats", "tags", "crm_status")
 DATE_TIMES = (("timestamp",), ("ingest_timestamp",), ("crm_status", "push_time"))

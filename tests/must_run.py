@@ -48,7 +48,7 @@ def require_module(name: str, how: str = "`pip install -e '.[test,s3]'` installs
 def require_native():
     """The native pass's ``frame`` function, or unavailable."""
     from tap_activities.errors import ConfigError
-    from tap_activities.native import native_frame
+    from tap_activities.sources.peopleai.lines.native import native_frame
 
     try:
         frame = native_frame()

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from activities_upstream.http import drop_connection, send_truncated
 from tap_activities.errors import CorruptDownloadError
-from tap_activities.records.jsonl import iter_line_pieces
+from tap_activities.sources.peopleai.lines.record_lines import iter_line_pieces
 from tap_activities.transfer.download import BodyGet, TransferGauge, read_body
 from tests.ports import free_port
 

@@ -19,10 +19,10 @@ import pytest
 
 from activities_upstream import LocalUpstream
 from tap_activities.errors import DataFormatError, MalformedPartError
-from tap_activities.native import native_frame
 from tap_activities.records.framing import LINES, Framing, decode_lines
-from tap_activities.records.jsonl import RecordLines
-from tap_activities.records.line_scan import MAX_DEPTH
+from tap_activities.sources.peopleai.lines.native import native_frame
+from tap_activities.sources.peopleai.lines.record_lines import RecordLines
+from tap_activities.sources.peopleai.lines.scan import MAX_DEPTH
 from tests.conftest import fast_upstream_config, peopleai_config
 from tests.must_run import require_native
 from tests.tap_process import TapRun, run_tap, select_only

@@ -9,8 +9,8 @@ import pytest
 
 from tap_activities.errors import DataFormatError
 from tap_activities.records.framing import LINES, Block, Framing
-from tap_activities.records.jsonl import RecordLines, iter_line_pieces
 from tap_activities.singer.batch import BatchFileWriter
+from tap_activities.sources.peopleai.lines.record_lines import RecordLines, iter_line_pieces
 from tests.must_run import require_native
 from tests.tap_process import batch_config
 

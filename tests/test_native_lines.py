@@ -1,8 +1,9 @@
 """The native fragment pass: the same bytes as the Python pass, or it declines the piece.
 
-The native pass (``tap_activities/native/lines.cpp``) may only ever be a faster way to the
-Python pass's output. These tests hold it to that: piece by piece on tricky inputs, on
-generated exports that mix pieces it frames with pieces it declines, and through the tap.
+The native pass (``tap_activities/sources/peopleai/lines/lines.cpp``) may only ever be a
+faster way to the Python pass's output. These tests hold it to that: piece by piece on
+tricky inputs, on generated exports that mix pieces it frames with pieces it declines, and
+through the tap.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 
 from tap_activities.errors import DataFormatError
 from tap_activities.records.framing import LINES, Framing
-from tap_activities.records.jsonl import RecordLines, iter_line_pieces
+from tap_activities.sources.peopleai.lines.record_lines import RecordLines, iter_line_pieces
 from tests.must_run import require_native
 from tests.tap_process import HAS_OFFSET
 
@@ -366,7 +367,9 @@ def test_both_passes_agree_on_generated_exports_with_stamps_and_new_fields(seed,
         framed.append(result is not None)
         return result
 
-    monkeypatch.setattr("tap_activities.records.jsonl.native_frame", lambda: counted)
+    monkeypatch.setattr(
+        "tap_activities.sources.peopleai.lines.record_lines.native_frame", lambda: counted
+    )
     python, native_blocks = both_passes(content, rng.choice([997, 4096, 65536]))
     assert python == native_blocks
     assert sum(b[0] for b in python) == 3000

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from activities_upstream import LocalUpstream
-from tap_activities.native.build import missing_for_build
+from tap_activities.sources.peopleai.lines.native_build import missing_for_build
 from tests.conftest import fast_upstream_config
 from tests.test_meltano_postgres import MELTANO, ROOT, unavailable
 from tests.test_packaging import tool
@@ -59,7 +59,9 @@ def fragment_pass(user: Stranger) -> dict:
 
 def installed_extension(user: Stranger) -> list[Path]:
     venv = user.project / ".meltano" / "extractors" / "tap-activities" / "venv"
-    return list(venv.glob("lib/python*/site-packages/tap_activities/native/_lines*"))
+    return list(
+        venv.glob("lib/python*/site-packages/tap_activities/sources/peopleai/lines/_lines*")
+    )
 
 
 def sync_log(user: Stranger) -> list[dict]:
@@ -138,7 +140,9 @@ def test_pip_reuses_its_wheel_too_and_the_pip_recipe_rebuilds(tmp_path):
 
 def native_in(venv: Path) -> str:
     """The native pass's kernel in ``venv`` (the extension alone: no dependency needed)."""
-    probe = "from tap_activities.native import _lines as n; print(n.implementation())"
+    probe = (
+        "from tap_activities.sources.peopleai.lines import _lines as n; print(n.implementation())"
+    )
     result = subprocess.run(
         [str(venv / "bin" / "python"), "-c", probe],
         capture_output=True,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tap_activities.native import status as native_status
-from tap_activities.native.status import REINSTALL, fragment_pass_status
+from tap_activities.sources.peopleai.lines import native_status
+from tap_activities.sources.peopleai.lines.native_status import REINSTALL, fragment_pass_status
 
 
 @pytest.fixture

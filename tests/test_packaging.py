@@ -233,7 +233,9 @@ def test_the_version_is_written_once(built):
 def test_the_sdist_builds_the_same_wheel_and_holds_no_repository_tooling(built):
     names, _, _ = sdist_metadata(built.sdist)
     assert {name.split("/")[0] for name in names} <= SDIST_TOP
-    assert "tap_activities/native/lines.cpp" in names  # a wheel from it can build the pass
+    assert (
+        "tap_activities/sources/peopleai/lines/lines.cpp" in names
+    )  # a wheel from it can build the pass
     assert not [n for n in names if n.endswith(".so")]
     with zipfile.ZipFile(built.wheel) as a, zipfile.ZipFile(built.wheel_from_sdist) as b:
         assert sorted(a.namelist()) == sorted(b.namelist())

@@ -2,7 +2,7 @@
 
 **A piece looked at once.** Looking at every line for a byte order mark and counting its
 brackets cost the Python pass a sixth of its time, so it now looks at each piece once
-(``line_scan.screen_piece``): no byte 0xEF anywhere means no line starts with a BOM, and no line
+(``scan.screen_piece``): no byte 0xEF anywhere means no line starts with a BOM, and no line
 with more than ``MAX_DEPTH`` opening brackets means none nests too deep; the line count
 comes from the same look. These pieces hide one refused line among many shallow ones, or
 look suspect without being so: every line must still get the verdict, and the line
@@ -21,7 +21,7 @@ import json
 import pytest
 
 from tap_activities.records.contract import NORMAL_DATE_TIME, normal_date_time
-from tap_activities.records.line_scan import MAX_DEPTH
+from tap_activities.sources.peopleai.lines.scan import MAX_DEPTH
 from tests.fuzzkit import FIELDS, check_lines, outcome
 from tests.singer_contract import FORMATS
 

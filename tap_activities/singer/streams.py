@@ -255,8 +255,9 @@ class ExportStream(SdkStreamHooks):
         """The window's records, serialised and framed: ``(count, bytes, unknown)`` pieces.
 
         Schema fields a record lacks are null. People.ai records are never decoded: their
-        JSON lines are validated and reused (:class:`~tap_activities.records.jsonl.RecordLines`);
-        other sources' records are serialised with orjson as they are parsed. ``framing``
+        JSON lines are validated and reused
+        (:class:`~tap_activities.sources.peopleai.lines.record_lines.RecordLines`); other
+        sources' records are serialised with orjson as they are parsed. ``framing``
         None: RECORD messages stamped with the window's extraction time. Fields outside
         the schema are declared before the block that carries them goes on.
         """

@@ -1,7 +1,7 @@
 """Byte-level looks at JSON lines, without decoding them: what the Python pass asks of a line.
 
-The Python pass (:class:`~tap_activities.records.jsonl.RecordLines`) lets simdjson validate
-a line and then writes it out as it came; these answer the few questions simdjson does not:
+The Python pass (:class:`~.record_lines.RecordLines`) lets simdjson validate a line and
+then writes it out as it came; these answer the few questions simdjson does not:
 whether a piece can hold a line the rules refuse (a byte order mark, nesting deeper than
 :data:`MAX_DEPTH`), and where the closing quotes of top-level date-time values are.
 """

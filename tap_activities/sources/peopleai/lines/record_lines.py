@@ -21,7 +21,6 @@ import orjson
 import simdjson
 
 from tap_activities.errors import ConfigError, DataFormatError
-from tap_activities.native import native_frame
 from tap_activities.records.contract import (
     NORMAL_DATE_TIME,
     DateTimeError,
@@ -32,12 +31,13 @@ from tap_activities.records.contract import (
     type_bits,
 )
 from tap_activities.records.framing import Block, Framing, dumps_exact
-from tap_activities.records.line_decode import (
+from tap_activities.sources.peopleai.lines.decode import (
     date_time_error,
     decode_exact,
     refuse_twice,
 )
-from tap_activities.records.line_scan import (
+from tap_activities.sources.peopleai.lines.native import native_frame
+from tap_activities.sources.peopleai.lines.scan import (
     BOM,
     PieceScreen,
     screen_piece,

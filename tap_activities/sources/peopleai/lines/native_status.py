@@ -1,7 +1,7 @@
 """Which People.ai fragment pass this installation runs, and whether that deserves a warning.
 
 The native pass is built when the package is installed, if the machine has what it needs
-(:mod:`.build`). Installers hide the build's warning, and uv and pip reuse a wheel
+(:mod:`.native_build`). Installers hide the build's warning, and uv and pip reuse a wheel
 they built earlier, so an installation can lack the native pass on a machine that has
 everything to build it: after simdjson was installed, ``meltano install --clean`` still
 installs the cached wheel. The tap then runs 1.05-1.4x slower without a word. Here that
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tap_activities.errors import ConfigError
-from tap_activities.native import native_frame
-from tap_activities.native.build import missing_for_build
+from tap_activities.sources.peopleai.lines.native import native_frame
+from tap_activities.sources.peopleai.lines.native_build import missing_for_build
 
 REINSTALL = (
     "reinstall without the build cache: UV_NO_CACHE=1 meltano install --clean extractor "
@@ -38,7 +38,7 @@ class FragmentPass:
 def fragment_pass_status() -> FragmentPass:
     """The pass People.ai fragments take here (``TAP_ACTIVITIES_NATIVE=1``: native or error)."""
     if native_frame() is not None:  # raises ConfigError under TAP_ACTIVITIES_NATIVE=1
-        from tap_activities.native import _lines  # type: ignore[attr-defined]
+        from tap_activities.sources.peopleai.lines import _lines  # type: ignore[attr-defined]
 
         return FragmentPass(True, f"native (simdjson, {_lines.implementation()} kernel)")
     if os.environ.get("TAP_ACTIVITIES_NATIVE", "") == "0":
@@ -82,7 +82,7 @@ def _extension_files() -> list[Path]:
 
 def _import_error() -> str:
     try:
-        from tap_activities.native import _lines  # type: ignore[attr-defined]  # noqa: F401
+        from tap_activities.sources.peopleai.lines import _lines  # type: ignore[attr-defined]  # noqa: F401
     except ImportError as exc:
         return str(exc)
     return "it loads now"

@@ -1,4 +1,4 @@
-// The People.ai fragment pass of jsonl.RecordLines, in one call per piece of lines.
+// The People.ai fragment pass of record_lines.RecordLines, in one call per piece of lines.
 //
 // Why native: the pure-Python pass costs about 4 us a record (simdjson parse, listing the
 // keys as Python strings, slicing the line), most of it the interpreter's per-record
@@ -36,10 +36,10 @@ namespace {
 // Larger documents fail the batch and send their piece to the Python pass. The parser's
 // buffers grow to about 14 bytes per batch byte, so this also bounds its memory.
 constexpr size_t kBatchBytes = 1 << 20;
-// Pieces are about 1 MiB (jsonl.READ_BYTES) plus a partial line; a much larger one holds a
+// Pieces are about 1 MiB (record_lines.READ_BYTES) plus a partial line; a much larger one holds a
 // line the batch refuses anyway, and would leave the kept buffers that large.
 constexpr size_t kMaxPieceBytes = 8 << 20;
-// As deep as orjson writes (line_scan.MAX_DEPTH): a deeper line fails the batch, and the Python
+// As deep as orjson writes (scan.MAX_DEPTH): a deeper line fails the batch, and the Python
 // pass refuses it with its line number.
 constexpr size_t kMaxDepth = 254;
 
@@ -199,7 +199,7 @@ struct Unknown {
 };
 
 // Whether a key stands twice among these (unescaped) keys: the Python pass refuses such a
-// record (line_decode.refuse_twice), so the piece goes its way.
+// record (decode.refuse_twice), so the piece goes its way.
 bool has_twice(const std::vector<std::string_view> &keys) {
   std::vector<std::string_view> sorted(keys);
   std::sort(sorted.begin(), sorted.end());

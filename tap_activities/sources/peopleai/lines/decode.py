@@ -14,7 +14,7 @@ import orjson
 
 from tap_activities.errors import DataFormatError
 from tap_activities.records.contract import DateTimeError
-from tap_activities.records.line_scan import BOM, MAX_DEPTH, too_deep
+from tap_activities.sources.peopleai.lines.scan import BOM, MAX_DEPTH, too_deep
 
 
 def date_time_error(where: str, number: int, exc: DateTimeError) -> DataFormatError:

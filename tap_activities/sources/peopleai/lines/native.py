@@ -1,10 +1,10 @@
-"""The optional native People.ai fragment pass: its source, its build and its status.
+"""The optional native People.ai fragment pass, loaded (or not) for this run.
 
 ``lines.cpp`` frames a piece of JSON Lines in one call with simdjson, byte for byte as the
-Python pass (:class:`~tap_activities.records.jsonl.RecordLines`) would; it is compiled into
-``_lines`` when the package is built, if the machine has what it needs (:mod:`.build`),
-and :mod:`.status` says which pass an installation runs. Anything the native pass does not
-decide, it declines, and the Python pass takes the piece.
+Python pass (:class:`~.record_lines.RecordLines`) would; it is compiled into ``_lines``
+when the package is built, if the machine has what it needs (:mod:`.native_build`), and
+:mod:`.native_status` says which pass an installation runs. Anything the native pass does
+not decide, it declines, and the Python pass takes the piece.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def native_frame() -> NativeFrame | None:
     if mode == "0":
         return None
     try:
-        from tap_activities.native import _lines  # type: ignore[attr-defined]
+        from tap_activities.sources.peopleai.lines import _lines  # type: ignore[attr-defined]
     except ImportError as exc:
         if mode == "1":
             msg = f"TAP_ACTIVITIES_NATIVE=1 but the native fragment pass cannot be loaded: {exc}"
@@ -57,6 +57,6 @@ def fragment_pass() -> str:
     """Which pass People.ai fragments take in this installation, for the start-up log."""
     if native_frame() is None:
         return "pure Python (the native pass is not built, or TAP_ACTIVITIES_NATIVE=0)"
-    from tap_activities.native import _lines  # type: ignore[attr-defined]
+    from tap_activities.sources.peopleai.lines import _lines  # type: ignore[attr-defined]
 
     return f"native (simdjson, {_lines.implementation()} kernel)"
