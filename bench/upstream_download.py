@@ -24,7 +24,7 @@ from typing import Any
 from tap_activities.export.jobs import ExportRequest, ExportStatus
 from tap_activities.export.windows import Window
 from tap_activities.settings import parse_settings
-from tap_activities.sources import build_runtime
+from tap_activities.sources.registry import build_runtime
 from tap_activities.transfer.download import BodyGet, BodyReader, copy_body, read_body
 from tap_activities.transfer.http import fetch_foreign
 

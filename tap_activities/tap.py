@@ -28,10 +28,10 @@ from tap_activities.singer.output import BufferedSingerWriter
 from tap_activities.singer.sdk_hooks import SdkTapHooks, check_required_names
 from tap_activities.singer.state_input import check_state
 from tap_activities.singer.streams import ExportStream
-from tap_activities.sources import build_runtime
 from tap_activities.sources.chartmogul.streams import CHARTMOGUL_STREAMS
 from tap_activities.sources.peopleai.lines.native_status import described, fragment_pass_status
 from tap_activities.sources.peopleai.streams import PEOPLEAI_STREAMS
+from tap_activities.sources.registry import build_runtime
 from tap_activities.transfer.workers import FragmentWorkers
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")

@@ -149,7 +149,7 @@ def test_fragments_reach_the_pass_without_a_file_unless_the_upstream_says_no(mon
     from tap_activities.export.jobs import ExportRequest
     from tap_activities.export.windows import Window
     from tap_activities.settings import parse_settings
-    from tap_activities.sources import build_runtime
+    from tap_activities.sources.registry import build_runtime
     from tests.conftest import START, fast_upstream_config, peopleai_config
 
     filed: list[str] = []

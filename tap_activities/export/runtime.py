@@ -1,6 +1,6 @@
 """Per-source machinery shared by the streams of one run: settings, client, scheduler.
 
-Built by :func:`tap_activities.sources.build_runtime`, which knows the sources.
+Built by :func:`tap_activities.sources.registry.build_runtime`, which knows the sources.
 """
 
 from __future__ import annotations
