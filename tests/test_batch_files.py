@@ -19,9 +19,9 @@ from activities_upstream import LocalUpstream
 from tap_activities.errors import MalformedPartError
 from tap_activities.records.deflated import deflate
 from tap_activities.records.framing import LINES
+from tap_activities.records.spooled import deflate_part, read_deflated
 from tap_activities.singer.batch import BatchFileWriter
 from tap_activities.sources.peopleai.lines.record_lines import RecordLines
-from tap_activities.transfer.spool import deflate_part, read_deflated
 from tests.conftest import END, START, fast_upstream_config, peopleai_config
 from tests.tap_process import batch_config, run_tap
 

@@ -12,6 +12,7 @@ import pytest
 
 from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
 from tap_activities.records.framing import LINES, Framing, frame_records
+from tap_activities.records.spooled import read_blocks
 from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
 from tap_activities.sources.chartmogul.zipped_csv import (
     CsvRange,
@@ -24,7 +25,7 @@ from tap_activities.sources.chartmogul.zipped_csv import (
     read_header,
     row_ranges,
 )
-from tap_activities.transfer.spool import Spool, read_blocks
+from tap_activities.transfer.spool import Spool
 from tap_activities.transfer.workers import FragmentWorkers
 
 HEADER = [

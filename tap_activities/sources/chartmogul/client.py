@@ -32,12 +32,13 @@ from tap_activities.errors import (
 )
 from tap_activities.export.jobs import ExportRequest, ExportStatus, JobSnapshot
 from tap_activities.records.framing import Block, Framing, frame_records
+from tap_activities.records.spooled import BlockMeta, read_blocks
 from tap_activities.settings import ChartMogulSettings, Settings
 from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
 from tap_activities.sources.chartmogul.zipped_csv import CsvRange, frame_csv_range
 from tap_activities.transfer.download import PartDownloader, copy_body
 from tap_activities.transfer.http import ApiSession, HostContact, fetch_foreign, redact_url
-from tap_activities.transfer.spool import BlockMeta, Handoff, Spool, read_blocks
+from tap_activities.transfer.spool import Handoff, Spool
 from tap_activities.transfer.workers import FragmentWorkers
 
 EXPORTS_PATH = "/v1/activities_export"

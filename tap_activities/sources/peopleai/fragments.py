@@ -31,6 +31,13 @@ from tap_activities.export.jobs import JobSnapshot
 from tap_activities.records.contract import FieldTypes
 from tap_activities.records.deflated import DeflatedBlock
 from tap_activities.records.framing import LINES, Block, Framing
+from tap_activities.records.spooled import (
+    BlockMeta,
+    deflate_part,
+    read_blocks,
+    read_deflated,
+    spool_blocks,
+)
 from tap_activities.sources.peopleai.lines.record_lines import Readable, RecordLines
 from tap_activities.transfer.download import (
     BodyGet,
@@ -41,15 +48,7 @@ from tap_activities.transfer.download import (
     read_body,
 )
 from tap_activities.transfer.http import ApiSession
-from tap_activities.transfer.spool import (
-    BlockMeta,
-    Handoff,
-    Spool,
-    deflate_part,
-    read_blocks,
-    read_deflated,
-    spool_blocks,
-)
+from tap_activities.transfer.spool import Handoff, Spool
 from tap_activities.transfer.workers import FragmentWorkers, WorkersBusyError
 
 LOGGER = logging.getLogger("tap_activities.peopleai")
