@@ -32,7 +32,7 @@ from tap_activities.sources.chartmogul.streams import CHARTMOGUL_STREAMS
 from tap_activities.sources.peopleai.lines.native_status import described, fragment_pass_status
 from tap_activities.sources.peopleai.streams import PEOPLEAI_STREAMS
 from tap_activities.sources.registry import build_runtime
-from tap_activities.transfer.workers import FragmentWorkers
+from tap_activities.transfer.workers import WorkerPool
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SOURCE_SETTINGS = {
@@ -70,7 +70,7 @@ class TapActivities(SdkTapHooks):
         install()
         self._runtimes: dict[str, SourceRuntime] = {}
         self._settings: Settings | None = None
-        self._workers = FragmentWorkers()
+        self._workers = WorkerPool()
         super().__init__(*args, **kwargs)
         install_stop_handlers()  # after the SDK's, which would block on a full stdout
         self.register_secrets()
@@ -256,7 +256,7 @@ class TapActivities(SdkTapHooks):
             check_storage(batch_config)  # before a single export job exists
         if selected:
             keep_freed_buffers()  # before the fork: the workers inherit it
-            self._workers = FragmentWorkers.start(self.settings.worker_processes)
+            self._workers = WorkerPool.start(self.settings.worker_processes)
         if self.settings.peopleai is not None:
             used = fragment_pass_status()
             level = logging.WARNING if used.warn else logging.INFO

@@ -26,7 +26,7 @@ from tap_activities.sources.chartmogul.zipped_csv import (
     row_ranges,
 )
 from tap_activities.transfer.spool import Spool
-from tap_activities.transfer.workers import FragmentWorkers
+from tap_activities.transfer.workers import WorkerPool
 
 HEADER = [
     "uuid",
@@ -259,7 +259,7 @@ def test_a_range_with_a_bad_row_fails_with_a_row_error(tmp_path):
         frame_csv_range(task)
 
 
-class InThreadWorkers(FragmentWorkers):
+class InThreadWorkers(WorkerPool):
     """The worker-process path of ChartMogulClient.record_blocks, run in this thread."""
 
     uses_processes = True

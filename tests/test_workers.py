@@ -20,7 +20,7 @@ import pytest
 
 from activities_upstream import LocalUpstream
 from tap_activities.settings import default_worker_processes, parse_settings
-from tap_activities.transfer.workers import FragmentWorkers
+from tap_activities.transfer.workers import WorkerPool
 from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
 from tests.faultkit import peopleai_ids
 from tests.tap_process import (
@@ -107,7 +107,7 @@ def test_workers_exit_when_the_tap_is_killed(tmp_path):
 
 def test_no_worker_processes_while_other_threads_run(upstream):
     # pytest runs the local upstream in threads here: forking now would not be safe.
-    workers = FragmentWorkers.start(2)
+    workers = WorkerPool.start(2)
     try:
         assert not workers.uses_processes
         assert workers.run(os.getpid) == os.getpid()
@@ -120,8 +120,8 @@ def test_a_dead_worker_means_going_on_in_threads():
     script = textwrap.dedent(
         """
         import os, signal, time
-        from tap_activities.transfer.workers import FragmentWorkers
-        workers = FragmentWorkers.start(2)
+        from tap_activities.transfer.workers import WorkerPool
+        workers = WorkerPool.start(2)
         assert workers.uses_processes
         assert workers.run(os.getpid) != os.getpid()
         for pid in list(workers._pool._processes):
@@ -172,7 +172,7 @@ def test_a_caller_that_will_not_wait_is_told_when_every_worker_is_taken():
     script = textwrap.dedent(
         """
         import os, threading
-        from tap_activities.transfer.workers import FragmentWorkers, WorkersBusyError
+        from tap_activities.transfer.workers import WorkerPool, WorkersBusyError
 
         def hold_in_worker(started, release):
             os.write(started, b"s")
@@ -182,7 +182,7 @@ def test_a_caller_that_will_not_wait_is_told_when_every_worker_is_taken():
         # until this process writes: the only worker is known to be taken, no sleep.
         started_r, started_w = os.pipe()
         release_r, release_w = os.pipe()
-        workers = FragmentWorkers.start(1)
+        workers = WorkerPool.start(1)
 
         def hold():
             workers.run(hold_in_worker, started_w, release_r)
@@ -254,14 +254,14 @@ def test_ordered_results_come_in_order_and_unused_ones_are_discarded(tmp_path):
         f"""
         import os, time
         from pathlib import Path
-        from tap_activities.transfer.workers import FragmentWorkers
+        from tap_activities.transfer.workers import WorkerPool
 
         def slow_square(n):
             time.sleep(0.3 if n == 0 else 0.05 * (n % 3))  # finish out of order
             return n * n, os.getpid()
 
         discarded = []
-        workers = FragmentWorkers.start(2)
+        workers = WorkerPool.start(2)
         results = list(workers.ordered(slow_square, [(n,) for n in range(9)]))
         assert [r for r, _pid in results] == [n * n for n in range(9)]
         assert len({{pid for _r, pid in results}} - {{os.getpid()}}) == 2

@@ -7,11 +7,11 @@ from typing import Any
 from tap_activities.export.jobs import JobScheduler
 from tap_activities.export.runtime import SourceRuntime
 from tap_activities.settings import Settings
-from tap_activities.transfer.workers import FragmentWorkers
+from tap_activities.transfer.workers import WorkerPool
 
 
 def build_runtime(
-    source_name: str, settings: Settings, workers: FragmentWorkers | None = None
+    source_name: str, settings: Settings, workers: WorkerPool | None = None
 ) -> SourceRuntime:
     """Create the client and scheduler of a source (``workers``: see :mod:`.workers`)."""
     if source_name == "peopleai":

@@ -1,9 +1,9 @@
-"""Blocks prepared by a worker, parked on disk until the main thread emits them.
+"""Bytes prepared by a worker, parked on disk until the main thread emits them.
 
-A People.ai fragment is validated and turned into output (RECORD lines, or compressed
-batch lines) by a worker (a download thread, or a worker process) while the main thread
-is still emitting earlier fragments; the result waits here rather than in memory, so
-memory stays flat however far ahead the workers are and however large a fragment is.
+A part of an export (a People.ai fragment, a range of a ChartMogul CSV) is turned into
+output by a worker (a download thread, or a worker process) while the main thread is
+still emitting earlier parts; the result waits here rather than in memory, so memory
+stays flat however far ahead the workers are and however large a part is.
 A spool is handed from the worker that fills it to the thread that reads it by name
 (:meth:`Spool.handoff`, :meth:`Spool.adopt`), which works across processes too.
 """

@@ -39,7 +39,7 @@ from tap_activities.sources.chartmogul.zipped_csv import CsvRange, frame_csv_ran
 from tap_activities.transfer.download import PartDownloader, copy_body
 from tap_activities.transfer.http import ApiSession, HostContact, fetch_foreign, redact_url
 from tap_activities.transfer.spool import Handoff, Spool
-from tap_activities.transfer.workers import FragmentWorkers
+from tap_activities.transfer.workers import WorkerPool
 
 EXPORTS_PATH = "/v1/activities_export"
 PING_PATH = "/v1/ping"  # the authentication test endpoint of ChartMogul's API (and its clients)
@@ -79,7 +79,7 @@ class ChartMogulClient:
         self,
         source: ChartMogulSettings,
         settings: Settings,
-        workers: FragmentWorkers | None = None,
+        workers: WorkerPool | None = None,
     ) -> None:
         """Bind the client to the configured API host and key (``workers``: CSV ranges)."""
         self.api = ApiSession(
@@ -93,7 +93,7 @@ class ChartMogulClient:
         )
         self.max_outstanding = MAX_OPEN_EXPORTS
         self.downloader = PartDownloader(workers=1)
-        self.workers = workers or FragmentWorkers()
+        self.workers = workers or WorkerPool()
 
     def create(self, request: ExportRequest) -> JobSnapshot:
         """Create an activities export of one type for one window (whole UTC days)."""

@@ -36,7 +36,7 @@ from tap_activities.transfer.download import (
     PartDownloader,
 )
 from tap_activities.transfer.http import ApiSession, HostContact
-from tap_activities.transfer.workers import FragmentWorkers
+from tap_activities.transfer.workers import WorkerPool
 
 LOGGER = logging.getLogger("tap_activities.peopleai")
 JOBS_PATH = "/pull/v1/export/activities/jobs"
@@ -81,7 +81,7 @@ class PeopleAIClient:
         self,
         source: PeopleAISettings,
         settings: Settings,
-        workers: FragmentWorkers | None = None,
+        workers: WorkerPool | None = None,
     ) -> None:
         """Bind the client to the configured API host and credentials.
 
@@ -112,7 +112,7 @@ class PeopleAIClient:
             auth.token,
             JOBS_PATH,
             PartDownloader(workers=settings.download_workers),
-            workers or FragmentWorkers(),
+            workers or WorkerPool(),
         )
 
     def create(self, request: ExportRequest) -> JobSnapshot:

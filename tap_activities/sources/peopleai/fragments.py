@@ -49,7 +49,7 @@ from tap_activities.transfer.download import (
 )
 from tap_activities.transfer.http import ApiSession
 from tap_activities.transfer.spool import Handoff, Spool
-from tap_activities.transfer.workers import FragmentWorkers, WorkersBusyError
+from tap_activities.transfer.workers import WorkerPool, WorkersBusyError
 
 LOGGER = logging.getLogger("tap_activities.peopleai")
 DOWNLOAD_SECONDS_PER_20MB = 60.0
@@ -65,7 +65,7 @@ class FragmentReader:
         token: Callable[[], str],
         jobs_path: str,
         downloader: PartDownloader,
-        workers: FragmentWorkers,
+        workers: WorkerPool,
     ) -> None:
         """``token``: the bearer token a worker sends with its own GET of a fragment."""
         self.api = api
