@@ -21,7 +21,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tap_activities.export.jobs import ExportRequest, ExportStatus
+from tap_activities.export.request import ExportRequest
+from tap_activities.export.status import ExportStatus
 from tap_activities.export.windows import Window
 from tap_activities.settings import parse_settings
 from tap_activities.sources.registry import build_runtime

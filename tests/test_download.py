@@ -146,7 +146,7 @@ def test_fragments_reach_the_pass_without_a_file_unless_the_upstream_says_no(mon
     goes the regular way (file, retries), and still every record arrives once."""
     import tap_activities.sources.peopleai.fragments as peopleai
     from activities_upstream import LocalUpstream
-    from tap_activities.export.jobs import ExportRequest
+    from tap_activities.export.request import ExportRequest
     from tap_activities.export.windows import Window
     from tap_activities.settings import parse_settings
     from tap_activities.sources.registry import build_runtime

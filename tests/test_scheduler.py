@@ -12,7 +12,9 @@ from tap_activities.errors import (
     RateLimitedError,
     TransientError,
 )
-from tap_activities.export.jobs import ExportRequest, ExportStatus, JobScheduler, JobSnapshot
+from tap_activities.export.request import ExportRequest
+from tap_activities.export.scheduler import JobScheduler
+from tap_activities.export.status import ExportStatus, JobSnapshot
 from tap_activities.export.windows import Window
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tap_activities.export.jobs import JobScheduler
+from tap_activities.export.scheduler import JobScheduler
 from tap_activities.settings import Settings
 
 

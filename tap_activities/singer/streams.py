@@ -30,7 +30,8 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_activities.errors import ConfigError, ExportExpiredError
-from tap_activities.export.jobs import ExportRequest, ExportTicket, JobSnapshot
+from tap_activities.export.request import ExportRequest, ExportTicket
+from tap_activities.export.status import JobSnapshot
 from tap_activities.export.windows import Window
 from tap_activities.records.contract import (
     FieldTypes,

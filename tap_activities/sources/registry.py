@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tap_activities.export.jobs import JobScheduler
 from tap_activities.export.runtime import SourceRuntime
+from tap_activities.export.scheduler import JobScheduler
 from tap_activities.settings import Settings
 from tap_activities.transfer.workers import WorkerPool
 

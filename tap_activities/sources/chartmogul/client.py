@@ -30,7 +30,8 @@ from tap_activities.errors import (
     NotFoundError,
     UpstreamError,
 )
-from tap_activities.export.jobs import ExportRequest, ExportStatus, JobSnapshot
+from tap_activities.export.request import ExportRequest
+from tap_activities.export.status import ExportStatus, JobSnapshot
 from tap_activities.records.framing import Block, Framing, frame_records
 from tap_activities.records.spooled import BlockMeta, read_blocks
 from tap_activities.settings import ChartMogulSettings, Settings

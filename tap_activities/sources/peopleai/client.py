@@ -26,7 +26,8 @@ from tap_activities.errors import (
     TransientError,
     UpstreamError,
 )
-from tap_activities.export.jobs import ExportRequest, ExportStatus, JobSnapshot
+from tap_activities.export.request import ExportRequest
+from tap_activities.export.status import ExportStatus, JobSnapshot
 from tap_activities.records.deflated import DeflatedBlock
 from tap_activities.records.framing import Block, Framing
 from tap_activities.settings import PeopleAISettings, Settings

@@ -27,7 +27,7 @@ from tap_activities.errors import (
     NotFoundError,
     UpstreamError,
 )
-from tap_activities.export.jobs import JobSnapshot
+from tap_activities.export.status import JobSnapshot
 from tap_activities.records.contract import FieldTypes
 from tap_activities.records.deflated import DeflatedBlock
 from tap_activities.records.framing import LINES, Block, Framing

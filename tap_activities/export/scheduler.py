@@ -1,4 +1,4 @@
-"""Asynchronous export jobs: one closed set of states, one scheduler shared by all streams.
+"""The job scheduler: one per source, shared by all its streams.
 
 Both APIs work the same way: create an export for a date window, poll until it completes,
 download it. The scheduler owns the first two steps for every stream of a source, so that:
@@ -21,13 +21,10 @@ background thread per source.
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
 
 from tap_activities.errors import (
     ExportFailedError,
@@ -38,122 +35,12 @@ from tap_activities.errors import (
     UnreachableError,
     UpstreamError,
 )
-from tap_activities.export.windows import Window
+from tap_activities.export.request import ExportRequest, ExportTicket
+from tap_activities.export.source import ExportSource, ReconcilingSource
+from tap_activities.export.status import ExportStatus, JobSnapshot
 from tap_activities.transfer.http import FIRST_CONTACT_SECONDS, retry_delay
 
 LOGGER = logging.getLogger("tap_activities.jobs")
-
-
-class ExportStatus(enum.Enum):
-    """Where an export job is. The upstream's words map onto these, and only these."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELED = "canceled"
-
-    @property
-    def is_terminal(self) -> bool:
-        """Whether the job will not change any more."""
-        return self in {ExportStatus.COMPLETED, ExportStatus.FAILED, ExportStatus.CANCELED}
-
-
-@dataclass(frozen=True)
-class ExportRequest:
-    """One window of one stream, to be exported."""
-
-    stream: str
-    activity_type: str
-    window: Window
-    export_type: str | None = None
-    resume_job_id: str | None = None
-
-    def describe(self) -> str:
-        """Short text naming stream, window and export type, for logs and errors."""
-        kind = f" {self.export_type}" if self.export_type else ""
-        return f"{self.stream} window {self.window}{kind}"
-
-
-@dataclass(frozen=True)
-class JobSnapshot:
-    """The upstream's view of a job at one moment."""
-
-    job_id: str
-    status: ExportStatus
-    body: Mapping[str, Any] = field(default_factory=dict)
-    message: str | None = None
-
-
-class ExportSource(Protocol):
-    """What the scheduler needs from an upstream API client."""
-
-    name: str
-    max_outstanding: int
-
-    def create(self, request: ExportRequest) -> JobSnapshot:
-        """Create an export job for the request."""
-        ...
-
-    def status(self, job_id: str) -> JobSnapshot:
-        """Read a job's current state; raise NotFoundError if the upstream forgot it."""
-        ...
-
-
-@runtime_checkable
-class ReconcilingSource(ExportSource, Protocol):
-    """A source that can list its jobs, so an unclear creation can be checked."""
-
-    def find_created(
-        self, request: ExportRequest, since: float, exclude: set[str]
-    ) -> JobSnapshot | None:
-        """The job an unanswered ``create(request)`` may have made after ``since`` (epoch s)."""
-        ...
-
-
-class ExportTicket:
-    """The consumer's handle on one request: wait for its completed job, or its error.
-
-    The scheduler keeps ``job`` up to date as the upstream reports it (so the stream can
-    keep the job id in state) and ends the ticket with :meth:`finish` or :meth:`fail`;
-    its own bookkeeping stays in the scheduler.
-    """
-
-    def __init__(self, request: ExportRequest) -> None:
-        self.request = request
-        self.job: JobSnapshot | None = None
-        self._done = threading.Event()
-        self._error: TapActivitiesError | None = None
-
-    @property
-    def job_id(self) -> str | None:
-        """The upstream id of the current job, once created."""
-        return self.job.job_id if self.job else None
-
-    @property
-    def done(self) -> bool:
-        """Whether the ticket has a result or an error."""
-        return self._done.is_set()
-
-    def finish(self, job: JobSnapshot) -> None:
-        """Hand a completed job to the consumer."""
-        self.job = job
-        self._done.set()
-
-    def fail(self, error: TapActivitiesError) -> None:
-        """Hand an error to the consumer."""
-        self._error = error
-        self._done.set()
-
-    def wait(self, timeout: float | None = None) -> JobSnapshot:
-        """Block until the job completes; raise the error that ended it otherwise."""
-        if not self._done.wait(timeout):
-            msg = f"{self.request.describe()}: still waiting for export job {self.job_id}"
-            raise ExportFailedError(msg)
-        if self._error is not None:
-            raise self._error
-        assert self.job is not None
-        return self.job
 
 
 @dataclass
