@@ -3,17 +3,15 @@
 Both APIs work the same way: create an export for a date window, poll until it completes,
 download it. The scheduler owns the first two steps for every stream of a source, so that:
 
-- the upstream's use limits hold across the whole run (People.ai: at most 10 jobs queued,
-  running included), not per stream;
+- the upstream's use limits hold across the whole run, not per stream
+  (:mod:`.limiter`);
 - jobs for later windows and for streams that sync later are created while the current
   window is being downloaded and emitted, in the order they will be consumed, so the wall
   time of a sync approaches the upstream's own export time instead of the sum of waits;
-- a 429 on creation means "wait", not "failed"; a Failed or Canceled job is re-created a
-  bounded number of times; a job that never finishes hits its deadline;
-- a creation that fails without a clear answer (reset, 5xx, timeout: the job may exist)
-  is retried with backoff for at most ``max_retry_seconds``, and a source that can list
-  its jobs (a :class:`ReconcilingSource`) is asked first for the job the lost call made,
-  so no duplicate is created.
+- a Failed or Canceled job is re-created a bounded number of times; a job that never
+  finishes hits its deadline;
+- no window is exported twice for want of knowing its job: the one an unanswered creation
+  made, or one an interrupted run kept in state, is adopted (:mod:`.reconcile`).
 
 Streams only ``submit`` requests and ``wait`` for tickets; everything else happens in one
 background thread per source.
@@ -33,25 +31,14 @@ from tap_activities.errors import (
     TapActivitiesError,
     TransientError,
     UnreachableError,
-    UpstreamError,
 )
+from tap_activities.export.limiter import CreationAttempts, CreationLimiter
+from tap_activities.export.reconcile import Reconciler
 from tap_activities.export.request import ExportRequest, ExportTicket
-from tap_activities.export.source import ExportSource, ReconcilingSource
+from tap_activities.export.source import ExportSource
 from tap_activities.export.status import ExportStatus, JobSnapshot
-from tap_activities.transfer.http import FIRST_CONTACT_SECONDS, retry_delay
 
 LOGGER = logging.getLogger("tap_activities.jobs")
-
-
-@dataclass
-class _Creation:
-    """The attempts to get one job created upstream; a new one each time a job is wanted."""
-
-    not_before: float = 0.0  # monotonic time before which no attempt is made
-    errors: int = 0  # attempts that failed without a clear answer (5xx, resets, timeouts)
-    first_error: float | None = None  # monotonic time of the first of them
-    unclear_since: float | None = None  # wall clock of an unanswered create
-    limited_since: float | None = None  # when creating it was first refused (429)
 
 
 @dataclass
@@ -60,7 +47,7 @@ class _Tracked:
 
     ticket: ExportTicket
     resume_checked: bool  # whether the job id kept in state was tried (or there is none)
-    creation: _Creation = field(default_factory=_Creation)
+    creation: CreationAttempts = field(default_factory=CreationAttempts)
     failures: int = 0  # jobs of this window that failed, were canceled or timed out
     created_at: float | None = None  # monotonic time its current job was created or adopted
 
@@ -98,13 +85,19 @@ class JobScheduler:
         self.job_timeout = job_timeout
         self.max_failures = max_failures
         self.max_retry_seconds = max_retry_seconds
-        self._known_jobs: set[str] = set()
+        self.limiter = CreationLimiter(
+            source.name,
+            max_outstanding=source.max_outstanding,
+            poll_interval=poll_interval,
+            job_timeout=job_timeout,
+            max_retry_seconds=max_retry_seconds,
+        )
+        self.reconciler = Reconciler(source)
         self._tracked: list[_Tracked] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._create_not_before = 0.0
 
     def submit(self, request: ExportRequest) -> ExportTicket:
         """Queue a request; jobs are created in submission order as limits allow."""
@@ -161,71 +154,52 @@ class JobScheduler:
         return sum(1 for t in tickets if t.ticket.job is not None and not t.ticket.done)
 
     def _create(self, tickets: list[_Tracked]) -> None:
+        """Create the jobs of waiting windows, in submission order, as the limits allow."""
         now = time.monotonic()
-        if now < self._create_not_before:
+        if self.limiter.paused(now):
             return
         for entry in tickets:
             if entry.ticket.job is not None or entry.ticket.done or now < entry.creation.not_before:
                 continue
-            if self._outstanding(tickets) >= self.source.max_outstanding:
+            if not self.limiter.has_room(self._outstanding(tickets)):
                 return
             if not entry.resume_checked and self._resume(entry):
                 continue
             if entry.creation.unclear_since is not None and self._reconcile(entry):
                 continue
-            attempt_started = time.time()
-            try:
-                job = self.source.create(entry.request)
-            except RateLimitedError as exc:
-                if self._limited_too_long(entry, exc):
-                    continue
-                wait = exc.retry_after if exc.retry_after is not None else self._sleep_seconds()
-                self._create_not_before = time.monotonic() + max(wait, self.poll_interval)
-                LOGGER.info(
-                    "%s: export creation limited by the upstream (%s); waiting %.1fs",
-                    self.source.name,
-                    exc,
-                    wait,
-                )
+            if not self._attempt(entry):
                 return
-            except TransientError as exc:
-                # The request may have reached the upstream and created a job whose answer
-                # was lost: remember when, so the next attempt looks for it first. (A host
-                # that never answered created nothing.)
-                if entry.creation.unclear_since is None and not isinstance(exc, UnreachableError):
-                    entry.creation.unclear_since = attempt_started
-                self._create_failed(entry, exc)
-                continue
-            except TapActivitiesError as exc:
-                entry.ticket.fail(type(exc)(f"{entry.request.describe()}: {exc}"))
-                continue
-            self._adopt(entry, job, "created")
 
-    def _limited_too_long(self, entry: _Tracked, exc: RateLimitedError) -> bool:
-        """Whether the upstream has refused this window's job for ``job_timeout_seconds``.
-
-        Jobs the upstream never finishes still fill its queue (the API has no way to
-        cancel them), so a window can wait for a place for ever: that wait has the same
-        deadline as a job, and then ends the run with a line that says why.
-        """
-        now = time.monotonic()
-        if entry.creation.limited_since is None:
-            entry.creation.limited_since = now
-        if now - entry.creation.limited_since <= self.job_timeout:
-            return False
-        msg = (
-            f"{entry.request.describe()}: the upstream refused new export jobs for "
-            f"job_timeout_seconds={self.job_timeout:g} ({exc}); its job queue stays "
-            "full, often with jobs that never finish"
-        )
-        entry.ticket.fail(ExportFailedError(msg))
+    def _attempt(self, entry: _Tracked) -> bool:
+        """Create the window's job once; False when the upstream's 429 pauses every creation."""
+        attempt_started = time.time()
+        try:
+            job = self.source.create(entry.request)
+        except RateLimitedError as exc:
+            error = self.limiter.refused(entry.creation, entry.request, exc)
+            if error is None:
+                return False
+            entry.ticket.fail(error)
+            return True
+        except TransientError as exc:
+            # The request may have reached the upstream and created a job whose answer
+            # was lost: remember when, so the next attempt looks for it first. (A host
+            # that never answered created nothing.)
+            if entry.creation.unclear_since is None and not isinstance(exc, UnreachableError):
+                entry.creation.unclear_since = attempt_started
+            self._create_failed(entry, exc)
+            return True
+        except TapActivitiesError as exc:
+            entry.ticket.fail(type(exc)(f"{entry.request.describe()}: {exc}"))
+            return True
+        self._adopt(entry, job, "created")
         return True
 
     def _adopt(self, entry: _Tracked, job: JobSnapshot, how: str) -> None:
         entry.ticket.job = job
         entry.created_at = time.monotonic()
-        entry.creation = _Creation()
-        self._known_jobs.add(job.job_id)
+        entry.creation = CreationAttempts()
+        self.reconciler.known_jobs.add(job.job_id)
         LOGGER.info(
             "%s: %s export job %s (%s)",
             entry.request.describe(),
@@ -237,42 +211,17 @@ class JobScheduler:
 
     def _create_failed(self, entry: _Tracked, exc: TapActivitiesError) -> None:
         """Back off exponentially with jitter; give up after ``max_retry_seconds``."""
-        now = time.monotonic()
-        entry.creation.errors += 1
-        if entry.creation.first_error is None:
-            entry.creation.first_error = now
-        if isinstance(exc, UnreachableError):
-            # The host never answered: a wrong URL, most likely. Its own line says which
-            # setting to check, and the run ends in seconds (http.FIRST_CONTACT_SECONDS).
-            if now - entry.creation.first_error >= min(
-                FIRST_CONTACT_SECONDS, self.max_retry_seconds
-            ):
-                entry.ticket.fail(exc)
-                return
-        elif now - entry.creation.first_error >= self.max_retry_seconds:
-            msg = (
-                f"{entry.request.describe()}: creating the export kept failing for "
-                f"max_retry_seconds={self.max_retry_seconds:g}: {exc}"
-            )
-            entry.ticket.fail(ExportFailedError(msg))
-            return
-        delay = retry_delay(entry.creation.errors, exc)
-        entry.creation.not_before = now + max(delay, self.poll_interval)
-        LOGGER.warning(
-            "%s: creating export failed, will retry in %.1fs: %s",
-            entry.request.describe(),
-            entry.creation.not_before - now,
-            exc,
-        )
+        error = self.limiter.failed(entry.creation, entry.request, exc)
+        if error is not None:
+            entry.ticket.fail(error)
 
     def _reconcile(self, entry: _Tracked) -> bool:
         """After a create call without an answer, adopt the job it may have made."""
-        if not isinstance(self.source, ReconcilingSource):
+        if not self.reconciler.reconciles:
             return False
-        find = self.source.find_created
         assert entry.creation.unclear_since is not None
         try:
-            job = find(entry.request, entry.creation.unclear_since, set(self._known_jobs))
+            job = self.reconciler.lost_job(entry.request, entry.creation.unclear_since)
         except TransientError as exc:
             self._create_failed(entry, exc)
             return True  # neither adopt nor create blindly: look again later
@@ -280,10 +229,6 @@ class JobScheduler:
             entry.ticket.fail(type(exc)(f"{entry.request.describe()}: {exc}"))
             return True
         if job is None:
-            LOGGER.info(
-                "%s: no job from the unanswered creation upstream; creating one",
-                entry.request.describe(),
-            )
             entry.creation.unclear_since = None
             return False
         self._adopt(entry, job, "adopted unanswered")
@@ -292,27 +237,8 @@ class JobScheduler:
     def _resume(self, entry: _Tracked) -> bool:
         """Adopt the job id kept in state by an interrupted run, if the upstream still has it."""
         entry.resume_checked = True
-        job_id = entry.request.resume_job_id
-        assert job_id is not None
-        try:
-            job = self.source.status(job_id)
-        except NotFoundError:
-            LOGGER.info(
-                "%s: job %s from state is gone upstream; creating a new one",
-                entry.request.describe(),
-                job_id,
-            )
-            return False
-        except UpstreamError as exc:
-            LOGGER.warning(
-                "%s: cannot read job %s from state (%s); creating a new one",
-                entry.request.describe(),
-                job_id,
-                exc,
-            )
-            return False
-        self._known_jobs.add(job_id)
-        if job.status in {ExportStatus.FAILED, ExportStatus.CANCELED}:
+        job = self.reconciler.kept_job(entry.request)
+        if job is None:
             return False
         self._adopt(entry, job, "resuming from state")
         return True
