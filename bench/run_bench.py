@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from upstream_process import UpstreamProcess
 
 from activities_upstream import UpstreamConfig
-from tap_activities.sources.peopleai.lines.native import fragment_pass
+from tap_activities.sources.peopleai.lines.native_status import described
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -568,7 +568,7 @@ def clear(folder: Path) -> None:
 def report(results: dict[str, dict], upstream: dict[str, dict], n: int, n_cm: int) -> None:
     machine = f"{platform.node()} | {os.cpu_count()} cores | Python {platform.python_version()}"
     print(f"\n{machine} | {dt.date.today()} | {n} People.ai / {n_cm} ChartMogul records")
-    print(f"People.ai fragment pass (unless the case says otherwise): {fragment_pass()}")
+    print(f"People.ai fragment pass (unless the case says otherwise): {described().description}")
     for name, u in upstream.items():
         rate = u["bytes"] / 1e6 / max(u["download_seconds"], 1e-9)
         print(

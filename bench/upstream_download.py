@@ -74,7 +74,7 @@ def main(config_path: str, source: str, activity_type: str, *days: str) -> None:
     done = []
     for _request, created in jobs:
         job = created
-        while not job.status.is_terminal:
+        while job.status in {ExportStatus.QUEUED, ExportStatus.RUNNING}:
             time.sleep(0.02)
             job = client.status(job.job_id)
         assert job.status is ExportStatus.COMPLETED, job

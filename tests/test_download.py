@@ -18,6 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from activities_upstream.http import drop_connection, send_truncated
 from tap_activities.errors import CorruptDownloadError
+from tap_activities.export.status import ExportStatus
 from tap_activities.sources.peopleai.lines.record_lines import iter_line_pieces
 from tap_activities.transfer.download import BodyGet, TransferGauge, read_body
 from tests.ports import free_port
@@ -128,7 +129,7 @@ def completed_job(client, request):
     import time
 
     job = client.create(request)
-    while not job.status.is_terminal:
+    while job.status in {ExportStatus.QUEUED, ExportStatus.RUNNING}:
         time.sleep(0.02)
         job = client.status(job.job_id)
     return job

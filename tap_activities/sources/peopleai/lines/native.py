@@ -51,12 +51,3 @@ def native_frame() -> NativeFrame | None:
             raise ConfigError(msg) from None
         return None
     return _lines.frame
-
-
-def fragment_pass() -> str:
-    """Which pass People.ai fragments take in this installation, for the start-up log."""
-    if native_frame() is None:
-        return "pure Python (the native pass is not built, or TAP_ACTIVITIES_NATIVE=0)"
-    from tap_activities.sources.peopleai.lines import _lines  # type: ignore[attr-defined]
-
-    return f"native (simdjson, {_lines.implementation()} kernel)"
