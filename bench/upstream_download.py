@@ -25,7 +25,7 @@ from tap_activities.export.request import ExportRequest
 from tap_activities.export.status import ExportStatus
 from tap_activities.export.windows import Window
 from tap_activities.settings import parse_settings
-from tap_activities.sources.registry import build_runtime
+from tap_activities.sources.registry import SOURCES, build_runtime
 from tap_activities.transfer.download import BodyGet, BodyReader, copy_body, read_body
 from tap_activities.transfer.http import fetch_foreign
 
@@ -53,7 +53,7 @@ class _Counter:
 
 def main(config_path: str, source: str, activity_type: str, *days: str) -> None:
     """Export each ``start..end`` pair of days and download it; print the totals."""
-    settings = parse_settings(json.loads(Path(config_path).read_text()))
+    settings = parse_settings(json.loads(Path(config_path).read_text()), SOURCES)
     runtime = build_runtime(source, settings)
     client: Any = runtime.client
     runtime.close()

@@ -268,9 +268,10 @@ class InThreadWorkers(WorkerPool):
 def client_over(monkeypatch, csv_path, where):
     from tap_activities.settings import parse_settings
     from tap_activities.sources.chartmogul.client import ChartMogulClient
+    from tap_activities.sources.registry import SOURCES
 
-    settings = parse_settings({"start_date": "2024-01-01", "chartmogul_api_key": "k"})
-    client = ChartMogulClient(settings.chartmogul, settings, InThreadWorkers())
+    settings = parse_settings({"start_date": "2024-01-01", "chartmogul_api_key": "k"}, SOURCES)
+    client = ChartMogulClient(settings.sources["chartmogul"], settings, InThreadWorkers())
     monkeypatch.setattr(client, "_csv_files", lambda _job, _request: iter([(csv_path, where)]))
     monkeypatch.setattr(chartmogul_csv, "RANGE_BYTES", 64)
     return client

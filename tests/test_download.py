@@ -150,7 +150,7 @@ def test_fragments_reach_the_pass_without_a_file_unless_the_upstream_says_no(mon
     from tap_activities.export.request import ExportRequest
     from tap_activities.export.windows import Window
     from tap_activities.settings import parse_settings
-    from tap_activities.sources.registry import build_runtime
+    from tap_activities.sources.registry import SOURCES, build_runtime
     from tests.conftest import START, fast_upstream_config, peopleai_config
 
     filed: list[str] = []
@@ -162,7 +162,7 @@ def test_fragments_reach_the_pass_without_a_file_unless_the_upstream_says_no(mon
 
     monkeypatch.setattr(peopleai, "copy_body", copy_body)
     with LocalUpstream(fast_upstream_config(peopleai_per_day=100, fragment_records=30)) as up:
-        settings = parse_settings(peopleai_config(up, worker_processes=0))
+        settings = parse_settings(peopleai_config(up, worker_processes=0), SOURCES)
         runtime = build_runtime("peopleai", settings)
         try:
             request = ExportRequest(

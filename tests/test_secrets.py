@@ -19,6 +19,7 @@ import pytest
 from activities_upstream import LocalUpstream
 from tap_activities.redact import REDACTED, SecretRedactor, install
 from tap_activities.settings import parse_settings
+from tap_activities.sources.registry import SOURCES
 from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
 from tests.faultkit import assert_exactly, chartmogul_ids, peopleai_ids
 from tests.tap_process import run_tap
@@ -182,7 +183,7 @@ def test_log_records_are_redacted_when_created(caplog):
 def test_plain_http_only_on_loopback(url, allowed):
     config = {"start_date": "2024-01-01", "chartmogul_api_key": "k", "chartmogul_api_url": url}
     if allowed:
-        assert parse_settings(config).chartmogul.api_url == url
+        assert parse_settings(config, SOURCES).sources["chartmogul"].api_url == url
     else:
         with pytest.raises(Exception, match="plain http on a non-loopback host"):
-            parse_settings(config)
+            parse_settings(config, SOURCES)

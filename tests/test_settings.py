@@ -5,21 +5,22 @@ import pytest
 
 from tap_activities.errors import ConfigError
 from tap_activities.settings import parse_settings
+from tap_activities.sources.registry import SOURCES
 
 BASE = {"start_date": "2024-01-01", "peopleai_client_id": "id", "peopleai_client_secret": "secret"}
 TODAY = dt.date(2024, 3, 1)
 
 
 def parse(**overrides):
-    return parse_settings({**BASE, **overrides}, today=TODAY)
+    return parse_settings({**BASE, **overrides}, SOURCES, today=TODAY)
 
 
 def test_defaults():
     s = parse()
     assert s.end_date == TODAY
     assert s.poll_interval_seconds == 30.0
-    assert s.peopleai.api_url == "https://api.people.ai"
-    assert s.chartmogul is None
+    assert s.sources["peopleai"].api_url == "https://api.people.ai"
+    assert "chartmogul" not in s.sources
 
 
 @pytest.mark.parametrize("value", [Decimal("0.05"), "0.05", 0.05])
@@ -65,9 +66,13 @@ def test_bad_settings_give_one_line_naming_the_setting(overrides, needle):
 
 def test_loopback_http_is_allowed():
     assert (
-        parse(peopleai_api_url="http://127.0.0.1:8080/").peopleai.api_url == "http://127.0.0.1:8080"
+        parse(peopleai_api_url="http://127.0.0.1:8080/").sources["peopleai"].api_url
+        == "http://127.0.0.1:8080"
     )
-    assert parse(peopleai_api_url="http://localhost:1").peopleai.api_url == "http://localhost:1"
+    assert (
+        parse(peopleai_api_url="http://localhost:1").sources["peopleai"].api_url
+        == "http://localhost:1"
+    )
 
 
 def test_date_time_values_are_accepted_as_dates():

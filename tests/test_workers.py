@@ -20,6 +20,7 @@ import pytest
 
 from activities_upstream import LocalUpstream
 from tap_activities.settings import default_worker_processes, parse_settings
+from tap_activities.sources.registry import SOURCES
 from tap_activities.transfer.workers import WorkerPool
 from tests.conftest import chartmogul_config, fast_upstream_config, peopleai_config
 from tests.faultkit import peopleai_ids
@@ -214,8 +215,8 @@ def test_worker_processes_default_to_one_per_core_up_to_download_workers(monkeyp
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
     assert default_worker_processes(4) == 0
     config = {"start_date": "2024-01-01", "chartmogul_api_key": "k"}
-    assert parse_settings({**config, "worker_processes": "3"}).worker_processes == 3
-    assert parse_settings(config).worker_processes == 0
+    assert parse_settings({**config, "worker_processes": "3"}, SOURCES).worker_processes == 3
+    assert parse_settings(config, SOURCES).worker_processes == 0
 
 
 @linux_only

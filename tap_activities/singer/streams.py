@@ -31,6 +31,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_activities.errors import ConfigError, ExportExpiredError
 from tap_activities.export.request import ExportRequest, ExportTicket
+from tap_activities.export.source import DeflatingSource
 from tap_activities.export.status import JobSnapshot
 from tap_activities.export.windows import Window
 from tap_activities.records.contract import (
@@ -149,14 +150,20 @@ class ExportStream(SdkStreamHooks):
         yielded here; the bookmark moves only after a window's last manifest is out.
         """
         writer = BatchFileWriter(batch_config, self.tap_name, self.name)
-        deflated = getattr(self.runtime.client, "deflated_blocks", None)
-        if writer.writes_gzip_lines and deflated is not None and self.can_write_directly():
-            # People.ai: lines validated, null-filled and compressed in the download
-            # workers; this thread only lays compressed blocks into files.
+        client = self.runtime.client
+        if (
+            writer.writes_gzip_lines
+            and isinstance(client, DeflatingSource)
+            and self.can_write_directly()
+        ):
+            # A deflating source (People.ai): lines validated, null-filled and compressed in its
+            # download workers; this thread only lays compressed blocks into files.
             fields, date_times = self._fields, self._date_times
             return self._each_window(
                 lambda job, request: writer.deflated_manifests(
-                    self._counted(job, request, deflated(job, request, fields, date_times))
+                    self._counted(
+                        job, request, client.deflated_blocks(job, request, fields, date_times)
+                    )
                 )
             )
         if writer.writes_lines and self.can_write_directly():

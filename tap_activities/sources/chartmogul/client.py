@@ -34,8 +34,9 @@ from tap_activities.export.request import ExportRequest
 from tap_activities.export.status import ExportStatus, JobFormat, JobSnapshot, body_time
 from tap_activities.records.framing import Block, Framing, frame_records
 from tap_activities.records.spooled import BlockMeta, read_blocks
-from tap_activities.settings import ChartMogulSettings, Settings
+from tap_activities.settings import Settings
 from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
+from tap_activities.sources.chartmogul.settings import ChartMogulSettings
 from tap_activities.sources.chartmogul.zipped_csv import CsvRange, frame_csv_range
 from tap_activities.transfer.download import PartDownloader, copy_body
 from tap_activities.transfer.http import ApiSession, HostContact, fetch_foreign, redact_url

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from tap_activities.export.windows import Window, snapshot_windows
 from tap_activities.singer.streams import ExportStream, state_date
+from tap_activities.sources.chartmogul.settings import ChartMogulSettings
 
 
 def plan_chartmogul_windows(
@@ -31,12 +32,12 @@ class ChartMogulStream(ExportStream):
     def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
         """From ``start_date``, or from the bookmark minus the look-back, to ``end_date``."""
         settings = self.runtime.settings
-        assert settings.chartmogul is not None
+        own: ChartMogulSettings = settings.sources[self.source_name]
         windows = plan_chartmogul_windows(
             settings.start_date,
             settings.end_date,
             state_date(state.get("bookmark")),
-            settings.chartmogul.lookback_days,
+            own.lookback_days,
         )
         return [(window, None) for window in windows]
 

@@ -28,9 +28,10 @@ from tap_activities.export.request import ExportRequest
 from tap_activities.export.status import ExportStatus, JobFormat, JobSnapshot, body_time
 from tap_activities.records.deflated import DeflatedBlock
 from tap_activities.records.framing import Block, Framing
-from tap_activities.settings import PeopleAISettings, Settings
+from tap_activities.settings import Settings
 from tap_activities.sources.peopleai.auth import PeopleAITokenAuth
 from tap_activities.sources.peopleai.fragments import FragmentReader
+from tap_activities.sources.peopleai.settings import PeopleAISettings
 from tap_activities.transfer.download import (
     PartDownloader,
 )

@@ -11,6 +11,8 @@ case is a warning with the recipe that rebuilds, and ``--about`` shows the pass.
 from __future__ import annotations
 
 import importlib.machinery
+import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,3 +88,35 @@ def _import_error() -> str:
     except ImportError as exc:
         return str(exc)
     return "it loads now"
+
+
+class FragmentPassNote:
+    """The fragment pass an installation runs, told where it decides what to expect.
+
+    It decides how fast a sync is and is chosen when the package is built, so it belongs
+    with the version in ``--about``, and at the start of every sync that reads People.ai.
+    """
+
+    def amend_about(self, text: str, style: str) -> str:
+        """``--about``'s text plus the pass: a JSON field, a text line or a Markdown section."""
+        used = described()
+        if style == "json":
+            data = json.loads(text)
+            data["fragment_pass"] = {"native": used.native, "description": used.description}
+            return json.dumps(data, indent=2, default=str)
+        if style == "markdown":
+            return text + f"\n## People.ai fragment pass\n\n{used.description}\n"
+        lines = text.split("\n")
+        after = next(i for i, line in enumerate(lines) if line.startswith("SDK Version:"))
+        lines.insert(after + 1, f"People.ai Fragment Pass: {used.description}")
+        return "\n".join(lines)
+
+    def log_start(self, logger: logging.Logger) -> None:
+        """The pass a sync runs, as a warning when the user should rebuild."""
+        used = fragment_pass_status()  # raises ConfigError under TAP_ACTIVITIES_NATIVE=1
+        level = logging.WARNING if used.warn else logging.INFO
+        logger.log(level, "People.ai fragment pass: %s", used.description)
+
+
+FRAGMENT_PASS = FragmentPassNote()
+"""People.ai's build note in ``sources.registry.SOURCES``."""
