@@ -6,7 +6,8 @@ import datetime as dt
 from typing import ClassVar
 
 from tap_activities.export.windows import Window, snapshot_windows
-from tap_activities.singer.streams import ExportStream, state_date
+from tap_activities.singer.streams import ExportStream
+from tap_activities.singer.window_runner import state_date
 from tap_activities.sources.chartmogul.settings import ChartMogulSettings
 
 

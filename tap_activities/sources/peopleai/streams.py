@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from tap_activities.export.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
-from tap_activities.singer.streams import ExportStream, state_date
+from tap_activities.singer.streams import ExportStream
+from tap_activities.singer.window_runner import state_date
 
 
 def plan_peopleai_windows(
