@@ -1,10 +1,16 @@
+import copy
 import datetime as dt
 import itertools
 
 import pytest
 
 from tap_activities.export.windows import Window, fixed_windows, snapshot_windows
-from tap_activities.sources.peopleai.streams import plan_peopleai_windows
+from tap_activities.settings import parse_settings
+from tap_activities.sources.chartmogul.streams import CHARTMOGUL_STREAMS
+from tap_activities.sources.peopleai.streams import PeopleAIEmailStream, plan_peopleai_windows
+from tap_activities.sources.registry import SOURCES
+
+(ChartMogulNewBizStream,) = (s for s in CHARTMOGUL_STREAMS if s.activity_type == "new_biz")
 
 D = dt.date
 
@@ -60,3 +66,62 @@ def test_window_key_round_trips_as_text():
 def test_zero_day_windows_are_refused():
     with pytest.raises(ValueError, match="at least one day"):
         list(fixed_windows(D(2024, 1, 1), D(2024, 1, 2), 0))
+
+
+def planning_settings(**source_settings):
+    config = {
+        "start_date": "2024-01-01",
+        "end_date": "2024-03-31",
+        "peopleai_client_id": "id",
+        "peopleai_client_secret": "secret",
+        "chartmogul_api_key": "key",
+        **source_settings,
+    }
+    return parse_settings(config, SOURCES)
+
+
+TODAY = D(2024, 4, 2)  # the day the plan is made: after end_date
+
+
+def planned(stream, state):
+    """The plan, and the state as planning left it (it must leave it as it was)."""
+    before = copy.deepcopy(state)
+    plan = stream.plan_windows(state, planning_settings(), TODAY)
+    assert state == before, "planning wrote into the state"
+    return plan
+
+
+def test_a_first_people_ai_plan_builds_history_from_today_on_and_writes_no_state():
+    plan = planned(PeopleAIEmailStream, {})
+    assert plan.windows == [(Window(D(2024, 1, 1), D(2024, 3, 31)), "snapshot")]
+    state: dict = {}
+    plan.record(state)
+    assert list(state.items()) == [("delta_start", "2024-04-02"), ("mode", "snapshot")]
+
+
+def test_history_stopped_part_way_keeps_the_day_it_began():
+    state = {"bookmark": "2024-01-31", "mode": "snapshot", "delta_start": "2024-03-01"}
+    plan = planned(PeopleAIEmailStream, state)
+    assert plan.windows == [(Window(D(2024, 2, 1), D(2024, 3, 31)), "snapshot")]
+    plan.record(state)
+    assert state == {"bookmark": "2024-01-31", "mode": "snapshot", "delta_start": "2024-03-01"}
+
+
+def test_history_that_already_reaches_the_end_switches_to_deltas():
+    state = {"bookmark": "2024-03-31", "delta_start": "2024-03-01", "jobs": {}}
+    plan = planned(PeopleAIEmailStream, state)
+    assert plan.windows == []
+    plan.record(state)
+    assert list(state.items()) == [("bookmark", "2024-03-31"), ("jobs", {}), ("mode", "delta")]
+
+
+def test_deltas_run_from_the_bookmark_day_and_change_no_state():
+    plan = planned(PeopleAIEmailStream, {"bookmark": "2024-03-20", "mode": "delta"})
+    assert plan.windows == [(Window(D(2024, 3, 20), D(2024, 3, 31)), "delta")]
+    assert (dict(plan.state), plan.drop) == ({}, ())
+
+
+def test_chartmogul_plans_from_the_bookmark_less_the_look_back():
+    plan = planned(ChartMogulNewBizStream, {"bookmark": "2024-03-20"})
+    assert plan.windows == [(Window(D(2024, 3, 13), D(2024, 3, 31)), None)]
+    assert (dict(plan.state), plan.drop) == ({}, ())

@@ -44,6 +44,7 @@ from tap_activities.errors import TapActivitiesError
 
 if TYPE_CHECKING:
     from tap_activities.records.framing import Block
+    from tap_activities.singer.output import RecordEnvelope
 
 LOGGER = logging.getLogger("tap_activities.sdk_hooks")
 
@@ -206,13 +207,14 @@ class SdkTapHooks(Tap):
 class SdkStreamHooks(Stream):
     """The overrides of the SDK's private Stream methods, and the private names they use.
 
-    A subclass provides the records (:meth:`sync_blocks`), the RECORD envelope
-    (``_envelope``) and whether the SDK has nothing to do to a record
+    A subclass provides the records (:meth:`sync_blocks`), the envelope of the window
+    being emitted (:attr:`envelope`) and whether the SDK has nothing to do to a record
     (:meth:`can_write_directly`); this class decides which record loop runs.
     """
 
     _fast_output: bool | None = None
-    _envelope: tuple[bytes, bytes]  # the bytes around a record's JSON in its RECORD message
+    envelope: RecordEnvelope
+    """The bytes around a record's JSON in the RECORD messages of the current window."""
 
     @property
     def parent_tap(self) -> Any:
@@ -277,8 +279,8 @@ class SdkStreamHooks(Stream):
             super()._write_record_message(*args, **kwargs)
             return
         (record,) = args or (kwargs["record"],)
-        prefix, suffix = self._envelope
-        self._tap.message_writer.write_record(prefix, record, suffix)
+        envelope = self.envelope
+        self._tap.message_writer.write_record(envelope.prefix, record, envelope.suffix)
         self.state_manager.is_flushed = False
 
     def _abort_sync(self, *args: Any, **kwargs: Any) -> None:

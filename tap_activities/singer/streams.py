@@ -9,7 +9,6 @@ before the first record that carries them.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -33,7 +32,7 @@ from tap_activities.records.deflated import DeflatedBlock
 from tap_activities.records.framing import LINES, Block, Framing, decode_lines
 from tap_activities.schemas import schema_directory
 from tap_activities.singer.batch import BatchFileWriter
-from tap_activities.singer.output import BufferedSingerWriter, record_envelope
+from tap_activities.singer.output import BufferedSingerWriter, RecordEnvelope
 from tap_activities.singer.sdk_hooks import pop_deselected_record_properties
 from tap_activities.singer.window_runner import WindowRunner
 
@@ -60,7 +59,7 @@ class ExportStream(WindowRunner):
         self.logger.addFilter(_quiet_sync_error)
         self._drift = SchemaDrift()
         self._fast_output: bool | None = None
-        self._envelope = record_envelope(self.name, _now())
+        self.envelope = RecordEnvelope(self.name)
 
     @property
     def replication_method(self) -> str:
@@ -138,38 +137,36 @@ class ExportStream(WindowRunner):
         return transform
 
     def sync_blocks(self) -> Iterator[Block]:
-        """Every window's records in blocks, the bookmark moved after each window."""
-        return self._each_window(self._window_blocks)
+        """Every window's records in RECORD blocks, the bookmark moved after each window."""
+        return self._each_window(
+            lambda job, request: self._window_blocks(job, request, self.envelope.stamp())
+        )
 
     def _window_records(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
         """The window's records as dicts, for the SDK's record path and stream maps.
 
         Decoded from the very blocks the fast path writes (framed as JSON Lines): one read
         path per source, so both paths emit the same records under the same contract, and
-        new fields are declared before the first record that carries them.
+        new fields are declared before the first record that carries them. The SDK writes
+        them as this window's RECORD messages (:attr:`envelope`).
         """
+        self.envelope.stamp()
         for block in self._window_blocks(job, request, LINES):
             yield from decode_lines(block.data)
 
     def _window_blocks(
-        self,
-        job: JobSnapshot,
-        request: ExportRequest,
-        framing: Framing | None = None,
+        self, job: JobSnapshot, request: ExportRequest, framing: Framing
     ) -> Iterator[Block]:
         """The window's records, serialised and framed: ``(count, bytes, unknown)`` pieces.
 
         Schema fields a record lacks are null. People.ai records are never decoded: their
         JSON lines are validated and reused
         (:class:`~tap_activities.sources.peopleai.lines.record_lines.RecordLines`); other
-        sources' records are serialised with orjson as they are parsed. ``framing``
-        None: RECORD messages stamped with the window's extraction time. Fields outside
+        sources' records are serialised with orjson as they are parsed. Fields outside
         the schema are declared before the block that carries them goes on.
         """
-        self._envelope = prefix, suffix = record_envelope(self.name, _now())
-        frame = framing or Framing(prefix, suffix + prefix, suffix)
         blocks = self.runtime.client.record_blocks(
-            job, request, self._fields, frame, self._date_times
+            job, request, self._fields, framing, self._date_times
         )
         yield from self._counted(job, request, blocks)
 
@@ -249,11 +246,6 @@ class ExportStream(WindowRunner):
             and maps[0].stream_alias == self.name
             and all(self.mask.values())
         )
-
-
-def _now() -> dt.datetime:
-    """The time a window's records are extracted (``time_extracted``), in UTC."""
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _quiet_sync_error(record: logging.LogRecord) -> bool:

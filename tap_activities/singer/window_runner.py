@@ -18,8 +18,8 @@ them up instead of exporting the same window again.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from tap_activities.errors import ExportExpiredError
@@ -30,9 +30,33 @@ from tap_activities.singer.sdk_hooks import SdkStreamHooks
 
 if TYPE_CHECKING:
     from tap_activities.export.runtime import SourceRuntime
+    from tap_activities.settings import Settings
 
 EXPIRED_EXPORT_ATTEMPTS = 3
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """A run's windows with their export types, and what planning them decided for state.
+
+    Planning reads the stream's state and writes nothing: what it decides (People.ai:
+    whether history is still being built, and from which day deltas will follow) is held
+    here, and the runner records it in the state once, when the plan is made.
+    """
+
+    windows: list[tuple[Window, str | None]]
+    """The windows in the order they are exported, each with its export type."""
+    state: Mapping[str, Any] = field(default_factory=dict)
+    """Keys the stream's state takes, in this order."""
+    drop: tuple[str, ...] = ()
+    """Keys the stream's state loses."""
+
+    def record(self, state: dict[str, Any]) -> None:
+        """Write what the plan decided into the stream's ``state``."""
+        state.update(self.state)
+        for key in self.drop:
+            state.pop(key, None)
 
 
 class WindowRunner(SdkStreamHooks):
@@ -53,8 +77,11 @@ class WindowRunner(SdkStreamHooks):
         """The source's client and scheduler, shared by every stream of the source."""
         return self.parent_tap.runtime(self.source_name)
 
-    def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
-        """Windows to export this run, with their export type, in order."""
+    @classmethod
+    def plan_windows(
+        cls, state: Mapping[str, Any], settings: Settings, today: dt.date
+    ) -> WindowPlan:
+        """This run's windows, from the stream's state as loaded; ``today``: the UTC date."""
         raise NotImplementedError
 
     def window_done(self, state: dict, window: Window, export_type: str | None, last: bool) -> None:
@@ -65,8 +92,9 @@ class WindowRunner(SdkStreamHooks):
         """Submit this run's windows to the scheduler once; later calls return the tickets."""
         if self._tickets is None:
             state = self.stream_state
-            settings = self.runtime.settings
-            plan = self.plan_windows(state, settings.end_date)
+            planned = self.plan_windows(state, self.runtime.settings, _today())
+            planned.record(state)
+            plan = planned.windows
             kept_jobs = state.get("jobs") or {}
             self._tickets = []
             for window, export_type in plan:
@@ -107,8 +135,7 @@ class WindowRunner(SdkStreamHooks):
             ticket = tickets[position]
             for attempt in range(1, EXPIRED_EXPORT_ATTEMPTS + 1):
                 job = ticket.wait()
-                self.parent_tap.remember_all_jobs()
-                self.write_state_now()
+                self._save_state()
                 try:
                     yield from emit(job, ticket.request)
                     break
@@ -129,8 +156,17 @@ class WindowRunner(SdkStreamHooks):
             )
             self.runtime.scheduler.release(ticket)
             self._next_window = position + 1
-            self.parent_tap.remember_all_jobs()
-            self.write_state_now()
+            self._save_state()
+
+    def _save_state(self) -> None:
+        """Write a STATE message that holds the jobs of every stream, not only this one's.
+
+        Jobs are created ahead, for later windows and for streams that sync later; a run
+        killed after this message must find all of them in it (the tap's
+        ``remember_all_jobs``), or the next run would export those windows again.
+        """
+        self.parent_tap.remember_all_jobs()
+        self.write_state_now()
 
     def remember_jobs(self) -> None:
         """Put the job ids of this stream's windows not yet emitted into its state."""
@@ -146,6 +182,11 @@ class WindowRunner(SdkStreamHooks):
             state["jobs"] = jobs
         else:
             state.pop("jobs", None)
+
+
+def _today() -> dt.date:
+    """Today's date in UTC: the day a plan is made."""
+    return dt.datetime.now(dt.timezone.utc).date()
 
 
 def state_date(value: Any) -> dt.date | None:
