@@ -7,7 +7,6 @@ import sys
 from typing import Any, NoReturn
 
 import click
-from singer_sdk import about
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_activities import __version__
@@ -180,20 +179,17 @@ class TapActivities(SdkTapHooks):
         return command
 
     @classmethod
-    def print_about(cls, output_format: str | None = None) -> None:
-        """The SDK's ``--about``, plus what each source's build decided.
+    def amend_about(cls, text: str, style: str) -> str:
+        """``--about`` plus what each source's build decided (``SourceEntry.build_note``).
 
         People.ai's fragment pass decides how fast a sync is and is chosen when the
         package is built, so it belongs with the version: a field ``fragment_pass`` in
-        JSON, a line in text, a section in Markdown (``SourceEntry.build_note``).
+        JSON, a line in text, a section in Markdown.
         """
-        info = cls._get_about_info()
-        style = output_format or "text"
-        text = about.AboutFormatter.get_formatter(style).format_about(info)
         for entry in SOURCES:
             if entry.build_note is not None:
                 text = entry.build_note.amend_about(text, style)
-        print(text)  # --about writes to stdout, as the SDK's does
+        return text
 
     def runtime(self, source_name: str) -> SourceRuntime:
         """The shared client and scheduler of a source, created on first use."""
