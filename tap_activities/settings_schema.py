@@ -3,27 +3,28 @@
 The schema is what ``--about`` prints, what the Hub-style definition in ``plugin/`` mirrors
 and what the SDK validates against; :func:`config_findings` words each way a config can
 miss it as one line naming the setting. Values are typed afterwards by :mod:`.settings`.
-The settings of every run come first and last, each source's between them, in the order
-of ``sources.registry.SOURCES``.
+The days to export come first, each source's settings next (in the order of
+``sources.registry.SOURCES``), and how exports run last.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from jsonschema import Draft7Validator
 from singer_sdk import typing as th
 
-from tap_activities.settings import RANGE_SETTINGS, RUN_SETTINGS, shown
-from tap_activities.sources.registry import SOURCES
+from tap_activities.settings import RANGE_SETTINGS, RUN_SETTINGS, Configurable, shown
 
-SETTINGS_SCHEMA: dict[str, Any] = th.PropertiesList(
-    *RANGE_SETTINGS,
-    *(setting for source in SOURCES for setting in source.options.properties),
-    *RUN_SETTINGS,
-).to_dict()
-"""The tap's ``config_jsonschema``."""
+
+def schema_of(sources: Iterable[Configurable]) -> dict[str, Any]:
+    """The tap's ``config_jsonschema``: the days to export, each source's, how exports run."""
+    return th.PropertiesList(
+        *RANGE_SETTINGS,
+        *(setting for source in sources for setting in source.options.properties),
+        *RUN_SETTINGS,
+    ).to_dict()
 
 
 TYPE_WORDS = {

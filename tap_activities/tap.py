@@ -17,7 +17,7 @@ from tap_activities.lifecycle import PREFIX, install_stop_handlers, target_gone
 from tap_activities.log_lines import rendered
 from tap_activities.redact import REDACTOR, install
 from tap_activities.settings import Settings, parse_settings
-from tap_activities.settings_schema import SETTINGS_SCHEMA, config_findings
+from tap_activities.settings_schema import config_findings, schema_of
 from tap_activities.singer.batch_storage import check_storage
 from tap_activities.singer.output import BufferedSingerWriter
 from tap_activities.singer.sdk_hooks import SdkTapHooks, check_required_names
@@ -50,7 +50,7 @@ class TapActivities(SdkTapHooks):
         """The version in the source (``--version``, ``--about``), not a stale install's."""
         return __version__
 
-    config_jsonschema = SETTINGS_SCHEMA
+    config_jsonschema = schema_of(SOURCES)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         install()

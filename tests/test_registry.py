@@ -7,10 +7,10 @@ import pytest
 from tap_activities.errors import ConfigError
 from tap_activities.export.source import DeflatingSource, ReconcilingSource, Source
 from tap_activities.settings import RANGE_SETTINGS, RUN_SETTINGS, parse_settings
-from tap_activities.settings_schema import SETTINGS_SCHEMA
 from tap_activities.sources.registry import SOURCES, build_runtime, source
 from tap_activities.tap import SECRET_SETTINGS, TapActivities
 
+SETTINGS = TapActivities.config_jsonschema
 CREDENTIALS = {
     "peopleai_client_id": "id",
     "peopleai_client_secret": "secret",
@@ -40,8 +40,7 @@ def test_the_schema_lists_the_days_then_each_source_then_how_exports_run():
         *(p.name for p in RUN_SETTINGS),
     ]
     # The SDK appends its own settings (stream maps, flattening, BATCH) behind the tap's.
-    assert list(SETTINGS_SCHEMA["properties"])[: len(expected)] == expected
-    assert TapActivities.config_jsonschema is SETTINGS_SCHEMA
+    assert list(SETTINGS["properties"])[: len(expected)] == expected
 
 
 def test_every_default_the_schema_states_is_the_one_the_settings_take():
@@ -57,9 +56,7 @@ def test_every_default_the_schema_states_is_the_one_the_settings_take():
         "chartmogul_lookback_days": settings.sources["chartmogul"].lookback_days,
     }
     stated = {
-        name: spec["default"]
-        for name, spec in SETTINGS_SCHEMA["properties"].items()
-        if "default" in spec
+        name: spec["default"] for name, spec in SETTINGS["properties"].items() if "default" in spec
     }
     assert stated == typed
 

@@ -1,1 +1,1 @@
-"""One package per upstream API, each behind the same small client interface."""
+"""One package per upstream API, each behind the source contract, listed in registry.py."""
