@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 MELTANO_VENV  ?= .venv-meltano
 MELTANO_STAMP := $(MELTANO_VENV)/.installed
 MELTANO_VERSION ?= 4.4.1
-# Third-party consumers that judge the tap's output (tests/test_consumers.py), each in a
+# Third-party consumers that judge the tap's output (tests/services/test_consumers.py), each in a
 # virtualenv of its own: their pins (singer-tools wants an old jsonschema) must not meet.
 CHECK_VENV ?= .venv-singer-tools
 CSV_VENV   ?= .venv-target-csv
@@ -15,8 +15,9 @@ CSV_VENV   ?= .venv-target-csv
 SEAWEED_VENV ?= .venv-seaweedfs
 # A local Snowflake for the target-snowflake round trip: fakesnow's server mode.
 FAKESNOW_VENV ?= .venv-fakesnow
-# Airflow for the orchestration example (orchestration/airflow/, tests/test_airflow_dag.py),
-# in a virtualenv of its own like meltano: its pins must not meet the tap's or meltano's.
+# Airflow for the orchestration example (orchestration/airflow/,
+# tests/services/test_airflow_dag.py), in a virtualenv of its own like meltano: its pins must
+# not meet the tap's or meltano's.
 AIRFLOW_VENV    ?= .venv-airflow
 AIRFLOW_VERSION ?= 3.3.2
 
@@ -66,7 +67,7 @@ test: $(STAMP) $(MELTANO_STAMP) $(CHECK_VENV)/.installed $(CSV_VENV)/.installed 
 		$(SEAWEED_VENV)/.installed $(FAKESNOW_VENV)/.installed $(AIRFLOW_VENV)/.installed
 	$(BIN)/pytest
 
-# The differential fuzz of the two People.ai fragment passes (tests/fuzzkit.py), with zips,
+# The differential fuzz of the two People.ai fragment passes (tests/kit/fuzzkit.py), with zips,
 # CSVs and frame() arguments, for FUZZ_SECONDS under AddressSanitizer and UBSan: the native
 # pass is built again with the sanitizers in a temporary directory (about 30 s). A seed
 # that fails reproduces with: python -m tests.fuzz_sanitized --seed N --rounds 500 --plain

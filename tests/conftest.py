@@ -1,38 +1,19 @@
 """Shared fixtures: a local upstream per test and configs that point the tap at it.
 
-Also the CI guard: under ``CI=true`` a skipped test is a failed one (tests/must_run.py).
+Also the CI guard: under ``CI=true`` a skipped test is a failed one (tests/kit/must_run.py).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from activities_upstream import LocalUpstream, UpstreamConfig
-from tests import meltano_kit
-from tests.must_run import IN_CI
-
-START = dt.date(2024, 1, 1)
-END = dt.date(2024, 2, 20)
-
-
-def fast_upstream_config(**overrides) -> UpstreamConfig:
-    """Small, quick data sets: seconds, not minutes, per test."""
-    values = {
-        "seed": 7,
-        "start": START,
-        "end": END,
-        "peopleai_per_day": 3,
-        "chartmogul_per_day": 2,
-        "queue_seconds": 0.05,
-        "run_seconds": 0.1,
-        "fragment_records": 40,
-    }
-    values.update(overrides)
-    return UpstreamConfig(**values)
+from activities_upstream import LocalUpstream
+from tests.kit import meltano_kit
+from tests.kit.must_run import IN_CI
+from tests.kit.upstream import fast_upstream_config
 
 
 @pytest.fixture
@@ -91,33 +72,6 @@ def tenant_plugins(meltano_env, tmp_path_factory) -> Iterator[dict[str, str]]:
     meltano_kit.drop_tenant_schemas()
     yield env
     meltano_kit.drop_tenant_schemas()
-
-
-def peopleai_config(up, **overrides) -> dict:
-    config = {
-        "start_date": START.isoformat(),
-        "end_date": END.isoformat(),
-        "peopleai_api_url": up.peopleai_url,
-        "peopleai_client_id": up.peopleai_client_id,
-        "peopleai_client_secret": up.peopleai_client_secret,
-        "poll_interval_seconds": 0.05,
-        "max_retry_seconds": 20,
-    }
-    config.update(overrides)
-    return config
-
-
-def chartmogul_config(up, **overrides) -> dict:
-    config = {
-        "start_date": START.isoformat(),
-        "end_date": END.isoformat(),
-        "chartmogul_api_url": up.chartmogul_url,
-        "chartmogul_api_key": up.chartmogul_api_key,
-        "poll_interval_seconds": 0.05,
-        "max_retry_seconds": 20,
-    }
-    config.update(overrides)
-    return config
 
 
 def pytest_configure(config) -> None:

@@ -1,4 +1,4 @@
-"""``make fuzz``: the differential fuzz of ``tests/fuzzkit.py``, long, under ASan and UBSan.
+"""``make fuzz``: the differential fuzz of ``tests/kit/fuzzkit.py``, long, under ASan and UBSan.
 
 The native pass is compiled again with ``-fsanitize=address,undefined`` into a temporary
 directory (the installed extension is left alone), and the fuzz runs in a child Python
@@ -67,7 +67,7 @@ def runtime_libraries() -> list[str]:
 
 def fuzz(seconds: float, seed: int, rounds: int | None) -> None:
     """Seeds from ``seed`` on, :data:`ROUNDS_PER_SEED` rounds each, until time is up."""
-    from tests import fuzzkit
+    from tests.kit import fuzzkit
 
     started = time.monotonic()
     tried = 0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.meltano_kit import ROOT
+from tests.kit.paths import ROOT
 
 FILES = ROOT / "loaders" / "target_postgres_batch" / "target_postgres_batch" / "files.py"
 

@@ -32,11 +32,12 @@ import pytest
 
 from activities_upstream import LocalUpstream
 from activities_upstream.data import CHARTMOGUL_TYPES, PEOPLEAI_TYPES
-from tests.conftest import END, START, fast_upstream_config
-from tests.meltano_kit import PG_DSN, ROOT, drop_schemas, installed_env, run_meltano, upstream_env
-from tests.must_run import require_module, require_path
-from tests.tap_process import batch_config
-from tests.test_parallel_pipelines import assert_same_keys
+from tests.kit.meltano_kit import PG_DSN, drop_schemas, installed_env, run_meltano, upstream_env
+from tests.kit.must_run import require_module, require_path
+from tests.kit.paths import ROOT
+from tests.kit.tap_process import batch_config
+from tests.kit.upstream import END, START, fast_upstream_config
+from tests.kit.warehouse import assert_same_keys
 
 psycopg = require_module("psycopg")
 

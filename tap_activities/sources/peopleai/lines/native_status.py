@@ -25,7 +25,8 @@ REINSTALL = (
     "reinstall without the build cache: UV_NO_CACHE=1 meltano install --clean extractor "
     "tap-activities (pip: pip install --force-reinstall --no-deps --no-cache-dir <pip_url>)"
 )
-"""The recipe (README, "The native fragment pass"); tests/test_native_reinstall.py runs it."""
+"""The recipe (README, "The native fragment pass"), as tests/packaging/test_native_reinstall.py
+runs it."""
 
 
 @dataclass(frozen=True)
