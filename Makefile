@@ -21,7 +21,7 @@ FAKESNOW_VENV ?= .venv-fakesnow
 AIRFLOW_VENV    ?= .venv-airflow
 AIRFLOW_VERSION ?= 3.3.2
 
-.PHONY: test lint demo demo-clean bench bench-pipeline clean upstream fuzz
+.PHONY: test test-fast lint demo demo-clean bench bench-pipeline clean upstream fuzz
 
 $(STAMP): pyproject.toml hatch_build.py tap_activities/sources/peopleai/lines/lines.cpp
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,15 @@ $(AIRFLOW_VENV)/.installed:
 test: $(STAMP) $(MELTANO_STAMP) $(CHECK_VENV)/.installed $(CSV_VENV)/.installed \
 		$(SEAWEED_VENV)/.installed $(FAKESNOW_VENV)/.installed $(AIRFLOW_VENV)/.installed
 	$(BIN)/pytest
+
+# The inner loop: the unit and process tests (tests/unit, tests/process), which need no
+# meltano, PostgreSQL or other service, in under 3 minutes: FAST_WORKERS pytest processes
+# (pytest-xdist), a test module's tests in one of them, since most wait on the tap and the
+# local upstream more than they compute. `make test` runs every test, one at a time, and
+# is what CI runs.
+FAST_WORKERS ?= 4
+test-fast: $(STAMP)
+	$(BIN)/pytest -n $(FAST_WORKERS) --dist loadfile tests/unit tests/process
 
 # The differential fuzz of the two People.ai fragment passes (tests/kit/fuzzkit.py), with zips,
 # CSVs and frame() arguments, for FUZZ_SECONDS under AddressSanitizer and UBSan: the native

@@ -1,12 +1,23 @@
-"""Shared fixtures: a local upstream per test and configs that point the tap at it.
+"""Shared fixtures (a local upstream per test, PostgreSQL, meltano), markers, the CI guard.
 
-Also the CI guard: under ``CI=true`` a skipped test is a failed one (tests/kit/must_run.py).
+Tests live in folders by kind, and each test carries its folder's marker, so a kind can be
+chosen with ``-m`` as well as by path (``make test-fast`` runs ``unit`` and ``process``):
+
+- ``unit``: the tap's modules in this process (a local upstream in a thread at most);
+- ``process``: the tap, or a script of this repository, run as its own process;
+- ``pipeline``: meltano runs and loaders, into PostgreSQL;
+- ``services``: S3, Snowflake, Airflow, third-party Singer consumers;
+- ``packaging``: the sdist and wheel, and installs of the package as users make them.
+
+Helpers shared by tests of several kinds are in ``tests/kit``. The CI guard: under
+``CI=true`` a skipped test is a failed one (tests/kit/must_run.py).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -74,7 +85,19 @@ def tenant_plugins(meltano_env, tmp_path_factory) -> Iterator[dict[str, str]]:
     meltano_kit.drop_tenant_schemas()
 
 
+KINDS = {
+    "unit": "the tap's modules in this process (a local upstream in a thread at most)",
+    "process": "the tap, or a script of this repository, run as its own process",
+    "pipeline": "meltano runs and loaders, into PostgreSQL",
+    "services": "S3, Snowflake, Airflow, third-party Singer consumers",
+    "packaging": "the sdist and wheel, and installs of the package as users make them",
+}
+"""The folders of tests/ by kind, each the name of its marker."""
+
+
 def pytest_configure(config) -> None:
+    for kind, what in KINDS.items():
+        config.addinivalue_line("markers", f"{kind}: tests/{kind}: {what}")
     config.addinivalue_line(
         "markers",
         "may_skip_in_ci(reason): the test may skip even under CI=true, for the reason given",
@@ -82,6 +105,15 @@ def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers", "breaks_upstream_rules: the test sends requests the API documents refuse"
     )
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Give each test the marker of the folder it is in (tests/unit: ``unit``...)."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        parts = item.path.resolve().relative_to(tests).parts
+        if len(parts) > 1 and parts[0] in KINDS:
+            item.add_marker(parts[0])
 
 
 def _skip_fails_in_ci(report, item=None) -> None:
