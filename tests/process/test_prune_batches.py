@@ -66,7 +66,7 @@ def test_only_the_taps_files_of_earlier_runs_go(tmp_path):
 
     out = prune(f"file://{batches}", started=time.time() - 5)
 
-    assert "2 loaded file(s) of earlier runs deleted" in out
+    assert out == f"prune_batches: 2 loaded file(s) of earlier runs deleted from {batches}\n"
     assert not any(p.exists() for p in old)
     assert all(p.exists() for p in new)
     assert all(p.exists() for p in others)
@@ -75,9 +75,16 @@ def test_only_the_taps_files_of_earlier_runs_go(tmp_path):
 
 
 def test_roots_that_are_not_local_or_not_set_are_left_alone(tmp_path):
-    assert "left to the bucket's lifecycle rule" in prune("s3://bucket/prefix", time.time())
-    assert "nothing to delete" in prune("", time.time())
-    assert "0 loaded file(s)" in prune(str(tmp_path / "missing"), time.time())
+    assert prune("s3://bucket/prefix", time.time()) == (
+        "prune_batches: s3://bucket/prefix is not file://: left to the bucket's lifecycle rule\n"
+    )
+    assert prune("", time.time()) == (
+        "prune_batches: no batch directory (RECORD mode): nothing to delete\n"
+    )
+    missing = tmp_path / "missing"
+    assert prune(str(missing), time.time()) == (
+        f"prune_batches: 0 loaded file(s) of earlier runs deleted from {missing}\n"
+    )
 
 
 FAKE_MELTANO = """#!/usr/bin/env bash
@@ -136,6 +143,8 @@ def test_a_failed_run_deletes_nothing_and_a_successful_one_prunes(tmp_path):
     age(left_by_failure[0], 120)
     done = run_pipeline(tmp_path, batches, status=0)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 loaded file(s) of earlier runs deleted" in done.stdout
+    assert done.stdout.splitlines() == [
+        f"prune_batches: 2 loaded file(s) of earlier runs deleted from {batches}"
+    ]
     (kept,) = list(batches.iterdir())  # the successful run's own file
     assert kept not in {earlier, *left_by_failure}

@@ -115,10 +115,11 @@ def test_failed_job_gives_up_with_window_job_id_and_message():
             sched.submit(request(0)).wait(10)
     finally:
         sched.close()
-    text = str(caught.value)
-    for needle in ("2024-01-01..2024-01-14", "job-2", "boom"):
-        assert needle in text
-    assert "gave up after 2 attempts" in text
+    assert [job_id for job_id, _ in source.created] == ["job-1", "job-2"]
+    assert str(caught.value) == (
+        "s window 2024-01-01..2024-01-14 delta: export job job-2 ended failed (boom); "
+        "gave up after 2 attempts"
+    )
 
 
 def test_a_job_past_its_deadline_is_created_again_like_a_failed_one(caplog):
@@ -132,20 +133,29 @@ def test_a_job_past_its_deadline_is_created_again_like_a_failed_one(caplog):
         sched.close()
     assert job.job_id == "job-2"
     assert [job_id for job_id, _ in source.created] == ["job-1", "job-2"]
-    assert "job-1 still running after job_timeout_seconds=0.5; creating it again" in caplog.text
+    assert (
+        caplog.messages.count(
+            "s window 2024-01-01..2024-01-14 delta: export job job-1 still running after "
+            "job_timeout_seconds=0.5; creating it again (attempt 2 of 3)"
+        )
+        == 1
+    )
 
 
 def test_jobs_that_never_complete_end_in_one_error_after_the_attempts():
     source = FakeSource(outcomes=[None] * 10)
     sched = scheduler(source, job_timeout=0.05)
     try:
-        with pytest.raises(
-            ExportFailedError, match=r"still running after job_timeout_seconds=0\.05; gave up"
-        ):
+        with pytest.raises(ExportFailedError) as caught:
             sched.submit(request(0)).wait(10)
     finally:
         sched.close()
-    assert len(source.created) >= 2
+    # max_failures (3) jobs, each past its deadline; no fourth is created.
+    assert [job_id for job_id, _ in source.created] == ["job-1", "job-2", "job-3"]
+    assert str(caught.value) == (
+        "s window 2024-01-01..2024-01-14 delta: export job job-3 still running after "
+        "job_timeout_seconds=0.05; gave up after 3 attempts"
+    )
 
 
 def test_resume_adopts_a_known_job_and_replaces_a_forgotten_one():
