@@ -11,11 +11,8 @@ from tap_activities.sources.registry import SOURCES, build_runtime, source
 from tap_activities.tap import SECRET_SETTINGS, TapActivities
 
 SETTINGS = TapActivities.config_jsonschema
-CREDENTIALS = {
-    "peopleai_client_id": "id",
-    "peopleai_client_secret": "secret",
-    "chartmogul_api_key": "key",
-}
+CREDENTIALS = {name: f"x-{name}" for entry in SOURCES for name in entry.options.credentials}
+"""Every source's credentials set: every source configured."""
 
 
 def test_each_source_has_its_streams_and_settings_and_no_two_share_a_name():
