@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 MELTANO_VENV  ?= .venv-meltano
 MELTANO_STAMP := $(MELTANO_VENV)/.installed
 MELTANO_VERSION ?= 4.4.1
-# Third-party consumers that judge the tap's output (tests/test_consumers.py), each in a
+# Third-party consumers that judge the tap's output (tests/services/test_consumers.py), each in a
 # virtualenv of its own: their pins (singer-tools wants an old jsonschema) must not meet.
 CHECK_VENV ?= .venv-singer-tools
 CSV_VENV   ?= .venv-target-csv
@@ -15,8 +15,9 @@ CSV_VENV   ?= .venv-target-csv
 SEAWEED_VENV ?= .venv-seaweedfs
 # A local Snowflake for the target-snowflake round trip: fakesnow's server mode.
 FAKESNOW_VENV ?= .venv-fakesnow
-# Airflow for the orchestration example (orchestration/airflow/, tests/test_airflow_dag.py),
-# in a virtualenv of its own like meltano: its pins must not meet the tap's or meltano's.
+# Airflow for the orchestration example (orchestration/airflow/,
+# tests/services/test_airflow_dag.py), in a virtualenv of its own like meltano: its pins must
+# not meet the tap's or meltano's.
 AIRFLOW_VENV    ?= .venv-airflow
 AIRFLOW_VERSION ?= 3.3.2
 # The documentation site's toolchain (docs/requirements.txt: Sphinx, MyST, Furo), in a
@@ -28,10 +29,11 @@ DOCS_OUT  ?= docs/_build
 LOADER_DIR  := loaders/target_postgres_batch
 LOADER_VENV ?= .venv-target-postgres-batch
 
-.PHONY: test lint demo demo-clean bench bench-pipeline clean upstream fuzz fuzz-loader docs \
-	docs-reference
+.PHONY: test test-fast lint demo demo-clean bench bench-pipeline clean upstream fuzz \
+	fuzz-loader docs docs-reference
 
-$(STAMP): pyproject.toml hatch_build.py tap_activities/native/lines.cpp tap_activities/native/build.py
+$(STAMP): pyproject.toml hatch_build.py tap_activities/sources/peopleai/lines/lines.cpp \
+		tap_activities/sources/peopleai/lines/native_build.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,s3]'
@@ -112,7 +114,16 @@ docs: $(STAMP) $(DOCS_VENV)/.installed
 docs-reference: $(STAMP)
 	$(BIN)/python -m doctools write
 
-# The differential fuzz of the two People.ai fragment passes (tests/fuzzkit.py), with zips
+# The inner loop: the unit and process tests (tests/unit, tests/process), which need no
+# meltano, PostgreSQL or other service, in under 3 minutes: FAST_WORKERS pytest processes
+# (pytest-xdist), a test module's tests in one of them, since most wait on the tap and the
+# local upstream more than they compute. `make test` runs every test, one at a time, and
+# is what CI runs.
+FAST_WORKERS ?= 4
+test-fast: $(STAMP)
+	$(BIN)/pytest -n $(FAST_WORKERS) --dist loadfile tests/unit tests/process
+
+# The differential fuzz of the two People.ai fragment passes (tests/kit/fuzzkit.py), with zips
 # (hostile member names among them), CSVs and frame() arguments, for FUZZ_SECONDS under
 # AddressSanitizer and UBSan: the native pass is built again with the sanitizers in a
 # temporary directory (about 30 s against the system's simdjson; about 90 s with

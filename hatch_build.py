@@ -1,4 +1,4 @@
-"""Build the optional native fragment pass (``tap_activities/native/lines.cpp``).
+"""Build the optional native People.ai fragment pass (``lines.cpp`` in ``PACKAGE``).
 
 The extension needs a C++ compiler and Python's headers. It links the system's simdjson
 library when pkg-config knows it (Debian and Ubuntu: ``apt install libsimdjson-dev``;
@@ -7,8 +7,8 @@ source that pysimdjson's wheel ships (pysimdjson is a build requirement as well 
 dependency). Without a compiler or Python's headers the build goes on without the
 extension and the tap uses its pure-Python pass, which gives the same records, only
 slower (as PyYAML does with LibYAML). What the build needs and the compiler calls live in
-``tap_activities/native/build.py``, which the tap also asks at run time whether this
-machine could have built the native pass.
+``native_build.py`` beside it, which the tap also asks at run time whether this machine
+could have built the native pass.
 
 ``TAP_ACTIVITIES_NATIVE=0`` skips the extension; ``TAP_ACTIVITIES_NATIVE=1`` makes a
 failed build an error instead of a warning (CI sets it, so the native pass is tested).
@@ -33,14 +33,14 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-PACKAGE = Path("tap_activities") / "native"
+PACKAGE = Path("tap_activities") / "sources" / "peopleai" / "lines"
 SOURCE = PACKAGE / "lines.cpp"
-BUILD_MODULE = PACKAGE / "build.py"
+BUILD_MODULE = PACKAGE / "native_build.py"
 MODULE = "_lines"
 
 
 def native_build(root: str) -> ModuleType:
-    """``tap_activities/native/build.py`` loaded by path: the package is not importable yet."""
+    """``native_build.py`` loaded by path: the package is not importable yet."""
     spec = importlib.util.spec_from_file_location(
         "tap_activities_native_build", Path(root) / BUILD_MODULE
     )

@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from upstream_process import UpstreamProcess
 
 from activities_upstream import UpstreamConfig
-from tap_activities.native import fragment_pass
+from tap_activities.sources.peopleai.lines.native_status import described
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -235,19 +235,20 @@ def bundled_simdjson(work: Path) -> dict:
     it), this case's is built as on a machine without it, into a copy of the package that
     ``PYTHONPATH`` puts before the installed one.
     """
-    from tap_activities.native.build import compile_extension
+    from tap_activities.sources.peopleai.lines.native_build import compile_extension
 
     overlay = work / "overlay"
     package = overlay / "tap_activities"
     skip = shutil.ignore_patterns("_lines*", "__pycache__", "*.cpp")
     shutil.copytree(ROOT / "tap_activities", package, ignore=skip)
     shutil.copytree(ROOT / "schemas", overlay / "schemas")
-    source = ROOT / "tap_activities" / "native" / "lines.cpp"
+    lines = Path("tap_activities", "sources", "peopleai", "lines")
+    source = ROOT / lines / "lines.cpp"
     hidden = {"PKG_CONFIG_LIBDIR": str(work), "PKG_CONFIG_PATH": ""}
     saved = {name: os.environ.get(name) for name in hidden}
     os.environ.update(hidden)
     try:
-        target = package / "native" / f"_lines{sysconfig.get_config_var('EXT_SUFFIX')}"
+        target = overlay / lines / f"_lines{sysconfig.get_config_var('EXT_SUFFIX')}"
         used = compile_extension(source, target)
     finally:
         for name, value in saved.items():
@@ -616,7 +617,7 @@ def clear(folder: Path) -> None:
 def report(results: dict[str, dict], upstream: dict[str, dict], n: int, n_cm: int) -> None:
     machine = f"{platform.node()} | {os.cpu_count()} cores | Python {platform.python_version()}"
     print(f"\n{machine} | {dt.date.today()} | {n} People.ai / {n_cm} ChartMogul records")
-    print(f"People.ai fragment pass (unless the case says otherwise): {fragment_pass()}")
+    print(f"People.ai fragment pass (unless the case says otherwise): {described().description}")
     for name, u in upstream.items():
         rate = u["bytes"] / 1e6 / max(u["download_seconds"], 1e-9)
         print(

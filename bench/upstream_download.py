@@ -21,10 +21,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tap_activities.export.jobs import ExportRequest, ExportStatus
+from tap_activities.export.request import ExportRequest
+from tap_activities.export.status import ExportStatus
 from tap_activities.export.windows import Window
 from tap_activities.settings import parse_settings
-from tap_activities.sources import build_runtime
+from tap_activities.sources.registry import SOURCES, build_runtime
 from tap_activities.transfer.download import BodyGet, BodyReader, copy_body, read_body
 from tap_activities.transfer.http import fetch_foreign
 
@@ -52,7 +53,7 @@ class _Counter:
 
 def main(config_path: str, source: str, activity_type: str, *days: str) -> None:
     """Export each ``start..end`` pair of days and download it; print the totals."""
-    settings = parse_settings(json.loads(Path(config_path).read_text()))
+    settings = parse_settings(json.loads(Path(config_path).read_text()), SOURCES)
     runtime = build_runtime(source, settings)
     client: Any = runtime.client
     runtime.close()
@@ -73,7 +74,7 @@ def main(config_path: str, source: str, activity_type: str, *days: str) -> None:
     done = []
     for _request, created in jobs:
         job = created
-        while not job.status.is_terminal:
+        while job.status in {ExportStatus.QUEUED, ExportStatus.RUNNING}:
             time.sleep(0.02)
             job = client.status(job.job_id)
         assert job.status is ExportStatus.COMPLETED, job

@@ -5,6 +5,11 @@ them: dates as strings, numbers as ``decimal.Decimal`` (which ``time.sleep`` rej
 through meltano environment variables, as strings. This module converts everything once, at
 start-up, and fails with one line naming the setting, so that no code further down has to
 wonder about the type of a value.
+
+The settings every run has are declared here, each source's in its own package
+(``sources/*/settings.py``, a :class:`SourceOptions`). A declaration is a schema property,
+and its ``default`` is the one place a default is written: the schema shows it, and the
+typed view takes it from there (:func:`defaults_of`).
 """
 
 from __future__ import annotations
@@ -12,34 +17,124 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
 
 from tap_activities.errors import ConfigError
 
-PEOPLEAI_DEFAULT_URL = "https://api.people.ai"
-CHARTMOGUL_DEFAULT_URL = "https://api.chartmogul.com"
+# Numbers are also accepted as strings: meltano passes environment variables as text.
+NUMBER = th.CustomType({"type": ["number", "string"]})
+INTEGER = th.CustomType({"type": ["integer", "string"]})
+
+RANGE_SETTINGS = (
+    th.Property(
+        "start_date",
+        th.DateType,
+        required=True,
+        description="First UTC day to export (YYYY-MM-DD).",
+    ),
+    th.Property(
+        "end_date",
+        th.DateType,
+        description="Last UTC day to export, inclusive. Default: today (UTC).",
+    ),
+)
+"""The days to export: the schema's first settings."""
+
+RUN_SETTINGS = (
+    th.Property(
+        "poll_interval_seconds",
+        NUMBER,
+        default=30,
+        description="Seconds between two status checks of an export job (fractions allowed).",
+    ),
+    th.Property(
+        "job_timeout_seconds",
+        NUMBER,
+        default=21600,
+        description="Deadline of one export job, from creation to completion, in seconds.",
+    ),
+    th.Property(
+        "request_timeout_seconds",
+        NUMBER,
+        default=60,
+        description=(
+            "Read timeout of one HTTP request, in seconds (downloads get at least 60 s per 20 MB)."
+        ),
+    ),
+    th.Property(
+        "max_retry_seconds",
+        NUMBER,
+        default=600,
+        description=(
+            "Total time spent retrying one failing HTTP call (429, 5xx, resets) before giving up."
+        ),
+    ),
+    th.Property(
+        "download_workers",
+        INTEGER,
+        default=4,
+        description="Export parts downloaded in parallel (1-16).",
+    ),
+    th.Property(
+        "worker_processes",
+        INTEGER,
+        description=(
+            "Processes for the CPU-bound pass over downloaded exports (People.ai "
+            "fragments validated, null-filled and framed or compressed; ChartMogul CSVs "
+            "typed and framed in ranges of rows), so more than one core works (0-16; "
+            "default: one per CPU core, at most download_workers, and 0 on a one-core "
+            "machine; 0: in the tap's own threads). Worker processes need Linux; "
+            "elsewhere the tap's threads do this work."
+        ),
+    ),
+)
+"""How every source's exports run: the schema's last settings, after the sources'."""
+
+
+def defaults_of(properties: Iterable[th.Property]) -> dict[str, Any]:
+    """The defaults the schema states for ``properties``, by setting name."""
+    return {p.name: p.default for p in properties if p.default is not None}
+
+
+DEFAULTS = defaults_of(RUN_SETTINGS)
+
+OwnSettings = TypeVar("OwnSettings")
 
 
 @dataclass(frozen=True)
-class PeopleAISettings:
-    """Credentials and endpoint of the People.ai Raw Activity Data API."""
+class SourceOptions(Generic[OwnSettings]):
+    """A source's settings: as the schema lists them, and read into the source's own type."""
 
-    api_url: str
-    client_id: str
-    client_secret: str
+    title: str
+    """The source's name in messages ("People.ai")."""
+    properties: tuple[th.Property, ...]
+    """Its settings, in the order the schema lists them, each with its default."""
+    credentials: tuple[str, ...]
+    """The settings that enable the source; it needs all of them."""
+    secrets: tuple[str, ...]
+    """Its settings whose values never appear in a log line or an error."""
+    read: Callable[[Mapping[str, Any]], OwnSettings | None]
+    """The source's own settings, checked; None when none of its credentials is set."""
 
 
-@dataclass(frozen=True)
-class ChartMogulSettings:
-    """Credentials, endpoint and look-back of the ChartMogul Activities Export."""
+class Configurable(Protocol):
+    """A source as the settings see it: a line of ``sources.registry.SOURCES``."""
 
-    api_url: str
-    api_key: str
-    lookback_days: int
+    @property
+    def name(self) -> str:
+        """The source's key (``peopleai``)."""
+        ...
+
+    @property
+    def options(self) -> SourceOptions[Any]:
+        """Its settings."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -54,16 +149,22 @@ class Settings:
     max_retry_seconds: float
     download_workers: int
     worker_processes: int
-    """Processes for the pass over downloaded People.ai fragments (0: download threads)."""
-    peopleai: PeopleAISettings | None
-    chartmogul: ChartMogulSettings | None
+    """Processes for the CPU-bound pass over downloaded parts (0: the download threads)."""
+    sources: Mapping[str, Any]
+    """Each configured source's own settings (its ``SourceOptions.read``), by source name."""
 
 
-def parse_settings(config: Mapping[str, Any], *, today: dt.date | None = None) -> Settings:
+def parse_settings(
+    config: Mapping[str, Any],
+    sources: Iterable[Configurable],
+    *,
+    today: dt.date | None = None,
+) -> Settings:
     """Convert the raw config into :class:`Settings` or raise :class:`ConfigError`.
 
     Args:
         config: The tap's configuration as singer-sdk hands it over.
+        sources: The sources the tap knows (``sources.registry.SOURCES``).
         today: The current UTC date (injectable for tests).
 
     Returns:
@@ -82,19 +183,20 @@ def parse_settings(config: Mapping[str, Any], *, today: dt.date | None = None) -
     if end < start:
         msg = f"Setting 'end_date' ({end}) is before 'start_date' ({start})."
         raise ConfigError(msg)
+    workers = DEFAULTS["download_workers"]
     download_workers = int(
-        _number(config, "download_workers", 4, minimum=1, maximum=16, whole=True)
+        number_setting(config, "download_workers", workers, minimum=1, maximum=16, whole=True)
     )
-    settings = Settings(
+    return Settings(
         start_date=start,
         end_date=end,
-        poll_interval_seconds=_number(config, "poll_interval_seconds", 30.0, minimum=0.0),
-        job_timeout_seconds=_number(config, "job_timeout_seconds", 6 * 3600.0, minimum=1e-3),
-        request_timeout_seconds=_number(config, "request_timeout_seconds", 60.0, minimum=1e-3),
-        max_retry_seconds=_number(config, "max_retry_seconds", 600.0, minimum=0.0),
+        poll_interval_seconds=_run_number(config, "poll_interval_seconds", minimum=0.0),
+        job_timeout_seconds=_run_number(config, "job_timeout_seconds", minimum=1e-3),
+        request_timeout_seconds=_run_number(config, "request_timeout_seconds", minimum=1e-3),
+        max_retry_seconds=_run_number(config, "max_retry_seconds", minimum=0.0),
         download_workers=download_workers,
         worker_processes=int(
-            _number(
+            number_setting(
                 config,
                 "worker_processes",
                 default_worker_processes(download_workers),
@@ -103,40 +205,31 @@ def parse_settings(config: Mapping[str, Any], *, today: dt.date | None = None) -
                 whole=True,
             )
         ),
-        peopleai=_peopleai(config),
-        chartmogul=_chartmogul(config),
+        sources=_own_settings(config, sources),
     )
-    if settings.peopleai is None and settings.chartmogul is None:
-        msg = (
-            "No source configured: set 'peopleai_client_id' and 'peopleai_client_secret' "
-            "(People.ai) and/or 'chartmogul_api_key' (ChartMogul)."
+
+
+def _run_number(config: Mapping[str, Any], name: str, *, minimum: float) -> float:
+    return number_setting(config, name, DEFAULTS[name], minimum=minimum)
+
+
+def _own_settings(config: Mapping[str, Any], sources: Iterable[Configurable]) -> dict[str, Any]:
+    """The settings of every source whose credentials are set; at least one must be."""
+    sources = tuple(sources)
+    configured = {}
+    for source in sources:
+        own = source.options.read(config)
+        if own is not None:
+            configured[source.name] = own
+    if not configured:
+        wanted = " and/or ".join(
+            " and ".join(f"'{name}'" for name in source.options.credentials)
+            + f" ({source.options.title})"
+            for source in sources
         )
+        msg = f"No source configured: set {wanted}."
         raise ConfigError(msg)
-    return settings
-
-
-def _peopleai(config: Mapping[str, Any]) -> PeopleAISettings | None:
-    client_id = _text(config, "peopleai_client_id")
-    client_secret = _text(config, "peopleai_client_secret")
-    if not client_id and not client_secret:
-        return None
-    if not client_id or not client_secret:
-        missing = "peopleai_client_secret" if client_id else "peopleai_client_id"
-        msg = f"Setting '{missing}' is required when the other People.ai credential is set."
-        raise ConfigError(msg)
-    url = api_url(config, "peopleai_api_url", PEOPLEAI_DEFAULT_URL)
-    return PeopleAISettings(api_url=url, client_id=client_id, client_secret=client_secret)
-
-
-def _chartmogul(config: Mapping[str, Any]) -> ChartMogulSettings | None:
-    api_key = _text(config, "chartmogul_api_key")
-    if not api_key:
-        return None
-    url = api_url(config, "chartmogul_api_url", CHARTMOGUL_DEFAULT_URL)
-    lookback = int(
-        _number(config, "chartmogul_lookback_days", 7, minimum=0, maximum=365, whole=True)
-    )
-    return ChartMogulSettings(api_url=url, api_key=api_key, lookback_days=lookback)
+    return configured
 
 
 def api_url(config: Mapping[str, Any], name: str, default: str) -> str:
@@ -145,7 +238,7 @@ def api_url(config: Mapping[str, Any], name: str, default: str) -> str:
     Credentials travel with every API call; over plain http they would be readable by
     anyone on the path. Loopback stays allowed for the local upstream and for tunnels.
     """
-    url = (_text(config, name) or default).rstrip("/")
+    url = (text_setting(config, name) or default).rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         msg = f"Setting '{name}' must be an http(s) URL, got {shown(url)}."
@@ -165,13 +258,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _text(config: Mapping[str, Any], name: str) -> str:
+def text_setting(config: Mapping[str, Any], name: str) -> str:
+    """A setting as text, without surrounding blanks (``""`` when it is not set)."""
     value = config.get(name)
     return "" if value is None else str(value).strip()
 
 
 def _date(config: Mapping[str, Any], name: str, *, required: bool = False) -> dt.date | None:
-    raw = _text(config, name)
+    raw = text_setting(config, name)
     if not raw:
         if required:
             msg = f"Setting '{name}' is required (a date, e.g. 2024-01-31)."
@@ -197,7 +291,7 @@ def default_worker_processes(download_workers: int) -> int:
     return min(download_workers, cores or 1) if (cores or 1) > 1 else 0
 
 
-def _number(
+def number_setting(
     config: Mapping[str, Any],
     name: str,
     default: float,
@@ -206,6 +300,7 @@ def _number(
     maximum: float | None = None,
     whole: bool = False,
 ) -> float:
+    """A number setting (a ``Decimal``, a number or numeric text), checked against its bounds."""
     raw = config.get(name)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return float(default)

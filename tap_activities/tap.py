@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from typing import Any, NoReturn
 
 import click
-from singer_sdk import about
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_activities import __version__
@@ -17,33 +15,21 @@ from tap_activities.export.runtime import SourceRuntime
 from tap_activities.heap import keep_freed_buffers
 from tap_activities.lifecycle import PREFIX, install_stop_handlers, target_gone
 from tap_activities.log_lines import rendered
-from tap_activities.native.status import described, fragment_pass_status
 from tap_activities.redact import REDACTOR, install
-from tap_activities.settings import (
-    Settings,
-    parse_settings,
-)
-from tap_activities.settings_schema import SETTINGS_SCHEMA, config_findings
+from tap_activities.settings import Settings, parse_settings
+from tap_activities.settings_schema import config_findings, schema_of
 from tap_activities.singer.batch_storage import check_storage
 from tap_activities.singer.output import BufferedSingerWriter
 from tap_activities.singer.sdk_hooks import SdkTapHooks, check_required_names
 from tap_activities.singer.state_input import check_state
 from tap_activities.singer.streams import ExportStream
-from tap_activities.sources import build_runtime
-from tap_activities.sources.chartmogul.streams import CHARTMOGUL_STREAMS
-from tap_activities.sources.peopleai.streams import PEOPLEAI_STREAMS
+from tap_activities.sources.registry import SOURCES, SourceEntry, build_runtime
 from tap_activities.transfer.run_folder import RunFolder
-from tap_activities.transfer.workers import FragmentWorkers
+from tap_activities.transfer.workers import WorkerPool
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-SOURCE_SETTINGS = {
-    "peopleai": ("peopleai_client_id", "peopleai_client_secret"),
-    "chartmogul": ("chartmogul_api_key",),
-}
-"""The settings that enable each source."""
-SECRET_SETTINGS = ("peopleai_client_id", "peopleai_client_secret", "chartmogul_api_key")
-"""Settings whose values never appear in a log line or an error (the client id is the
-People.ai "API key")."""
+SECRET_SETTINGS = tuple(name for entry in SOURCES for name in entry.options.secrets)
+"""Settings whose values never appear in a log line or an error."""
 
 TEST_HELP = (
     "Use --test to check each configured source's credentials and host (a People.ai "
@@ -65,13 +51,13 @@ class TapActivities(SdkTapHooks):
         """The version in the source (``--version``, ``--about``), not a stale install's."""
         return __version__
 
-    config_jsonschema = SETTINGS_SCHEMA
+    config_jsonschema = schema_of(SOURCES)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         install()
         self._runtimes: dict[str, SourceRuntime] = {}
         self._settings: Settings | None = None
-        self._workers = FragmentWorkers()
+        self._workers = WorkerPool()
         super().__init__(*args, **kwargs)
         install_stop_handlers()  # after the SDK's, which would block on a full stdout
         self.register_secrets()
@@ -89,7 +75,7 @@ class TapActivities(SdkTapHooks):
         settings, and a catalog made from settings that cannot sync would only move the
         error to the nightly run. (So ``--discover`` exits 1 on invalid settings.)
         """
-        parse_settings(self.config)  # the tap's own wording, for the tap's settings
+        parse_settings(self.config, SOURCES)  # the tap's own wording, for the tap's settings
         found = "; ".join(config_findings(self.config, exc.schema or {})) or str(exc)
         return ConfigError(f"Invalid settings: {found}")
 
@@ -108,11 +94,14 @@ class TapActivities(SdkTapHooks):
         /v1/ping``, which answers pong to a valid key). A failure is the usual one-line
         error.
         """
-        for source in ("peopleai", "chartmogul"):
-            if getattr(self.settings, source) is not None:
-                what = self.runtime(source).client.check_connection()
-                self.logger.info("Connection test: %s", what)
+        for entry in self._configured():
+            what = self.runtime(entry.name).client.check_connection()
+            self.logger.info("Connection test: %s", what)
         return True
+
+    def _configured(self) -> list[SourceEntry]:
+        """The sources whose credentials are set, in the order of :data:`SOURCES`."""
+        return [entry for entry in SOURCES if entry.name in self.settings.sources]
 
     def _check_selection(self) -> None:
         """A catalog that selects streams the tap cannot sync, or none, is an error.
@@ -123,22 +112,19 @@ class TapActivities(SdkTapHooks):
         catalog = self.input_catalog
         if catalog is None:
             return
-        sources = {
-            **{cls.name: "peopleai" for cls in PEOPLEAI_STREAMS},
-            **{cls.name: "chartmogul" for cls in CHARTMOGUL_STREAMS},
-        }
+        source_of = {cls.name: source for source in SOURCES for cls in source.streams}
         for entry in catalog.streams:
             name = entry.tap_stream_id
             if name in self.streams or not entry.metadata.resolve_selection()[()]:
                 continue
-            source = sources.get(name)
+            source = source_of.get(name)
             if source is None:
                 msg = (
                     f"The catalog selects stream '{name}', which tap-activities does not have "
-                    f"(its streams: {', '.join(sources)})"
+                    f"(its streams: {', '.join(source_of)})"
                 )
                 raise ConfigError(msg)
-            needed = SOURCE_SETTINGS[source]
+            needed = source.options.credentials
             missing = " and ".join(f"'{n}'" for n in needed if not self.config.get(n))
             msg = f"The catalog selects stream '{name}', but {missing} is not set"
             raise ConfigError(msg)
@@ -167,7 +153,7 @@ class TapActivities(SdkTapHooks):
     def settings(self) -> Settings:
         """The configuration, converted and validated once."""
         if self._settings is None:
-            self._settings = parse_settings(self.config)
+            self._settings = parse_settings(self.config, SOURCES)
         return self._settings
 
     @classmethod
@@ -195,33 +181,17 @@ class TapActivities(SdkTapHooks):
         return command
 
     @classmethod
-    def print_about(cls, output_format: str | None = None) -> None:
-        """The SDK's ``--about``, plus the People.ai fragment pass this installation runs.
+    def amend_about(cls, text: str, style: str) -> str:
+        """``--about`` plus what each source's build decided (``SourceEntry.build_note``).
 
-        The pass decides how fast a sync is and is chosen when the package is built, so it
-        belongs with the version: a field ``fragment_pass`` in JSON (with the native pass's
-        simdjson, its version and origin), a line in text, a section in Markdown.
+        People.ai's fragment pass decides how fast a sync is and is chosen when the
+        package is built, so it belongs with the version: a field ``fragment_pass`` in
+        JSON, a line in text, a section in Markdown.
         """
-        info = cls._get_about_info()
-        style = output_format or "text"
-        text = about.AboutFormatter.get_formatter(style).format_about(info)
-        used = described()
-        if style == "json":
-            data = json.loads(text)
-            data["fragment_pass"] = {
-                "native": used.native,
-                "description": used.description,
-                "simdjson": used.simdjson,
-            }
-            text = json.dumps(data, indent=2, default=str)
-        elif style == "markdown":
-            text += f"\n## People.ai fragment pass\n\n{used.description}\n"
-        else:
-            lines = text.split("\n")
-            after = next(i for i, line in enumerate(lines) if line.startswith("SDK Version:"))
-            lines.insert(after + 1, f"People.ai Fragment Pass: {used.description}")
-            text = "\n".join(lines)
-        print(text)  # --about writes to stdout, as the SDK's does
+        for entry in SOURCES:
+            if entry.build_note is not None:
+                text = entry.build_note.amend_about(text, style)
+        return text
 
     def runtime(self, source_name: str) -> SourceRuntime:
         """The shared client and scheduler of a source, created on first use."""
@@ -241,13 +211,7 @@ class TapActivities(SdkTapHooks):
 
     def discover_streams(self) -> list[ExportStream]:
         """One stream per activity type of each configured source."""
-        settings = self.settings
-        streams: list[ExportStream] = []
-        if settings.peopleai is not None:
-            streams.extend(cls(tap=self) for cls in PEOPLEAI_STREAMS)
-        if settings.chartmogul is not None:
-            streams.extend(cls(tap=self) for cls in CHARTMOGUL_STREAMS)
-        return streams
+        return [cls(tap=self) for entry in self._configured() for cls in entry.streams]
 
     def sync_all(self) -> None:
         """Plan every selected stream before syncing any, so exports overlap.
@@ -271,11 +235,10 @@ class TapActivities(SdkTapHooks):
         try:
             if selected:
                 keep_freed_buffers()  # before the fork: the workers inherit it
-                self._workers = FragmentWorkers.start(self.settings.worker_processes)
-            if self.settings.peopleai is not None:
-                used = fragment_pass_status()
-                level = logging.WARNING if used.warn else logging.INFO
-                self.logger.log(level, "People.ai fragment pass: %s", used.description)
+                self._workers = WorkerPool.start(self.settings.worker_processes)
+            for entry in self._configured():
+                if entry.build_note is not None:
+                    entry.build_note.log_start(self.logger)
             self._check_credentials(selected)
             for stream in self.streams.values():
                 if isinstance(stream, ExportStream) and stream.selected:

@@ -1,38 +1,30 @@
-"""Shared fixtures: a local upstream per test and configs that point the tap at it.
+"""Shared fixtures (a local upstream per test, PostgreSQL, meltano), markers, the CI guard.
 
-Also the CI guard: under ``CI=true`` a skipped test is a failed one (tests/must_run.py).
+Tests live in folders by kind, and each test carries its folder's marker, so a kind can be
+chosen with ``-m`` as well as by path (``make test-fast`` runs ``unit`` and ``process``):
+
+- ``unit``: the tap's modules in this process (a local upstream in a thread at most);
+- ``process``: the tap, or a script of this repository, run as its own process;
+- ``pipeline``: meltano runs and loaders, into PostgreSQL;
+- ``services``: S3, Snowflake, Airflow, third-party Singer consumers;
+- ``packaging``: the sdist and wheel, and installs of the package as users make them.
+
+Helpers shared by tests of several kinds are in ``tests/kit``. The CI guard: under
+``CI=true`` a skipped test is a failed one (tests/kit/must_run.py).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from activities_upstream import LocalUpstream, UpstreamConfig
-from tests import meltano_kit
-from tests.must_run import IN_CI
-
-START = dt.date(2024, 1, 1)
-END = dt.date(2024, 2, 20)
-
-
-def fast_upstream_config(**overrides) -> UpstreamConfig:
-    """Small, quick data sets: seconds, not minutes, per test."""
-    values = {
-        "seed": 7,
-        "start": START,
-        "end": END,
-        "peopleai_per_day": 3,
-        "chartmogul_per_day": 2,
-        "queue_seconds": 0.05,
-        "run_seconds": 0.1,
-        "fragment_records": 40,
-    }
-    values.update(overrides)
-    return UpstreamConfig(**values)
+from activities_upstream import LocalUpstream
+from tests.kit import meltano_kit
+from tests.kit.must_run import IN_CI
+from tests.kit.upstream import fast_upstream_config
 
 
 @pytest.fixture
@@ -93,34 +85,19 @@ def tenant_plugins(meltano_env, tmp_path_factory) -> Iterator[dict[str, str]]:
     meltano_kit.drop_tenant_schemas()
 
 
-def peopleai_config(up, **overrides) -> dict:
-    config = {
-        "start_date": START.isoformat(),
-        "end_date": END.isoformat(),
-        "peopleai_api_url": up.peopleai_url,
-        "peopleai_client_id": up.peopleai_client_id,
-        "peopleai_client_secret": up.peopleai_client_secret,
-        "poll_interval_seconds": 0.05,
-        "max_retry_seconds": 20,
-    }
-    config.update(overrides)
-    return config
-
-
-def chartmogul_config(up, **overrides) -> dict:
-    config = {
-        "start_date": START.isoformat(),
-        "end_date": END.isoformat(),
-        "chartmogul_api_url": up.chartmogul_url,
-        "chartmogul_api_key": up.chartmogul_api_key,
-        "poll_interval_seconds": 0.05,
-        "max_retry_seconds": 20,
-    }
-    config.update(overrides)
-    return config
+KINDS = {
+    "unit": "the tap's modules in this process (a local upstream in a thread at most)",
+    "process": "the tap, or a script of this repository, run as its own process",
+    "pipeline": "meltano runs and loaders, into PostgreSQL",
+    "services": "S3, Snowflake, Airflow, third-party Singer consumers",
+    "packaging": "the sdist and wheel, and installs of the package as users make them",
+}
+"""The folders of tests/ by kind, each the name of its marker."""
 
 
 def pytest_configure(config) -> None:
+    for kind, what in KINDS.items():
+        config.addinivalue_line("markers", f"{kind}: tests/{kind}: {what}")
     config.addinivalue_line(
         "markers",
         "may_skip_in_ci(reason): the test may skip even under CI=true, for the reason given",
@@ -128,6 +105,15 @@ def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers", "breaks_upstream_rules: the test sends requests the API documents refuse"
     )
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Give each test the marker of the folder it is in (tests/unit: ``unit``...)."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        parts = item.path.resolve().relative_to(tests).parts
+        if len(parts) > 1 and parts[0] in KINDS:
+            item.add_marker(parts[0])
 
 
 def _skip_fails_in_ci(report, item=None) -> None:

@@ -1,4 +1,4 @@
-"""``make fuzz``: the differential fuzz of ``tests/fuzzkit.py``, long, under ASan and UBSan.
+"""``make fuzz``: the differential fuzz of ``tests/kit/fuzzkit.py``, long, under ASan and UBSan.
 
 The native pass is compiled again with ``-fsanitize=address,undefined`` into a temporary
 directory (the installed extension is left alone), and the fuzz runs in a child Python
@@ -25,11 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from tap_activities.native.build import compile_extension
-from tap_activities.native.build import compiler as build_compiler
+from tap_activities.sources.peopleai.lines.native_build import compile_extension
+from tap_activities.sources.peopleai.lines.native_build import compiler as build_compiler
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "tap_activities" / "native" / "lines.cpp"
+SOURCE = ROOT / "tap_activities" / "sources" / "peopleai" / "lines" / "lines.cpp"
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
 ROUNDS_PER_SEED = 500
 
@@ -37,9 +37,10 @@ ROUNDS_PER_SEED = 500
 def build(directory: Path) -> Path:
     """The native pass compiled with the sanitizers, as an importable extension file.
 
-    Against the simdjson a package build would take (:mod:`tap_activities.native.build`):
-    the system library when pkg-config knows it, else pysimdjson's copy, itself then
-    compiled with the sanitizers too (``--bundled`` hides the system library).
+    Against the simdjson a package build would take
+    (:mod:`tap_activities.sources.peopleai.lines.native_build`): the system library when
+    pkg-config knows it, else pysimdjson's copy, itself then compiled with the sanitizers
+    too (``--bundled`` hides the system library).
     """
     target = directory / f"_lines{sysconfig.get_config_var('EXT_SUFFIX')}"
     flags = ["-g", "-fno-omit-frame-pointer", *SANITIZE]
@@ -65,8 +66,8 @@ def runtime_libraries() -> list[str]:
 
 def fuzz(seconds: float, seed: int, rounds: int | None) -> None:
     """Seeds from ``seed`` on, :data:`ROUNDS_PER_SEED` rounds each, until time is up."""
-    from tests import fuzzkit
-    from tests.zip_names import NameTally
+    from tests.kit import fuzzkit
+    from tests.kit.zip_names import NameTally
 
     started = time.monotonic()
     tried = 0
@@ -84,16 +85,16 @@ def fuzz(seconds: float, seed: int, rounds: int | None) -> None:
 
 
 def load_native(path: str) -> None:
-    """Make ``tap_activities.native._lines`` the extension at ``path``."""
-    import tap_activities.native
+    """Make ``tap_activities.sources.peopleai.lines._lines`` the extension at ``path``."""
+    import tap_activities.sources.peopleai.lines as lines
 
-    name = "tap_activities.native._lines"
+    name = "tap_activities.sources.peopleai.lines._lines"
     loader = importlib.machinery.ExtensionFileLoader(name, path)
     spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     loader.exec_module(module)
     sys.modules[name] = module
-    tap_activities.native._lines = module  # type: ignore[attr-defined]
+    lines._lines = module  # type: ignore[attr-defined]
 
 
 def main() -> None:

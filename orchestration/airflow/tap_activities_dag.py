@@ -49,7 +49,7 @@ Meltano's system database must exist before pipelines run side by side (``meltan
 creates it); in production point ``MELTANO_DATABASE_URI`` at PostgreSQL, not SQLite. So
 must the target schema of a tenant's parallel pipelines (``CREATE SCHEMA`` once): loaders
 starting at the same moment race on PostgreSQL's ``CREATE SCHEMA IF NOT EXISTS``.
-``tests/test_airflow_dag.py`` loads this DAG with Airflow's ``DagBag`` and runs it with
+``tests/services/test_airflow_dag.py`` loads this DAG with Airflow's ``DagBag`` and runs it with
 ``airflow dags test`` on two tenants into PostgreSQL.
 """
 

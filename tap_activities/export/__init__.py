@@ -1,1 +1,1 @@
-"""The export-job engine both sources share: windows, jobs and their scheduler."""
+"""The export-job engine both sources share: the source contract, windows, jobs, scheduler."""

@@ -1,14 +1,14 @@
 """Per-source machinery shared by the streams of one run: settings, client, scheduler.
 
-Built by :func:`tap_activities.sources.build_runtime`, which knows the sources.
+Built by :func:`tap_activities.sources.registry.build_runtime`, which knows the sources.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from tap_activities.export.jobs import JobScheduler
+from tap_activities.export.scheduler import JobScheduler
+from tap_activities.export.source import Source
 from tap_activities.settings import Settings
 
 
@@ -17,7 +17,7 @@ class SourceRuntime:
     """What every stream of one source shares during a run."""
 
     settings: Settings
-    client: Any
+    client: Source
     scheduler: JobScheduler
 
     def close(self) -> None:

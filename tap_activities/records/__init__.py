@@ -1,1 +1,1 @@
-"""Records as bytes: JSON Lines framing and reading, and the data contract every parser keeps."""
+"""What both sources' records share: blocks and their framing, the data contract, parking."""

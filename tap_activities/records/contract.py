@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 NULL, BOOLEAN, INTEGER, NUMBER, STRING, OBJECT, ARRAY = (1 << bit for bit in range(7))
-"""JSON types as bits; the native pass (native/lines.cpp) uses the same values."""
+"""JSON types as bits; the native pass (sources/peopleai/lines/lines.cpp) uses the same values."""
 
 FieldTypes = dict[str, int]
 """Fields outside the schema, each with the JSON types seen in it (a mask)."""

@@ -2,7 +2,7 @@
 
 The People.ai download workers compress each block of framed lines as they make it, in
 parallel with the tap's output of earlier parts, and park the compressed bytes
-(:func:`~tap_activities.transfer.spool.deflate_part`); the BATCH writer then lays the
+(:func:`~tap_activities.records.spooled.deflate_part`); the BATCH writer then lays the
 blocks one after another inside a gzip member without compressing anything again
 (:meth:`~tap_activities.singer.batch.BatchFileWriter.deflated_manifests`).
 """

@@ -2,8 +2,8 @@
 
 A block is many records joined once (RECORD messages, or bare JSON Lines), so output costs
 one write per block, not one per record. Both sources make them (People.ai's lines in
-:mod:`~tap_activities.records.jsonl`, ChartMogul's CSV rows through :func:`frame_records`),
-and the SDK's record path decodes them back (:func:`decode_lines`).
+:mod:`~tap_activities.sources.peopleai.lines.record_lines`, ChartMogul's CSV rows through
+:func:`frame_records`), and the SDK's record path decodes them back (:func:`decode_lines`).
 """
 
 from __future__ import annotations

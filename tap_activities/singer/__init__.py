@@ -1,1 +1,1 @@
-"""The Singer side: the stream core, the SDK hooks of the fast path, output, BATCH files, state."""
+"""The Singer side: window runner, output, the SDK hooks of the fast path, BATCH files, state."""

@@ -22,7 +22,7 @@ from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from singer_sdk.singerlib.messages import Message, StateMessage
 
 from tap_activities.lifecycle import target_gone
-from tap_activities.records.framing import dumps_exact
+from tap_activities.records.framing import Framing, dumps_exact
 
 FLUSH_BYTES = 1 << 20
 
@@ -102,6 +102,30 @@ def record_envelope(stream: str, extracted_at: dt.datetime) -> tuple[bytes, byte
     prefix = b'{"type":"RECORD","stream":' + orjson.dumps(stream) + b',"record":'
     suffix = b',"time_extracted":' + orjson.dumps(extracted_at.isoformat()) + b"}\n"
     return prefix, suffix
+
+
+class RecordEnvelope:
+    """The bytes around a record in the RECORD messages of the window being emitted.
+
+    A window's records carry the moment its emission began as ``time_extracted``: the
+    stream stamps each window as it starts (:meth:`stamp`). Its fast path frames blocks
+    with the framing that returns; the SDK's record path, which hands records over one
+    at a time, writes each between :attr:`prefix` and :attr:`suffix`.
+    """
+
+    def __init__(self, stream: str) -> None:
+        self.stream = stream
+        self.prefix, self.suffix = record_envelope(stream, _now())
+
+    def stamp(self) -> Framing:
+        """A window starts now: its RECORD messages' envelope, as the framing of a block."""
+        self.prefix, self.suffix = record_envelope(self.stream, _now())
+        return Framing(self.prefix, self.suffix + self.prefix, self.suffix)
+
+
+def _now() -> dt.datetime:
+    """The time a window's records are extracted (``time_extracted``), in UTC."""
+    return dt.datetime.now(dt.timezone.utc)
 
 
 F_SETPIPE_SZ = 1031  # Linux fcntl

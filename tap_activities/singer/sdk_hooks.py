@@ -1,9 +1,9 @@
 """Every private singer-sdk name the tap touches, in one place and checked once per run.
 
-The SDK's public API does not cover three things this tap needs: a record loop lean enough
-for millions of records, per-window state instead of a replication key, and SCHEMA messages
-for fields the upstream adds mid-run. For those it overrides or calls private names, and
-nowhere but here:
+The SDK's public API does not cover four things this tap needs: a record loop lean enough
+for millions of records, per-window state instead of a replication key, SCHEMA messages
+for fields the upstream adds mid-run, and a word of its own in ``--about``. For those it
+overrides, calls or sets private names, and nowhere but here:
 
 ========================================  ================================================
 private name                              what happens when an SDK release changes it
@@ -11,21 +11,26 @@ private name                              what happens when an SDK release chang
 ``Stream._sync_records``                  the fast record path steps aside: every stream
 ``Stream._write_record_message``          takes the SDK's own record loop (slower, same
 ``Stream._finalize_state``                records), with one warning naming the change
-``Stream._write_state_message``
 ``Stream._abort_sync``
 ``Stream.get_record_counter`` (public,
 ``Stream.get_sync_timer``  called as such)
 ``Stream._increment_stream_state``        no SDK path can do without them (state has no
-``Stream._write_schema_message``          replication key; new fields need a SCHEMA
-``Stream._tap``, ``Stream._stream_maps``  message; the streams need their tap): the run
-``helpers._catalog.                       stops before any export with one error line
-pop_deselected_record_properties``        naming the change
+``Stream._write_schema_message``          replication key and is written after each
+``Stream._write_state_message``           window; new fields need a SCHEMA message; the
+``Stream.state_manager.is_flushed``       streams need their tap): the run stops before
+``Stream._tap``, ``Stream._stream_maps``  any export with one error line naming the
+``helpers._catalog.                       change
+pop_deselected_record_properties``
 ``Tap._validate_config``                  the SDK's own check and wording of settings
+``Tap._get_about_info``                   the SDK's own ``--about``, without the tap's
+                                          additions, with one warning naming the change
 ========================================  ================================================
 
-Each is compared at start-up with what this tap was written against: method parameters by
-name, attributes by the SDK code that sets and reads them. ``helpers._batch`` is named only
-in type hints, never imported at run time.
+Each is compared with what this tap was written against when a run starts (``--about``
+when it prints): method parameters by name, attributes by the SDK code that sets and
+reads them (``is_flushed``: set by ``streams._state.StreamStateManager``, read by
+``_write_state_message``, which writes a STATE message only while it is False).
+``helpers._batch`` is named only in type hints, never imported at run time.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream, Tap, about
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers import _catalog
 
@@ -44,6 +49,7 @@ from tap_activities.errors import TapActivitiesError
 
 if TYPE_CHECKING:
     from tap_activities.records.framing import Block
+    from tap_activities.singer.output import RecordEnvelope
 
 LOGGER = logging.getLogger("tap_activities.sdk_hooks")
 
@@ -51,7 +57,6 @@ FAST_PATH_HOOKS: dict[str, tuple[str, ...]] = {
     "_sync_records": ("self", "context", "write_messages"),
     "_write_record_message": ("self", "record"),
     "_finalize_state": ("self", "state"),
-    "_write_state_message": ("self",),
     "_abort_sync": ("self", "abort_reason"),
     "get_record_counter": ("self", "endpoint", "log_interval"),
     "get_sync_timer": ("self",),
@@ -61,6 +66,7 @@ FAST_PATH_HOOKS: dict[str, tuple[str, ...]] = {
 REQUIRED_HOOKS: dict[str, tuple[str, ...]] = {
     "_increment_stream_state": ("self", "latest_record", "context"),
     "_write_schema_message": ("self",),
+    "_write_state_message": ("self",),
 }
 """Stream methods every record path needs: overridden to do nothing, or called."""
 
@@ -70,8 +76,14 @@ STREAM_ATTRIBUTES: dict[str, tuple[Callable[[type], Any], ...]] = {
 }
 """Stream attributes the tap reads or writes, with the SDK code that must still use them."""
 
+FLUSHED = "is_flushed"
+"""The state manager's flag that ``_write_state_message`` obeys: set False, a STATE goes out."""
+
 TAP_HOOKS: dict[str, tuple[str, ...]] = {"_validate_config": ("self", "raise_errors")}
 """Tap methods the tap overrides, with their parameters."""
+
+ABOUT_HOOK = ("_get_about_info", ())
+"""The Tap class method that gathers ``--about``'s facts, called with no arguments."""
 
 CATALOG_HELPER = ("pop_deselected_record_properties", ("record", "schema", "mask", "breadcrumb"))
 """What a RECORD's deselected fields lose, applied to BATCH files too."""
@@ -111,6 +123,32 @@ def changed_catalog_helper(module: Any = _catalog) -> list[str]:
     return [f"helpers._catalog.{name}" + (f"({', '.join(found)})" if found else " (gone)")]
 
 
+def changed_state_flag(stream_class: type = Stream, state_module: Any = None) -> list[str]:
+    """``state_manager.is_flushed``, when the SDK no longer sets it or no longer obeys it.
+
+    Renamed, the tap's per-window STATE messages would stop without a word, and a run
+    killed later would resume from its first window.
+    """
+    module = state_module if state_module is not None else _state_module()
+    manager_class = getattr(module, "StreamStateManager", None)
+    if manager_class is None:
+        return ["streams._state.StreamStateManager (gone)"]
+    for user in (manager_class.__init__, getattr(stream_class, "_write_state_message", None)):
+        code = getattr(inspect.unwrap(user), "__code__", None) if user is not None else None
+        if code is None or FLUSHED not in code.co_names:
+            return [f"state_manager.{FLUSHED} (unused by the SDK)"]
+    return []
+
+
+def changed_about_hook(tap_class: type = Tap) -> list[str]:
+    """``Tap._get_about_info``, when it is missing or asks for arguments."""
+    name, expected = ABOUT_HOOK
+    found = _parameters(getattr(tap_class, name, None))  # bound to the class: no cls
+    if found == expected:
+        return []
+    return [name + (f"({', '.join(found)})" if found is not None else " (gone)")]
+
+
 def changed_fast_path_hooks(stream_class: type = Stream) -> list[str]:
     """What differs among the names the fast record path needs."""
     return changed_methods(stream_class, FAST_PATH_HOOKS)
@@ -120,6 +158,7 @@ def changed_required_names(stream_class: type = Stream) -> list[str]:
     """What differs among the names every record path needs."""
     return (
         changed_methods(stream_class, REQUIRED_HOOKS)
+        + changed_state_flag(stream_class)
         + changed_attributes(stream_class)
         + changed_catalog_helper()
     )
@@ -150,6 +189,19 @@ def own_config_check() -> bool:
     return not changed
 
 
+@functools.lru_cache(maxsize=1)
+def own_about() -> bool:
+    """Whether ``Tap._get_about_info`` is as the tap's ``--about`` expects (warns when not)."""
+    changed = changed_about_hook()
+    if changed:
+        LOGGER.warning(
+            "singer-sdk changed how it gathers --about (%s): its own --about is printed, "
+            "without the tap's additions",
+            "; ".join(changed),
+        )
+    return not changed
+
+
 def check_required_names() -> None:
     """Stop before any export when a name with no SDK path of its own has changed."""
     changed = changed_required_names()
@@ -175,6 +227,14 @@ def _parameters(hook: Any) -> tuple[str, ...] | None:
         return None
 
 
+def _state_module() -> Any:
+    try:
+        from singer_sdk.streams import _state
+    except ImportError:
+        return None
+    return _state
+
+
 def _unwrap(user: Callable[[type], Any], stream_class: type) -> Any:
     try:
         return inspect.unwrap(user(stream_class))
@@ -183,7 +243,7 @@ def _unwrap(user: Callable[[type], Any], stream_class: type) -> Any:
 
 
 class SdkTapHooks(Tap):
-    """The override of the SDK's private settings check, and what the tap fills in."""
+    """The overrides of the SDK's settings check and ``--about``, and what the tap fills in."""
 
     def register_secrets(self) -> None:
         """Tell the log redactor this run's credential values (before any finding)."""
@@ -202,17 +262,33 @@ class SdkTapHooks(Tap):
         except ConfigValidationError as exc:
             raise self.config_error(exc) from None
 
+    @classmethod
+    def amend_about(cls, text: str, style: str) -> str:
+        """``--about``'s text as the SDK formats it in ``style``, with the tap's additions."""
+        return text
+
+    @classmethod
+    def print_about(cls, output_format: str | None = None) -> None:
+        """The SDK's ``--about``, with the tap's additions (:meth:`amend_about`)."""
+        if not own_about():
+            super().print_about(output_format)
+            return
+        style = output_format or "text"
+        text = about.AboutFormatter.get_formatter(style).format_about(cls._get_about_info())
+        print(cls.amend_about(text, style))  # --about writes to stdout, as the SDK's does
+
 
 class SdkStreamHooks(Stream):
     """The overrides of the SDK's private Stream methods, and the private names they use.
 
-    A subclass provides the records (:meth:`sync_blocks`), the RECORD envelope
-    (``_envelope``) and whether the SDK has nothing to do to a record
+    A subclass provides the records (:meth:`sync_blocks`), the envelope of the window
+    being emitted (:attr:`envelope`) and whether the SDK has nothing to do to a record
     (:meth:`can_write_directly`); this class decides which record loop runs.
     """
 
     _fast_output: bool | None = None
-    _envelope: tuple[bytes, bytes]  # the bytes around a record's JSON in its RECORD message
+    envelope: RecordEnvelope
+    """The bytes around a record's JSON in the RECORD messages of the current window."""
 
     @property
     def parent_tap(self) -> Any:
@@ -277,8 +353,8 @@ class SdkStreamHooks(Stream):
             super()._write_record_message(*args, **kwargs)
             return
         (record,) = args or (kwargs["record"],)
-        prefix, suffix = self._envelope
-        self._tap.message_writer.write_record(prefix, record, suffix)
+        envelope = self.envelope
+        self._tap.message_writer.write_record(envelope.prefix, record, envelope.suffix)
         self.state_manager.is_flushed = False
 
     def _abort_sync(self, *args: Any, **kwargs: Any) -> None:

@@ -1,27 +1,16 @@
-"""The stream core: every activity stream is a sequence of export windows.
+"""The stream core's output: a window's records as RECORD messages or BATCH files.
 
-Each source's stream classes (``sources/*/streams.py``) say how it plans its windows. A
-stream plans its windows from its bookmark, submits them to its source's shared job
-scheduler, then, window after window, waits for the job, emits the records and only then
-moves the bookmark and emits a STATE message. State per stream::
-
-    {"bookmark": "2024-05-01",      # last UTC day whose export is fully emitted
-     "mode": "snapshot" | "delta",  # People.ai: which kind of export that day refers to
-     "delta_start": "2024-05-01",   # People.ai, while building history: first delta day
-     "jobs": {"2024-05-02..2024-05-15": {"job_id": "...", "export_type": "delta"}}}
-
-``jobs`` keeps the upstream ids of exports created but not yet emitted (of every stream,
-since jobs are created ahead for streams that sync later), so an interrupted run picks
-them up instead of exporting the same window again.
+:class:`ExportStream` is the base class of every activity stream. Its windows are run by
+:class:`~tap_activities.singer.window_runner.WindowRunner`; here each window's records go
+out, by the fast path or the SDK's, and fields the schema does not list are declared
+before the first record that carries them.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from singer_sdk import SchemaDirectory, StreamSchema
@@ -29,9 +18,10 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
-from tap_activities.errors import ConfigError, ExportExpiredError
-from tap_activities.export.jobs import ExportRequest, ExportTicket, JobSnapshot
-from tap_activities.export.windows import Window
+from tap_activities.errors import ConfigError
+from tap_activities.export.request import ExportRequest
+from tap_activities.export.source import DeflatingSource
+from tap_activities.export.status import JobSnapshot
 from tap_activities.records.contract import (
     FieldTypes,
     SchemaDrift,
@@ -42,24 +32,20 @@ from tap_activities.records.deflated import DeflatedBlock
 from tap_activities.records.framing import LINES, Block, Framing, decode_lines
 from tap_activities.schemas import schema_directory
 from tap_activities.singer.batch import BatchFileWriter
-from tap_activities.singer.output import BufferedSingerWriter, record_envelope
-from tap_activities.singer.sdk_hooks import SdkStreamHooks, pop_deselected_record_properties
+from tap_activities.singer.output import BufferedSingerWriter, RecordEnvelope
+from tap_activities.singer.sdk_hooks import pop_deselected_record_properties
+from tap_activities.singer.window_runner import WindowRunner
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
-    from tap_activities.export.runtime import SourceRuntime
 
-EXPIRED_EXPORT_ATTEMPTS = 3
-T = TypeVar("T")
 AnyBlock = TypeVar("AnyBlock", Block, DeflatedBlock)
 
 
-class ExportStream(SdkStreamHooks):
+class ExportStream(WindowRunner):
     """Base class of every activity stream; subclasses say which source and type."""
 
-    source_name: ClassVar[str]
-    activity_type: ClassVar[str]
     primary_keys: ClassVar[list[str]] = ["uid"]
     # Records are parsed from JSON and already hold JSON types: conformance would only
     # cost time and drop fields the schema does not list, which must pass through.
@@ -68,72 +54,19 @@ class ExportStream(SdkStreamHooks):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._tickets: list[ExportTicket] | None = None
-        self._next_window = 0  # index of the first ticket not yet emitted
         self._fields = tuple(self.schema.get("properties", {}))  # those a record lacks are null
         self._date_times = date_time_paths(self.schema)
         self.logger.addFilter(_quiet_sync_error)
         self._drift = SchemaDrift()
         self._fast_output: bool | None = None
-        self._envelope = record_envelope(self.name, _now())
+        self.envelope = RecordEnvelope(self.name)
 
     @property
     def replication_method(self) -> str:
         """Always incremental: the bookmark is the last finished window, not a field."""
         return REPLICATION_INCREMENTAL
 
-    # Planning ---------------------------------------------------------------------------
-
-    @property
-    def runtime(self) -> SourceRuntime:
-        """The source's client and scheduler, shared by every stream of the source."""
-        return self.parent_tap.runtime(self.source_name)
-
-    def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
-        """Windows to export this run, with their export type, in order."""
-        raise NotImplementedError
-
-    def window_done(self, state: dict, window: Window, export_type: str | None, last: bool) -> None:
-        """Move the bookmark after a window's records are all out."""
-        state["bookmark"] = window.end.isoformat()
-
-    def plan(self) -> list[ExportTicket]:
-        """Submit this run's windows to the scheduler once; later calls return the tickets."""
-        if self._tickets is None:
-            state = self.stream_state
-            settings = self.runtime.settings
-            plan = self.plan_windows(state, settings.end_date)
-            kept_jobs = state.get("jobs") or {}
-            self._tickets = []
-            for window, export_type in plan:
-                kept = kept_jobs.get(window.key) or {}
-                resume = kept.get("job_id") if kept.get("export_type") == export_type else None
-                request = ExportRequest(
-                    stream=self.name,
-                    activity_type=self.activity_type,
-                    window=window,
-                    export_type=export_type,
-                    resume_job_id=resume,
-                )
-                self._tickets.append(self.runtime.scheduler.submit(request))
-            if not plan:
-                self.logger.info(
-                    "%s: nothing to export (bookmark %s)", self.name, state.get("bookmark")
-                )
-            else:
-                first, last = plan[0][0], plan[-1][0]
-                kinds = sorted({k or "export" for _, k in plan})
-                self.logger.info(
-                    "%s: %d window(s) %s..%s (%s)",
-                    self.name,
-                    len(plan),
-                    first.start,
-                    last.end,
-                    ", ".join(kinds),
-                )
-        return self._tickets
-
-    # Syncing ----------------------------------------------------------------------------
+    # Output -------------------------------------------------------------------------------
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         """Emit every window's records in order, moving the bookmark after each window."""
@@ -148,14 +81,20 @@ class ExportStream(SdkStreamHooks):
         yielded here; the bookmark moves only after a window's last manifest is out.
         """
         writer = BatchFileWriter(batch_config, self.tap_name, self.name)
-        deflated = getattr(self.runtime.client, "deflated_blocks", None)
-        if writer.writes_gzip_lines and deflated is not None and self.can_write_directly():
-            # People.ai: lines validated, null-filled and compressed in the download
-            # workers; this thread only lays compressed blocks into files.
+        client = self.runtime.client
+        if (
+            writer.writes_gzip_lines
+            and isinstance(client, DeflatingSource)
+            and self.can_write_directly()
+        ):
+            # A deflating source (People.ai): lines validated, null-filled and compressed in its
+            # download workers; this thread only lays compressed blocks into files.
             fields, date_times = self._fields, self._date_times
             return self._each_window(
                 lambda job, request: writer.deflated_manifests(
-                    self._counted(job, request, deflated(job, request, fields, date_times))
+                    self._counted(
+                        job, request, client.deflated_blocks(job, request, fields, date_times)
+                    )
                 )
             )
         if writer.writes_lines and self.can_write_directly():
@@ -197,73 +136,37 @@ class ExportStream(SdkStreamHooks):
 
         return transform
 
-    def _each_window(
-        self, emit: Callable[[JobSnapshot, ExportRequest], Iterator[T]]
-    ) -> Iterator[T]:
-        """Run ``emit`` for every planned window; advance and write state after each."""
-        tickets = self.plan()
-        for position in range(len(tickets)):
-            self._next_window = position
-            ticket = tickets[position]
-            for attempt in range(1, EXPIRED_EXPORT_ATTEMPTS + 1):
-                job = ticket.wait()
-                self.parent_tap.remember_all_jobs()
-                self.write_state_now()
-                try:
-                    yield from emit(job, ticket.request)
-                    break
-                except ExportExpiredError as exc:
-                    if attempt == EXPIRED_EXPORT_ATTEMPTS:
-                        raise
-                    self.logger.warning("%s; exporting the window again", exc)
-                    self.runtime.scheduler.release(ticket)
-                    ticket = self.runtime.scheduler.submit(
-                        replace(ticket.request, resume_job_id=None)
-                    )
-                    tickets[position] = ticket
-            self.window_done(
-                self.stream_state,
-                ticket.request.window,
-                ticket.request.export_type,
-                position == len(tickets) - 1,
-            )
-            self.runtime.scheduler.release(ticket)
-            self._next_window = position + 1
-            self.parent_tap.remember_all_jobs()
-            self.write_state_now()
-
     def sync_blocks(self) -> Iterator[Block]:
-        """Every window's records in blocks, the bookmark moved after each window."""
-        return self._each_window(self._window_blocks)
+        """Every window's records in RECORD blocks, the bookmark moved after each window."""
+        return self._each_window(
+            lambda job, request: self._window_blocks(job, request, self.envelope.stamp())
+        )
 
     def _window_records(self, job: JobSnapshot, request: ExportRequest) -> Iterator[dict[str, Any]]:
         """The window's records as dicts, for the SDK's record path and stream maps.
 
         Decoded from the very blocks the fast path writes (framed as JSON Lines): one read
         path per source, so both paths emit the same records under the same contract, and
-        new fields are declared before the first record that carries them.
+        new fields are declared before the first record that carries them. The SDK writes
+        them as this window's RECORD messages (:attr:`envelope`).
         """
+        self.envelope.stamp()
         for block in self._window_blocks(job, request, LINES):
             yield from decode_lines(block.data)
 
     def _window_blocks(
-        self,
-        job: JobSnapshot,
-        request: ExportRequest,
-        framing: Framing | None = None,
+        self, job: JobSnapshot, request: ExportRequest, framing: Framing
     ) -> Iterator[Block]:
         """The window's records, serialised and framed: ``(count, bytes, unknown)`` pieces.
 
         Schema fields a record lacks are null. People.ai records are never decoded: their
-        JSON lines are validated and reused (:class:`~tap_activities.records.jsonl.RecordLines`);
-        other sources' records are serialised with orjson as they are parsed. ``framing``
-        None: RECORD messages stamped with the window's extraction time. Fields outside
+        JSON lines are validated and reused
+        (:class:`~tap_activities.sources.peopleai.lines.record_lines.RecordLines`); other
+        sources' records are serialised with orjson as they are parsed. Fields outside
         the schema are declared before the block that carries them goes on.
         """
-        self._envelope = prefix, suffix = record_envelope(self.name, _now())
-        frame = framing or Framing(prefix, suffix + prefix, suffix)
         blocks = self.runtime.client.record_blocks(
-            job, request, self._fields, frame, self._date_times
+            job, request, self._fields, framing, self._date_times
         )
         yield from self._counted(job, request, blocks)
 
@@ -344,26 +247,6 @@ class ExportStream(SdkStreamHooks):
             and all(self.mask.values())
         )
 
-    def remember_jobs(self) -> None:
-        """Put the job ids of this stream's windows not yet emitted into its state."""
-        if self._tickets is None:  # not planned: not selected, or its state is as loaded
-            return
-        jobs = {
-            t.request.window.key: {"job_id": t.job_id, "export_type": t.request.export_type}
-            for t in self._tickets[self._next_window :]
-            if t.job_id
-        }
-        state = self.stream_state
-        if jobs:
-            state["jobs"] = jobs
-        else:
-            state.pop("jobs", None)
-
-
-def _now() -> dt.datetime:
-    """The time a window's records are extracted (``time_extracted``), in UTC."""
-    return dt.datetime.now(dt.timezone.utc)
-
 
 def _quiet_sync_error(record: logging.LogRecord) -> bool:
     """Keep the SDK's "An unhandled error occurred while syncing" off the log above debug.
@@ -375,8 +258,3 @@ def _quiet_sync_error(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith("An unhandled error occurred while syncing") or (
         logging.getLogger("tap_activities").isEnabledFor(logging.DEBUG)
     )
-
-
-def state_date(value: Any) -> dt.date | None:
-    """A day kept in state (``bookmark``, ``delta_start``), or None when absent."""
-    return dt.date.fromisoformat(str(value)) if value else None

@@ -1,1 +1,1 @@
-"""Moving bytes: HTTP, parallel downloads, worker processes, spooled output."""
+"""Moving bytes for both sources: HTTP, parallel downloads, worker processes, spools."""

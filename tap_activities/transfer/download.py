@@ -1,6 +1,7 @@
 """Parallel, ordered downloads of export parts: to temporary files, or straight into their pass.
 
-An export arrives in parts (People.ai fragments). Parts are fetched by a small thread pool
+An export arrives in parts (People.ai's fragments; ChartMogul's one zip is a single part).
+Parts are fetched by a small thread pool
 a few ahead of the part being parsed, each straight to a temporary file on disk, so memory
 does not grow with the export and the parser never waits for the network when the network
 is faster than parsing. Parts come back in their upstream order, so records leave in a
@@ -8,7 +9,7 @@ stable order. A part cut short, or one its fetcher finds broken (a bad JSON line
 zip CRC), is fetched again a bounded number of times, never emitted half; each file is
 deleted once consumed.
 
-A part whose whole pass can run where it is downloaded (People.ai fragments: validated,
+A part whose whole pass can run where it is downloaded (a People.ai fragment: validated,
 framed, spooled) skips the file: :func:`read_body` sends the GET in the worker and
 feeds the body to the pass as it arrives, which saves writing and reading back every
 byte of the export. Only a clean ``200`` is read that way; any other answer, or a

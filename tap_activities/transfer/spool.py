@@ -1,9 +1,9 @@
-"""Blocks prepared by a worker, parked on disk until the main thread emits them.
+"""Bytes prepared by a worker, parked on disk until the main thread emits them.
 
-A People.ai fragment is validated and turned into output (RECORD lines, or compressed
-batch lines) by a worker (a download thread, or a worker process) while the main thread
-is still emitting earlier fragments; the result waits here rather than in memory, so
-memory stays flat however far ahead the workers are and however large a fragment is.
+A part of an export (a People.ai fragment, a range of a ChartMogul CSV) is turned into
+output by a worker (a download thread, or a worker process) while the main thread is
+still emitting earlier parts; the result waits here rather than in memory, so memory
+stays flat however far ahead the workers are and however large a part is.
 A spool is handed from the worker that fills it to the thread that reads it by name
 (:meth:`Spool.handoff`, :meth:`Spool.adopt`), which works across processes too.
 """
@@ -15,10 +15,6 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
-
-from tap_activities.records.contract import FieldTypes
-from tap_activities.records.deflated import DeflatedBlock, deflate
-from tap_activities.records.framing import Block
 
 Meta = TypeVar("Meta")
 
@@ -78,53 +74,6 @@ class Spool(Generic[Meta]):
         """Drop the blocks unread (a failed or abandoned part)."""
         self._file.close()
         Path(self._path).unlink(missing_ok=True)
-
-
-BlockMeta = tuple[int, "dict[str, int] | None"]
-"""What a spool of framed records keeps per block: its record count and unknown types."""
-
-
-def spool_blocks(
-    blocks: Iterable[tuple[int, bytes, dict[str, int] | None]],
-    directory: Path | str | None = None,
-) -> Spool[BlockMeta]:
-    """Park ``(count, framed records, unknown types)`` blocks (``framing.Block``)."""
-    return spool((((count, unknown), data) for count, data, unknown in blocks), directory)
-
-
-def read_blocks(part: Spool[BlockMeta]) -> Iterator[Block]:
-    """The blocks :func:`spool_blocks` parked, in order, as they were given."""
-    for (count, unknown), data in part.read():
-        yield Block(count, data, unknown)
-
-
-DeflatedPart = Spool[tuple[int, int, int, "FieldTypes | None"]]
-"""A part's compressed blocks, parked by the download worker: ``(count, crc, size, unknown)``."""
-
-
-def deflate_part(blocks: Iterable[Block], directory: Path | None = None) -> DeflatedPart:
-    """Compress ``(count, JSON lines)`` blocks into a spool file, block by block.
-
-    Runs in the download worker, so lines are compressed in parallel with the output
-    of earlier parts; only the compressed bytes reach the main thread, and memory holds
-    one block at a time whatever the part's size.
-    """
-    return spool(_compressed(blocks), directory)
-
-
-def _compressed(
-    blocks: Iterable[Block],
-) -> Iterator[tuple[tuple[int, int, int, FieldTypes | None], bytes]]:
-    """``((count, crc, size, unknown), compressed)`` of each block, as a spool parks them."""
-    for count, lines, unknown in blocks:
-        block = deflate(count, lines)
-        yield (count, block.crc, block.size, unknown), block.data
-
-
-def read_deflated(part: DeflatedPart) -> Iterator[DeflatedBlock]:
-    """The blocks of a part, one at a time, as :func:`deflate_part` compressed them."""
-    for (count, crc, size, unknown), data in part.read():
-        yield DeflatedBlock(count, data, crc, size, unknown)
 
 
 def spool(blocks: Iterable[tuple[Meta, bytes]], directory: Path | str | None = None) -> Spool[Meta]:

@@ -1,13 +1,13 @@
-"""Worker processes for the CPU-bound pass over downloaded fragments.
+"""Worker processes for the CPU-bound passes over downloaded export parts.
 
-Validating, null-filling, framing and compressing a People.ai fragment is Python work
-under the GIL: done in the download threads, it uses one core however many the machine
-has. A few forked worker processes put the other cores to work. They are forked once,
-when a sync starts and the tap has no other thread yet (forking a threaded process can
-copy a lock some other thread holds, and the child would wait on it forever), so they
-inherit every module already imported and cost milliseconds to start. Work and results
-travel as file names and small indexes (see :mod:`tap_activities.transfer.spool`), never as
-record data.
+Validating, null-filling, framing and compressing a People.ai fragment, or typing and
+framing a range of a ChartMogul CSV, is Python work under the GIL: done in the download
+threads, it uses one core however many the machine has. A few forked worker processes put
+the other cores to work. They are forked once, when a sync starts and the tap has no other
+thread yet (forking a threaded process can copy a lock some other thread holds, and the
+child would wait on it forever), so they inherit every module already imported and cost
+milliseconds to start. Work and results travel as file names and small indexes (see
+:mod:`tap_activities.transfer.spool`), never as record data.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class WorkersBusyError(Exception):
     """Every worker process is taken, and the caller asked not to wait."""
 
 
-class FragmentWorkers:
+class WorkerPool:
     """Runs a function in a worker process if there are any, else in the calling thread."""
 
     def __init__(self, pool: ProcessPoolExecutor | None = None, processes: int = 0) -> None:
@@ -48,7 +48,7 @@ class FragmentWorkers:
         self._free = threading.BoundedSemaphore(self._processes) if pool is not None else None
 
     @classmethod
-    def start(cls, processes: int) -> FragmentWorkers:
+    def start(cls, processes: int) -> WorkerPool:
         """Fork ``processes`` workers now, if that is safe here; otherwise run in threads.
 
         Forking needs Linux (elsewhere the "fork" start method is unsafe or missing) and

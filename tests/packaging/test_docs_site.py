@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.must_run import require_path, unavailable
+from tests.kit.must_run import require_path, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

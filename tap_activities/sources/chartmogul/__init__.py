@@ -1,1 +1,1 @@
-"""ChartMogul Activities Export: client, zipped CSV."""
+"""ChartMogul Activities Export: settings, client, zipped CSV, streams."""

@@ -30,43 +30,38 @@ from tap_activities.errors import (
     NotFoundError,
     UpstreamError,
 )
-from tap_activities.export.jobs import ExportRequest, ExportStatus, JobSnapshot
+from tap_activities.export.request import ExportRequest
+from tap_activities.export.status import ExportStatus, JobFormat, JobSnapshot, body_time
 from tap_activities.records.framing import Block, Framing, frame_records
-from tap_activities.settings import ChartMogulSettings, Settings
+from tap_activities.records.spooled import BlockMeta, read_blocks
+from tap_activities.settings import Settings
 from tap_activities.sources.chartmogul import zipped_csv as chartmogul_csv
+from tap_activities.sources.chartmogul.settings import ChartMogulSettings
 from tap_activities.sources.chartmogul.zipped_csv import CsvRange, frame_csv_range
 from tap_activities.transfer.download import PartDownloader, copy_body
 from tap_activities.transfer.http import ApiSession, HostContact, fetch_foreign, redact_url
-from tap_activities.transfer.spool import BlockMeta, Handoff, Spool, read_blocks
-from tap_activities.transfer.workers import FragmentWorkers
+from tap_activities.transfer.spool import Handoff, Spool
+from tap_activities.transfer.workers import WorkerPool
 
 EXPORTS_PATH = "/v1/activities_export"
 PING_PATH = "/v1/ping"  # the authentication test endpoint of ChartMogul's API (and its clients)
 MAX_OPEN_EXPORTS = 5
 
-_STATES = {
-    "pending": ExportStatus.QUEUED,
-    "processing": ExportStatus.RUNNING,
-    "succeeded": ExportStatus.COMPLETED,
-    "successful": ExportStatus.COMPLETED,
-    "failed": ExportStatus.FAILED,
-}
-
-
-def parse_export(body: Any) -> JobSnapshot:
-    """Turn an export object into a :class:`JobSnapshot`; an unknown status is an error."""
-    if not isinstance(body, Mapping) or not body.get("id"):
-        msg = (
-            "ChartMogul answered something that is not an export (no 'id'); "
-            "is 'chartmogul_api_url' right?"
-        )
-        raise UpstreamError(msg)
-    raw = str(body.get("status", ""))
-    status = _STATES.get(raw.strip().lower())
-    if status is None:
-        msg = f"ChartMogul export {body['id']} has an unknown status {raw!r}"
-        raise UpstreamError(msg)
-    return JobSnapshot(str(body["id"]), status, body, body.get("message") or body.get("error"))
+EXPORTS = JobFormat(
+    upstream="ChartMogul",
+    noun="export",
+    id_key="id",
+    status_key="status",
+    states={
+        "pending": ExportStatus.QUEUED,
+        "processing": ExportStatus.RUNNING,
+        "succeeded": ExportStatus.COMPLETED,
+        "successful": ExportStatus.COMPLETED,
+        "failed": ExportStatus.FAILED,
+    },
+    url_setting="chartmogul_api_url",
+)
+"""The export objects of the API document (``id``, ``status``)."""
 
 
 class ChartMogulClient:
@@ -78,7 +73,7 @@ class ChartMogulClient:
         self,
         source: ChartMogulSettings,
         settings: Settings,
-        workers: FragmentWorkers | None = None,
+        workers: WorkerPool | None = None,
     ) -> None:
         """Bind the client to the configured API host and key (``workers``: CSV ranges)."""
         self.api = ApiSession(
@@ -92,7 +87,7 @@ class ChartMogulClient:
         )
         self.max_outstanding = MAX_OPEN_EXPORTS
         self.downloader = PartDownloader(workers=1)
-        self.workers = workers or FragmentWorkers()
+        self.workers = workers or WorkerPool()
 
     def create(self, request: ExportRequest) -> JobSnapshot:
         """Create an activities export of one type for one window (whole UTC days)."""
@@ -104,7 +99,7 @@ class ChartMogulClient:
         response = self.api.request(
             "POST", EXPORTS_PATH, json=payload, retry=False, base_url_endpoint=True
         )
-        return parse_export(self._json(response))
+        return EXPORTS.read(response)
 
     def check_credentials(self) -> str:
         """The key and the base URL, asked of ChartMogul's authentication test endpoint.
@@ -112,7 +107,7 @@ class ChartMogulClient:
         ``GET /v1/ping`` answers ``{"data": "pong!"}`` to a valid key and 401 to any other;
         a 404 means ``chartmogul_api_url`` is not the API's base URL. Nothing is exported.
         """
-        body = self._json(self.api.request("GET", PING_PATH, base_url_endpoint=True))
+        body = EXPORTS.json(self.api.request("GET", PING_PATH, base_url_endpoint=True))
         if not isinstance(body, Mapping) or body.get("data") != "pong!":
             msg = (
                 f"ChartMogul GET {PING_PATH} did not answer pong "
@@ -127,7 +122,7 @@ class ChartMogulClient:
 
     def status(self, job_id: str) -> JobSnapshot:
         """Read one export."""
-        return parse_export(self._json(self.api.request("GET", f"{EXPORTS_PATH}/{job_id}")))
+        return EXPORTS.read(self.api.request("GET", f"{EXPORTS_PATH}/{job_id}"))
 
     def record_blocks(
         self,
@@ -231,17 +226,6 @@ class ChartMogulClient:
         directory = self.downloader.directory
         return None if directory is None else str(directory)
 
-    @staticmethod
-    def _json(response: Any) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            msg = (
-                "ChartMogul answered something that is not JSON; "
-                "is 'chartmogul_api_url' the ChartMogul API?"
-            )
-            raise UpstreamError(msg) from None
-
 
 def _drop_spool(handoff: Handoff[BlockMeta]) -> None:
     """A range's spool that will never be read."""
@@ -249,14 +233,7 @@ def _drop_spool(handoff: Handoff[BlockMeta]) -> None:
 
 
 def _check_not_expired(expires_at: Any, where: str) -> None:
-    if not expires_at:
-        return
-    try:
-        moment = dt.datetime.fromisoformat(str(expires_at).replace("Z", "+00:00"))
-    except ValueError:
-        return
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    if moment <= dt.datetime.now(dt.timezone.utc):
+    moment = body_time(expires_at)
+    if moment is not None and moment <= dt.datetime.now(dt.timezone.utc):
         msg = f"{where}: file_url expired at {expires_at}"
         raise ExportExpiredError(msg)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_activities.export.windows import Window, snapshot_windows
-from tap_activities.singer.streams import ExportStream, state_date
+from tap_activities.singer.streams import ExportStream
+from tap_activities.singer.window_runner import WindowPlan, state_date
+
+if TYPE_CHECKING:
+    from tap_activities.settings import Settings
+    from tap_activities.sources.chartmogul.settings import ChartMogulSettings
 
 
 def plan_chartmogul_windows(
@@ -28,17 +34,19 @@ class ChartMogulStream(ExportStream):
     source_name = "chartmogul"
     primary_keys: ClassVar[list[str]] = ["uuid"]
 
-    def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
+    @classmethod
+    def plan_windows(
+        cls, state: Mapping[str, Any], settings: Settings, today: dt.date
+    ) -> WindowPlan:
         """From ``start_date``, or from the bookmark minus the look-back, to ``end_date``."""
-        settings = self.runtime.settings
-        assert settings.chartmogul is not None
+        own: ChartMogulSettings = settings.sources[cls.source_name]
         windows = plan_chartmogul_windows(
             settings.start_date,
             settings.end_date,
             state_date(state.get("bookmark")),
-            settings.chartmogul.lookback_days,
+            own.lookback_days,
         )
-        return [(window, None) for window in windows]
+        return WindowPlan([(window, None) for window in windows])
 
 
 def _chartmogul_stream(activity_type: str) -> type[ChartMogulStream]:

@@ -28,8 +28,9 @@ from typing import Any, BinaryIO
 from tap_activities.errors import CorruptDownloadError, DataFormatError, UnsafeArchiveError
 from tap_activities.records.contract import NULL, STRING, FieldTypes
 from tap_activities.records.framing import Framing, frame_records
+from tap_activities.records.spooled import BlockMeta, spool_blocks
 from tap_activities.sources.chartmogul import zip_members
-from tap_activities.transfer.spool import BlockMeta, Handoff, spool_blocks
+from tap_activities.transfer.spool import Handoff
 
 MONEY_COLUMNS = ("activity_mrr_movement", "activity_mrr", "activity_arr")
 KNOWN_COLUMNS: dict[str, dict[str, Any]] = {

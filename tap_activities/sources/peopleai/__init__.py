@@ -1,1 +1,1 @@
-"""People.ai Raw Activity Data API: client, OAuth tokens."""
+"""People.ai Raw Activity Data API: settings, client, OAuth tokens, fragments, line pass."""

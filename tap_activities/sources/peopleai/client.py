@@ -15,10 +15,8 @@ here are deliberately tolerant:
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
 
 from tap_activities.errors import (
     AuthError,
@@ -26,17 +24,19 @@ from tap_activities.errors import (
     TransientError,
     UpstreamError,
 )
-from tap_activities.export.jobs import ExportRequest, ExportStatus, JobSnapshot
+from tap_activities.export.request import ExportRequest
+from tap_activities.export.status import ExportStatus, JobFormat, JobSnapshot, body_time
 from tap_activities.records.deflated import DeflatedBlock
 from tap_activities.records.framing import Block, Framing
-from tap_activities.settings import PeopleAISettings, Settings
+from tap_activities.settings import Settings
 from tap_activities.sources.peopleai.auth import PeopleAITokenAuth
 from tap_activities.sources.peopleai.fragments import FragmentReader
+from tap_activities.sources.peopleai.settings import PeopleAISettings
 from tap_activities.transfer.download import (
     PartDownloader,
 )
 from tap_activities.transfer.http import ApiSession, HostContact
-from tap_activities.transfer.workers import FragmentWorkers
+from tap_activities.transfer.workers import WorkerPool
 
 LOGGER = logging.getLogger("tap_activities.peopleai")
 JOBS_PATH = "/pull/v1/export/activities/jobs"
@@ -45,31 +45,23 @@ MAX_QUEUED_JOBS = 10
 RECONCILE_SLACK_SECONDS = 120.0
 """Clock difference tolerated when matching a job to an unanswered creation."""
 
-_STATES = {
-    "queued": ExportStatus.QUEUED,
-    "running": ExportStatus.RUNNING,
-    "completed": ExportStatus.COMPLETED,
-    "failed": ExportStatus.FAILED,
-    "canceled": ExportStatus.CANCELED,
-    "cancelled": ExportStatus.CANCELED,
-}
-
-
-def parse_job(body: Any) -> JobSnapshot:
-    """Turn a job object into a :class:`JobSnapshot`; an unknown state is an error."""
-    if not isinstance(body, Mapping) or not body.get("job_id"):
-        msg = (
-            "People.ai answered something that is not a job (no 'job_id'); "
-            "is 'peopleai_api_url' right?"
-        )
-        raise UpstreamError(msg)
-    raw_state = str(body.get("state", ""))
-    status = _STATES.get(raw_state.strip().lower())
-    if status is None:
-        msg = f"People.ai job {body['job_id']} has an unknown state {raw_state!r}"
-        raise UpstreamError(msg)
-    message = body.get("message") or body.get("error")
-    return JobSnapshot(str(body["job_id"]), status, body, str(message) if message else None)
+JOBS = JobFormat(
+    upstream="People.ai",
+    noun="job",
+    id_key="job_id",
+    status_key="state",
+    states={
+        "queued": ExportStatus.QUEUED,
+        "running": ExportStatus.RUNNING,
+        "completed": ExportStatus.COMPLETED,
+        "failed": ExportStatus.FAILED,
+        "canceled": ExportStatus.CANCELED,
+        "cancelled": ExportStatus.CANCELED,
+    },
+    url_setting="peopleai_api_url",
+    names_content_type=True,
+)
+"""The job objects of the API document (``job_id``, ``state``)."""
 
 
 class PeopleAIClient:
@@ -81,7 +73,7 @@ class PeopleAIClient:
         self,
         source: PeopleAISettings,
         settings: Settings,
-        workers: FragmentWorkers | None = None,
+        workers: WorkerPool | None = None,
     ) -> None:
         """Bind the client to the configured API host and credentials.
 
@@ -112,7 +104,7 @@ class PeopleAIClient:
             auth.token,
             JOBS_PATH,
             PartDownloader(workers=settings.download_workers),
-            workers or FragmentWorkers(),
+            workers or WorkerPool(),
         )
 
     def create(self, request: ExportRequest) -> JobSnapshot:
@@ -128,11 +120,11 @@ class PeopleAIClient:
             if "limit" in str(exc).lower() and not isinstance(exc, RateLimitedError):
                 raise RateLimitedError(str(exc)) from None
             raise
-        return parse_job(self._json(response))
+        return JOBS.read(response)
 
     def status(self, job_id: str) -> JobSnapshot:
         """Read one job."""
-        return parse_job(self._json(self.api.request("GET", f"{JOBS_PATH}/{job_id}")))
+        return JOBS.read(self.api.request("GET", f"{JOBS_PATH}/{job_id}"))
 
     def check_credentials(self) -> str:
         """A token for the key pair: the first call of a sync, before any job exists.
@@ -150,13 +142,13 @@ class PeopleAIClient:
 
     def list_jobs(self) -> list[JobSnapshot]:
         """All jobs the upstream still knows (the past 10 days)."""
-        body = self._json(self.api.request("GET", JOBS_PATH, base_url_endpoint=True))
+        body = JOBS.json(self.api.request("GET", JOBS_PATH, base_url_endpoint=True))
         if isinstance(body, Mapping):
             body = body.get("jobs", body.get("data", []))
         if not isinstance(body, list):
             msg = "People.ai job list is not a list"
             raise UpstreamError(msg)
-        return [parse_job(item) for item in body]
+        return [JOBS.snapshot(item) for item in body]
 
     def record_blocks(
         self,
@@ -206,22 +198,10 @@ class PeopleAIClient:
             if job.job_id not in exclude
             and job.status not in {ExportStatus.FAILED, ExportStatus.CANCELED}
             and all(job.body.get(key) == value for key, value in wanted.items())
-            and (created := _epoch(job.body.get("job_created_time"))) is not None
-            and created >= earliest
+            and (created := body_time(job.body.get("job_created_time"))) is not None
+            and created.timestamp() >= earliest
         ]
         return max(matches, key=lambda pair: pair[0])[1] if matches else None
-
-    @staticmethod
-    def _json(response: Any) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            msg = (
-                "People.ai answered something that is not JSON "
-                f"(Content-Type {response.headers.get('Content-Type', '?')}); "
-                "is 'peopleai_api_url' the People.ai API?"
-            )
-            raise UpstreamError(msg) from None
 
 
 def job_payload(request: ExportRequest) -> dict[str, str]:
@@ -233,16 +213,3 @@ def job_payload(request: ExportRequest) -> dict[str, str]:
         "output_format": "JSONLines",
         "export_type": request.export_type,
     }
-
-
-def _epoch(stamp: Any) -> float | None:
-    """``yyyy-MM-ddTHH:mm:ssZ`` as seconds since the epoch (None if absent or odd)."""
-    if not stamp:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.timestamp()

@@ -1,8 +1,8 @@
 """People.ai's fragments: a completed job's data, downloaded and framed in parallel.
 
 A job's data comes in fragments (``GET …/jobs/{id}/data?fragment=i``). Each goes straight
-from the socket into a worker's pass (:class:`~tap_activities.records.jsonl.RecordLines`,
-which validates, contracts and frames its lines) and waits in a spool until its turn; a
+from the socket into a worker's pass (:class:`~.lines.record_lines.RecordLines`, which
+validates, contracts and frames its lines) and waits in a spool until its turn; a
 fragment that does not answer a clean ``200`` is fetched to a file, with retries, and the
 pass runs over the file. A broken line means "fetch again" before anything of the
 fragment is emitted. :class:`FragmentTally` decides whether a 404 on the last index is
@@ -27,11 +27,18 @@ from tap_activities.errors import (
     NotFoundError,
     UpstreamError,
 )
-from tap_activities.export.jobs import JobSnapshot
+from tap_activities.export.status import JobSnapshot
 from tap_activities.records.contract import FieldTypes
 from tap_activities.records.deflated import DeflatedBlock
 from tap_activities.records.framing import LINES, Block, Framing
-from tap_activities.records.jsonl import Readable, RecordLines
+from tap_activities.records.spooled import (
+    BlockMeta,
+    deflate_part,
+    read_blocks,
+    read_deflated,
+    spool_blocks,
+)
+from tap_activities.sources.peopleai.lines.record_lines import Readable, RecordLines
 from tap_activities.transfer.download import (
     BodyGet,
     BodyRead,
@@ -41,16 +48,8 @@ from tap_activities.transfer.download import (
     read_body,
 )
 from tap_activities.transfer.http import ApiSession
-from tap_activities.transfer.spool import (
-    BlockMeta,
-    Handoff,
-    Spool,
-    deflate_part,
-    read_blocks,
-    read_deflated,
-    spool_blocks,
-)
-from tap_activities.transfer.workers import FragmentWorkers, WorkersBusyError
+from tap_activities.transfer.spool import Handoff, Spool
+from tap_activities.transfer.workers import WorkerPool, WorkersBusyError
 
 LOGGER = logging.getLogger("tap_activities.peopleai")
 DOWNLOAD_SECONDS_PER_20MB = 60.0
@@ -66,7 +65,7 @@ class FragmentReader:
         token: Callable[[], str],
         jobs_path: str,
         downloader: PartDownloader,
-        workers: FragmentWorkers,
+        workers: WorkerPool,
     ) -> None:
         """``token``: the bearer token a worker sends with its own GET of a fragment."""
         self.api = api
@@ -89,7 +88,7 @@ class FragmentReader:
         This is the tap's one way to read People.ai data: the SDK's record path decodes
         these blocks (framed as JSON Lines) too. ``date_times`` (paths of the schema's
         date-time fields) are given their offset
-        (:class:`~tap_activities.records.jsonl.RecordLines`).
+        (:class:`~.lines.record_lines.RecordLines`).
 
         Each fragment is validated, null-filled and framed by a worker (a worker process,
         or its download thread) in one pass over its lines: a broken line means "fetch

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from tap_activities.export.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
-from tap_activities.singer.streams import ExportStream, state_date
+from tap_activities.singer.streams import ExportStream
+from tap_activities.singer.window_runner import WindowPlan, state_date
+
+if TYPE_CHECKING:
+    from tap_activities.settings import Settings
 
 
 def plan_peopleai_windows(
@@ -27,15 +33,22 @@ class PeopleAIStream(ExportStream):
 
     source_name = "peopleai"
 
-    def plan_windows(self, state: dict, today: dt.date) -> list[tuple[Window, str | None]]:
-        """Snapshot windows until history is complete, then delta windows from the bookmark."""
-        settings = self.runtime.settings
+    @classmethod
+    def plan_windows(
+        cls, state: Mapping[str, Any], settings: Settings, today: dt.date
+    ) -> WindowPlan:
+        """Snapshot windows until history is complete, then delta windows from the bookmark.
+
+        While history is built, the state says so (``mode``) and keeps the day it began
+        (``delta_start``, ``today`` on the first run): deltas follow from that day, so the
+        activities processed while history was exported are not lost.
+        """
         bookmark = state_date(state.get("bookmark"))
         if state.get("mode") == "delta" and bookmark is not None:
-            return list(plan_peopleai_windows(settings.start_date, settings.end_date, bookmark))
+            return WindowPlan(
+                plan_peopleai_windows(settings.start_date, settings.end_date, bookmark)
+            )
         # Building history (first run, or a run that stopped part-way through it).
-        state.setdefault("delta_start", dt.datetime.now(dt.timezone.utc).date().isoformat())
-        state["mode"] = "snapshot"
         # A finished snapshot window holds every activity of its days (late ones come with
         # the deltas from delta_start), so history goes on the day after the bookmark:
         # the windows then match those of the interrupted run and its kept jobs resume.
@@ -44,11 +57,11 @@ class PeopleAIStream(ExportStream):
             if bookmark
             else settings.start_date
         )
-        plan = list(plan_peopleai_windows(start, settings.end_date, None))
-        if not plan and bookmark is not None:  # history already reaches end_date
-            state["mode"] = "delta"
-            state.pop("delta_start", None)
-        return plan
+        windows = plan_peopleai_windows(start, settings.end_date, None)
+        if not windows and bookmark is not None:  # history already reaches end_date
+            return WindowPlan(windows, {"mode": "delta"}, drop=("delta_start",))
+        began = {} if "delta_start" in state else {"delta_start": today.isoformat()}
+        return WindowPlan(windows, {**began, "mode": "snapshot"})
 
     def window_done(self, state: dict, window: Window, export_type: str | None, last: bool) -> None:
         """After the last snapshot window, switch to deltas from the day history began."""

@@ -1,0 +1,194 @@
+"""The stream core's windows: every activity stream is a sequence of export windows.
+
+Each source's stream classes (``sources/*/streams.py``) say how it plans its windows. A
+stream plans its windows from its bookmark, submits them to its source's shared job
+scheduler, then, window after window, waits for the job, emits the records and only then
+moves the bookmark and emits a STATE message. State per stream::
+
+    {"bookmark": "2024-05-01",      # last UTC day whose export is fully emitted
+     "mode": "snapshot" | "delta",  # People.ai: which kind of export that day refers to
+     "delta_start": "2024-05-01",   # People.ai, while building history: first delta day
+     "jobs": {"2024-05-02..2024-05-15": {"job_id": "...", "export_type": "delta"}}}
+
+``jobs`` keeps the upstream ids of exports created but not yet emitted (of every stream,
+since jobs are created ahead for streams that sync later), so an interrupted run picks
+them up instead of exporting the same window again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from tap_activities.errors import ExportExpiredError
+from tap_activities.export.request import ExportRequest, ExportTicket
+from tap_activities.export.status import JobSnapshot
+from tap_activities.export.windows import Window
+from tap_activities.singer.sdk_hooks import SdkStreamHooks
+
+if TYPE_CHECKING:
+    from tap_activities.export.runtime import SourceRuntime
+    from tap_activities.settings import Settings
+
+EXPIRED_EXPORT_ATTEMPTS = 3
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """A run's windows with their export types, and what planning them decided for state.
+
+    Planning reads the stream's state and writes nothing: what it decides (People.ai:
+    whether history is still being built, and from which day deltas will follow) is held
+    here, and the runner records it in the state once, when the plan is made.
+    """
+
+    windows: list[tuple[Window, str | None]]
+    """The windows in the order they are exported, each with its export type."""
+    state: Mapping[str, Any] = field(default_factory=dict)
+    """Keys the stream's state takes, in this order."""
+    drop: tuple[str, ...] = ()
+    """Keys the stream's state loses."""
+
+    def record(self, state: dict[str, Any]) -> None:
+        """Write what the plan decided into the stream's ``state``."""
+        state.update(self.state)
+        for key in self.drop:
+            state.pop(key, None)
+
+
+class WindowRunner(SdkStreamHooks):
+    """A stream's windows: planned once, their jobs waited for in order, state after each."""
+
+    source_name: ClassVar[str]
+    activity_type: ClassVar[str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tickets: list[ExportTicket] | None = None
+        self._next_window = 0  # index of the first ticket not yet emitted
+
+    # Planning and running -------------------------------------------------------------------
+
+    @property
+    def runtime(self) -> SourceRuntime:
+        """The source's client and scheduler, shared by every stream of the source."""
+        return self.parent_tap.runtime(self.source_name)
+
+    @classmethod
+    def plan_windows(
+        cls, state: Mapping[str, Any], settings: Settings, today: dt.date
+    ) -> WindowPlan:
+        """This run's windows, from the stream's state as loaded; ``today``: the UTC date."""
+        raise NotImplementedError
+
+    def window_done(self, state: dict, window: Window, export_type: str | None, last: bool) -> None:
+        """Move the bookmark after a window's records are all out."""
+        state["bookmark"] = window.end.isoformat()
+
+    def plan(self) -> list[ExportTicket]:
+        """Submit this run's windows to the scheduler once; later calls return the tickets."""
+        if self._tickets is None:
+            state = self.stream_state
+            planned = self.plan_windows(state, self.runtime.settings, _today())
+            planned.record(state)
+            plan = planned.windows
+            kept_jobs = state.get("jobs") or {}
+            self._tickets = []
+            for window, export_type in plan:
+                kept = kept_jobs.get(window.key) or {}
+                resume = kept.get("job_id") if kept.get("export_type") == export_type else None
+                request = ExportRequest(
+                    stream=self.name,
+                    activity_type=self.activity_type,
+                    window=window,
+                    export_type=export_type,
+                    resume_job_id=resume,
+                )
+                self._tickets.append(self.runtime.scheduler.submit(request))
+            if not plan:
+                self.logger.info(
+                    "%s: nothing to export (bookmark %s)", self.name, state.get("bookmark")
+                )
+            else:
+                first, last = plan[0][0], plan[-1][0]
+                kinds = sorted({k or "export" for _, k in plan})
+                self.logger.info(
+                    "%s: %d window(s) %s..%s (%s)",
+                    self.name,
+                    len(plan),
+                    first.start,
+                    last.end,
+                    ", ".join(kinds),
+                )
+        return self._tickets
+
+    def _each_window(
+        self, emit: Callable[[JobSnapshot, ExportRequest], Iterator[T]]
+    ) -> Iterator[T]:
+        """Run ``emit`` for every planned window; advance and write state after each."""
+        tickets = self.plan()
+        for position in range(len(tickets)):
+            self._next_window = position
+            ticket = tickets[position]
+            for attempt in range(1, EXPIRED_EXPORT_ATTEMPTS + 1):
+                job = ticket.wait()
+                self._save_state()
+                try:
+                    yield from emit(job, ticket.request)
+                    break
+                except ExportExpiredError as exc:
+                    if attempt == EXPIRED_EXPORT_ATTEMPTS:
+                        raise
+                    self.logger.warning("%s; exporting the window again", exc)
+                    self.runtime.scheduler.release(ticket)
+                    ticket = self.runtime.scheduler.submit(
+                        replace(ticket.request, resume_job_id=None)
+                    )
+                    tickets[position] = ticket
+            self.window_done(
+                self.stream_state,
+                ticket.request.window,
+                ticket.request.export_type,
+                position == len(tickets) - 1,
+            )
+            self.runtime.scheduler.release(ticket)
+            self._next_window = position + 1
+            self._save_state()
+
+    def _save_state(self) -> None:
+        """Write a STATE message that holds the jobs of every stream, not only this one's.
+
+        Jobs are created ahead, for later windows and for streams that sync later; a run
+        killed after this message must find all of them in it (the tap's
+        ``remember_all_jobs``), or the next run would export those windows again.
+        """
+        self.parent_tap.remember_all_jobs()
+        self.write_state_now()
+
+    def remember_jobs(self) -> None:
+        """Put the job ids of this stream's windows not yet emitted into its state."""
+        if self._tickets is None:  # not planned: not selected, or its state is as loaded
+            return
+        jobs = {
+            t.request.window.key: {"job_id": t.job_id, "export_type": t.request.export_type}
+            for t in self._tickets[self._next_window :]
+            if t.job_id
+        }
+        state = self.stream_state
+        if jobs:
+            state["jobs"] = jobs
+        else:
+            state.pop("jobs", None)
+
+
+def _today() -> dt.date:
+    """Today's date in UTC: the day a plan is made."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def state_date(value: Any) -> dt.date | None:
+    """A day kept in state (``bookmark``, ``delta_start``), or None when absent."""
+    return dt.date.fromisoformat(str(value)) if value else None

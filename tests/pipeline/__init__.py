@@ -1,0 +1,1 @@
+"""Pipeline tests: meltano runs and loaders, into PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Process tests: the tap, or a script of this repository, run as its own process."""

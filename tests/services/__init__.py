@@ -1,0 +1,1 @@
+"""Tests against other services: S3, Snowflake, Airflow, third-party Singer consumers."""

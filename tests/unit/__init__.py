@@ -1,0 +1,1 @@
+"""Unit tests: the tap's modules in this process (a local upstream in a thread at most)."""
