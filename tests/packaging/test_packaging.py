@@ -286,7 +286,7 @@ def test_a_machine_without_libsimdjson_builds_the_native_pass_with_pysimdjsons(t
     assert "(pysimdjson " in line
     (wheel,) = tmp_path.glob("tap_activities-*.whl")
     with zipfile.ZipFile(wheel) as archive:
-        assert [n for n in archive.namelist() if "/native/_lines" in n]
+        assert [n for n in archive.namelist() if "/peopleai/lines/_lines" in n]
     assert not list(temporary.glob("tap-activities-native-*")), "the build left its folder"
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", str(venv))
