@@ -38,7 +38,7 @@ def test_the_fallback_reads_a_chunk_of_records_at_a_time(tmp_path: Path, monkeyp
     small = [b'{"n": %d}' % i for i in range(30)]
     first = tmp_path / "small.jsonl.gz"
     first.write_bytes(gzip.compress(b"\n".join(small) + b"\n"))
-    sizes = [len(chunk) for chunk in fallback.record_chunks([f"file://{first}"], "gzip", None)]
+    sizes = [len(chunk) for chunk in fallback.file_chunks(f"file://{first}", "gzip", None)]
     assert sizes == [7, 7, 7, 7, 2]
 
 
@@ -47,6 +47,19 @@ def test_the_fallback_splits_chunks_by_bytes(tmp_path: Path, monkeypatch):
     lines = [b'{"n": %d, "pad": "%s"}' % (i, b"x" * 400) for i in range(6)]
     path = tmp_path / "big.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    chunks = list(fallback.record_chunks([f"file://{path}"], None, None))
+    chunks = list(fallback.file_chunks(f"file://{path}", None, None))
     assert [len(c) for c in chunks] == [3, 3]
     assert [r["n"] for c in chunks for r in c] == list(range(6))
+
+
+def test_the_fallback_keeps_only_the_lines_it_is_told_to(tmp_path: Path, monkeypatch):
+    """The second pass of a keyed file: each key's last line, as the stock target's dict."""
+    monkeypatch.setattr(fallback, "CHUNK_RECORDS", 2)
+    lines = [b'{"id": %d, "n": %d}' % (i % 3, i) for i in range(8)] + [b'{"id": 1.0, "n": 8}']
+    path = tmp_path / "keyed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    keep, count = fallback.last_of_each_key(f"file://{path}", None, None, ["id"])
+    assert count == 9
+    chunks = list(fallback.file_chunks(f"file://{path}", None, None, keep))
+    # 1.0 is 1 to Python: the line the stock target's dict keeps for key 1 is the last.
+    assert [[r["n"] for r in c] for c in chunks] == [[5, 6], [8]]

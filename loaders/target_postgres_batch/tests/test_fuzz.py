@@ -29,7 +29,6 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from target_postgres.target import TargetPostgres
 
-from target_postgres_batch import fallback
 from target_postgres_batch.target import TargetPostgresBatch
 from tests.kit import (
     batch_message,
@@ -135,31 +134,3 @@ def test_the_loader_stores_what_the_stock_target_stores(fuzz_schemas, tmp_path_f
     # Not a fuzz that proves nothing: most examples must load, and through both paths.
     assert outcomes["both loaded"] >= ran // 4, outcomes
     assert outcomes["fast path only"] >= 1, outcomes
-
-
-def test_chunks_of_the_fallback_keep_the_last_record_of_a_key(schemas, tmp_path, monkeypatch):
-    """A file longer than a chunk, keys repeated across chunks: the stock target's rows."""
-    monkeypatch.setattr(fallback, "CHUNK_RECORDS", 3)
-    lines = [f'{{"id": "k{i % 4}", "v": {i}, "s": "{i}"}}' for i in range(23)]
-    lines.append('{"id": "k0", "v": 100, "s": "a\\u0000b"}')  # NUL: the fast path refuses it
-    schema = {
-        "type": "object",
-        "properties": {"id": {"type": "string"}, "v": {"type": "integer"}, "s": {"type": "string"}},
-    }
-    url = write_batch(tmp_path / "chunks.jsonl.gz", lines)
-    msgs = [
-        {"type": "SCHEMA", "stream": "chunks", "schema": schema, "key_properties": ["id"]},
-        batch_message("chunks", [url]),
-    ]
-    stock_schema, fast_schema = schemas
-    config = {"sanitize_null_text_characters": True}
-    stock = run_target(TargetPostgres, target_config(stock_schema, **config), msgs)
-    fast = run_target(TargetPostgresBatch, target_config(fast_schema, **config), msgs)
-    assert (stock.error, fast.error) == (None, None)
-    assert "24 records from 1 files the target's way" in fast.log
-    stock_cells, fast_cells = (
-        table_cells(stock_schema, "chunks"),
-        table_cells(fast_schema, "chunks"),
-    )
-    assert not first_difference(stock_cells, fast_cells)
-    assert len(fast_cells[1]) == 4
