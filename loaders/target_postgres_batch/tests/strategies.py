@@ -9,8 +9,13 @@ duplicate keys, keys that differ only in case, NUL and lone surrogates as escape
 text, 1 MB strings, deep nesting, empty objects and arrays, values of another type than the
 schema says, a blank line.
 
+NUL (``\u0000``, which PostgreSQL's jsonb refuses) is written wherever a record can hold
+it: in nested values under repeated keys (first or last), in keys of nested objects and of
+the record, in arrays at any depth, beside escapes that only look like it.
+
 A stream comes with a second batch: some of the same keys with changed values, new keys,
-and a schema widened by new properties and looser types.
+and a schema widened by new properties and looser types; its BATCH messages have one to
+three files, and the fallback's chunks are a record or a few, or its default.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import json
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
+
+from target_postgres_batch import fallback
 
 # Property names: case twins, a space, a quote, non-ASCII, SQL words.
 NAMES = ["a", "A", "b", "select", "Mixed Case", "ünï", "n_1", "x", "X", "_sdc_extra", "c", "d",
@@ -57,7 +64,14 @@ HOSTILE_TEXT_ESCAPED = st.sampled_from(
      '"x\\udfff"', '"\\ud83d\\ude00"', '"tab\\there"', '"\\"quoted\\" \\\\ back"', '"😀 𝄞 𠀀"',
      '"line\\nbreak"', '"\\u00e9"', '"  spaced  "', '"true"', '"12"', '" 12 "', '"1e2"']
 )  # fmt: skip
-MEGA = '"' + "m" * (1 << 20) + '"'
+# NUL as PostgreSQL's jsonb refuses it, escapes around it, and what only looks like it (an
+# escaped backslash before u0000): for values nested under repeated keys, and for keys.
+NUL_TEXTS = st.sampled_from(
+    ['"a\\u0000b"', '"\\u0000"', '"\\u0000\\u0000"', '"x\\u0000\\ud800"',
+     '"\\\\u0000"', '"\\u0001\\u001f"', '"\\u0000😀"', '"\\ud83d\\ude00\\u0000"']
+)  # fmt: skip
+# A 1 MB string, made when drawn: a strategy holding it would print it in its repr.
+MEGA = st.just(1 << 20).map(lambda size: '"' + "m" * size + '"')
 
 
 def _string(text: str) -> str:
@@ -69,7 +83,7 @@ STRING_TEXTS = st.one_of(
     PLAIN_TEXT.map(lambda s: json.dumps(s, ensure_ascii=True)),
     HOSTILE_TEXT_ESCAPED,
     DATE_TEXTS.map(_string),
-    st.just(MEGA),
+    MEGA,
 )
 SCALAR_TEXTS = st.one_of(
     INTEGER_TEXTS, NUMBER_TEXTS, STRING_TEXTS, st.sampled_from(["true", "false", "null"])
@@ -77,21 +91,55 @@ SCALAR_TEXTS = st.one_of(
 
 
 def _object(members: list[tuple[str, str]]) -> str:
-    return "{" + ",".join(f"{_string(k)}:{v}" for k, v in members) + "}"
+    return _object_of_texts([(_string(k), v) for k, v in members])
+
+
+def _object_of_texts(members: list[tuple[str, str]]) -> str:
+    """An object of (key as JSON text, value as JSON text) members, in this order."""
+    return "{" + ",".join(f"{k}:{v}" for k, v in members) + "}"
 
 
 def _array(items: list[str]) -> str:
     return "[" + ",".join(items) + "]"
 
 
+# Keys of nested objects, as JSON text: case twins, "k" also written as an escape (the same
+# key to Python and to PostgreSQL), NUL and a lone surrogate in keys, an escaped quote.
+KEY_TEXTS = st.sampled_from(
+    ['"k"', '"K"', '"k"', '"\\u006b"', '"ü"', '""', '"a b"', '"\\""', '"0"', '"k\\u0000"',
+     '"\\u0000"', '"\\ud800"', '"\\ud83d\\ude00"']
+)  # fmt: skip
+
+
+@st.composite
+def _rarely(draw, common: st.SearchStrategy[str], rare: st.SearchStrategy[str], one_in: int):
+    """A value of ``rare`` one time in ``one_in``, else of ``common``."""
+    die = draw(st.randoms(use_true_random=True))
+    return draw(rare if die.randint(1, one_in) == 1 else common)
+
+
+@st.composite
+def _repeated_key(draw, inner: st.SearchStrategy[str]) -> str:
+    """An object whose key repeats: often NUL or another escape in its first or last value."""
+    key = draw(KEY_TEXTS)
+    nul, other = draw(_rarely(inner, NUL_TEXTS, 2)), draw(inner)
+    first, last = (nul, other) if draw(st.booleans()) else (other, nul)
+    between = draw(st.lists(st.tuples(KEY_TEXTS, inner), max_size=2))
+    return _object_of_texts([(key, first), *between, (key, last)])
+
+
 def json_texts(depth: int = 3) -> st.SearchStrategy[str]:
-    """Any JSON value as text: scalars, and objects/arrays with duplicate or case-twin keys."""
-    keys = st.sampled_from(["k", "K", "k", "ü", "", "a b", '"', "0"])
+    """Any JSON value as text: scalars, and objects/arrays with duplicate or case-twin keys.
+
+    Nested objects repeat keys (often, with NUL in the first or the last value) and hold
+    keys with NUL; NUL and escapes also appear in arrays at any depth.
+    """
     return st.recursive(
-        SCALAR_TEXTS,
+        _rarely(SCALAR_TEXTS, NUL_TEXTS, 8),
         lambda inner: st.one_of(
             st.lists(inner, max_size=4).map(_array),
-            st.lists(st.tuples(keys, inner), max_size=4).map(_object),
+            st.lists(st.tuples(KEY_TEXTS, inner), max_size=4).map(_object_of_texts),
+            _repeated_key(inner),
         ),
         max_leaves=8 if depth else 1,
     )
@@ -211,6 +259,7 @@ class Stream:
     added: dict[str, Property]
     use_copy: bool
     files: int  # files per BATCH message
+    chunk_records: int  # records per chunk of the fallback (fallback.CHUNK_RECORDS)
 
     def schema(self, second: bool = False) -> dict:
         props = dict(self.properties)
@@ -242,11 +291,12 @@ def records(draw, props: dict[str, Property], key_kind: str | None, calm: int) -
     for name, prop in props.items():
         if die.randint(0, 4) > 0:
             members.append((name, draw(value_text(prop, calm))))
-    if die.randint(0, calm) == 0:  # a property the schema does not have
-        members.append((draw(st.sampled_from(["extra", "a", "A"])), draw(json_texts())))
-    if members and die.randint(0, calm) == 0:  # the same key twice
+    if die.randint(0, calm) == 0:  # a property the schema does not have, NUL in a name
+        name = draw(st.sampled_from(["extra", "a", "A", "extra\x00", "\x00", "a\x00"]))
+        members.append((name, draw(json_texts())))
+    if members and die.randint(0, calm) == 0:  # the same key twice, often with NUL
         name, _ = draw(st.sampled_from(members))
-        members.append((name, draw(SCALAR_TEXTS)))
+        members.append((name, draw(_rarely(SCALAR_TEXTS, NUL_TEXTS, 3))))
     order = draw(st.permutations(range(len(members))))
     return _object([members[i] for i in order])
 
@@ -271,5 +321,8 @@ def streams(draw) -> Stream:
         second=second,
         added=added,
         use_copy=draw(st.booleans()),
-        files=draw(st.sampled_from([1, 1, 2])),
+        files=draw(st.sampled_from([1, 1, 2, 3])),
+        # Chunks of a record or a few, so a message that falls back splits its files as a
+        # long file does; or the default, the stock target's one batch per file.
+        chunk_records=draw(st.sampled_from([1, 2, 3, fallback.CHUNK_RECORDS])),
     )

@@ -12,10 +12,13 @@ config (``use_copy`` on or off). Then:
   them) and both emitted the same STATE.
 
 Whether the loader took its fast path or gave the message to the target's way does not
-matter here, only that the rows are the stock target's. ``make test`` runs a short, seeded
-set (the same examples every time); ``make fuzz-loader`` runs ``TPB_FUZZ_EXAMPLES`` random
-ones and prints the seed to reproduce a failure with (``TPB_FUZZ_SEED``). Both print how
-many examples ran and how each ended.
+matter here, only that the rows are the stock target's. The loader's fallback reads each
+example's own chunk size (a record or a few, or its default), so messages that fall back
+split their files as long files do. ``make test`` runs a short, seeded set (the same
+examples every time); ``make fuzz-loader`` runs ``TPB_FUZZ_EXAMPLES`` random ones. Both
+print the seed, at the end and when they fail: ``TPB_FUZZ_SEED`` with the same
+``TPB_FUZZ_EXAMPLES`` runs the same examples again. Both print how many examples ran and
+how each ended.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from target_postgres.target import TargetPostgres
 
+from target_postgres_batch import fallback
 from target_postgres_batch.target import TargetPostgresBatch
 from tests.kit import (
     batch_message,
@@ -97,7 +101,11 @@ def test_the_loader_stores_what_the_stock_target_stores(fuzz_schemas, tmp_path_f
         msgs = messages(stream, name, tmp_path, False) + messages(stream, name, tmp_path, True)
         config = {"use_copy": stream.use_copy, "validate_records": False}
         stock = run_target(TargetPostgres, target_config(stock_schema, **config), msgs)
-        fast = run_target(TargetPostgresBatch, target_config(fast_schema, **config), msgs)
+        default_chunk, fallback.CHUNK_RECORDS = fallback.CHUNK_RECORDS, stream.chunk_records
+        try:
+            fast = run_target(TargetPostgresBatch, target_config(fast_schema, **config), msgs)
+        finally:
+            fallback.CHUNK_RECORDS = default_chunk
         try:
             assert fast.failed == stock.failed, (
                 f"stock {'failed' if stock.failed else 'loaded'}: {stock.error!r:.300}; "
@@ -116,6 +124,8 @@ def test_the_loader_stores_what_the_stock_target_stores(fuzz_schemas, tmp_path_f
         outcomes["both failed" if stock.failed else "both loaded"] += 1
         outcomes[f"fast path {'and fallback' if fell_back else 'only'}" if fast_path else
                  ("fallback only" if fell_back else "no BATCH loaded")] += 1  # fmt: skip
+        if "failed in chunks; loaded again" in fast.log:
+            outcomes["a file loaded again with each key's last record"] += 1
         if stock.failed:
             said = re.sub(r"[0-9a-f]{8}_[0-9a-f_]+", "<table>", str(stock.error))
             reasons[f"{type(stock.error).__name__}: {said.splitlines()[0][:70]}"] += 1
@@ -127,7 +137,13 @@ def test_the_loader_stores_what_the_stock_target_stores(fuzz_schemas, tmp_path_f
             for schema in fuzz_schemas:
                 conn.execute(f'drop table if exists "{schema}"."{name}"')
 
-    one_stream()
+    try:
+        one_stream()
+    except BaseException:
+        # Whatever ended it (a difference, an error, Ctrl-C): how to run these examples again.
+        print(f"\nfuzz FAILED: reproduce with TPB_FUZZ_SEED={SEED} "
+              f"TPB_FUZZ_EXAMPLES={EXAMPLES}; before it: {dict(outcomes)}")  # fmt: skip
+        raise
     ran = outcomes["both loaded"] + outcomes["both failed"]
     print(f"\nfuzz (seed {SEED}): {ran} examples without a difference: {dict(outcomes)}")
     print("the stock target's failures:", *reasons.most_common(), sep="\n  ")
