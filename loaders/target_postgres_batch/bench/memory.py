@@ -10,6 +10,10 @@ SCHEMA, that BATCH and a STATE, once per case, into a schema of its own it drops
   target's way (fallback.py), a chunk at a time;
 - ``refused``: the same file with one record the fast path refuses at its end, so the
   fast path COPYs it all, rolls back and gives the message to the target's way: both.
+- ``reload``: as ``fallback``, on the same file with a first line the target cannot bind
+  (a string in an integer column) whose key a later record repeats: the stock target never
+  binds it, the fallback's first chunk fails on it, and the file loads again binding each
+  key's last record, after a pass that holds the file's million keys.
 - ``stock`` (only with ``--stock``): MeltanoLabs target-postgres itself, for comparison;
   it reads the whole file into memory, gigabytes for a million records.
 
@@ -53,8 +57,10 @@ SCHEMA = {
 }
 
 
-def write_file(path: Path, records: int, refused: bool) -> None:
+def write_file(path: Path, records: int, case: str) -> None:
     with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as out:
+        if case == "reload":  # the key of record 0, whose record replaces it
+            out.write(json.dumps({"uid": f"{0:012d}-{0:07d}", "duration": "unbindable"}) + "\n")
         for i in range(records):
             record = {
                 "uid": f"{i:012d}-{i * 7919 % 1000003:07d}",
@@ -69,7 +75,7 @@ def write_file(path: Path, records: int, refused: bool) -> None:
                 "seq": i,
             }
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        if refused:
+        if case == "refused":
             out.write(json.dumps({"uid": "refused", "amount": 1e300}) + "\n")  # beyond 1e15
 
 
@@ -104,14 +110,18 @@ def run(command: str, config: dict, url: str, workdir: Path) -> tuple[float, flo
     lines = (workdir / "log.txt").read_text().splitlines()
     if process.returncode != 0 or b"done" not in state:
         sys.exit(f"{command} failed ({process.returncode}):\n" + "\n".join(lines[-20:]))
-    said = [line for line in lines if "BATCH message of bench" in line or "refused" in line]
+    said = [
+        line
+        for line in lines
+        if "BATCH message of bench" in line or "refused" in line or "loaded again" in line
+    ]
     return usage.ru_maxrss / 1024, seconds, " | ".join(s[s.find("BATCH") :] for s in said)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--cases", default="fast,fallback,refused")
+    parser.add_argument("--cases", default="fast,fallback,refused,reload")
     parser.add_argument("--stock", action="store_true", help="also the stock target-postgres")
     parser.add_argument("--limit-mb", type=float, default=500)
     args = parser.parse_args()
@@ -130,17 +140,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         files = {}
-        for refused in (False, True):
-            files[refused] = workdir / f"bench-{int(refused)}.jsonl.gz"
-            write_file(files[refused], args.records, refused)
         for case in cases:
+            kind = case if case in {"refused", "reload"} else "plain"
+            if kind not in files:
+                files[kind] = workdir / f"bench-{kind}.jsonl.gz"
+                write_file(files[kind], args.records, kind)
             config = dict(base)
-            if case == "fallback":
+            if case in {"fallback", "reload"}:
                 config["sanitize_null_text_characters"] = True
             command = str(
                 bindir / ("target-postgres" if case == "stock" else "target-postgres-batch")
             )
-            url = f"file://{files[case == 'refused']}"
+            url = f"file://{files[kind]}"
             try:
                 peak, seconds, said = run(command, config, url, workdir)
             finally:
