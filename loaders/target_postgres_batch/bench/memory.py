@@ -57,13 +57,17 @@ SCHEMA = {
 }
 
 
+def uid(i: int) -> str:
+    return f"{i:012d}-{i * 7919 % 1000003:07d}"
+
+
 def write_file(path: Path, records: int, case: str) -> None:
     with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as out:
-        if case == "reload":  # the key of record 0, whose record replaces it
-            out.write(json.dumps({"uid": f"{0:012d}-{0:07d}", "duration": "unbindable"}) + "\n")
+        if case == "reload":  # the key of the last record, which replaces it chunks later
+            out.write(json.dumps({"uid": uid(records - 1), "duration": "unbindable"}) + "\n")
         for i in range(records):
             record = {
-                "uid": f"{i:012d}-{i * 7919 % 1000003:07d}",
+                "uid": uid(i),
                 "subject": f"Quarterly review {i % 977}: naïve café ✓ 😀",
                 "timestamp": f"2024-{i % 12 + 1:02d}-{i % 28 + 1:02d}T10:{i % 60:02d}Z",
                 "duration": i % 3600,
