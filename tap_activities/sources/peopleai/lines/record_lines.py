@@ -124,6 +124,7 @@ class RecordLines:
             name: re.compile(b'"' + re.escape(name.encode()) + rb'"\s*:\s*"([^"\\]*)"')
             for name in self._top_date_times
         }
+        self._plain_stamps = frozenset(n for n in self._top_date_times if _PLAIN_KEY(n))
         self._layouts: dict[tuple[str, ...], _Layout] = {}
         self._last_keys: tuple[str, ...] | None = None
         self._last_layout: _Layout | None = None
@@ -337,24 +338,33 @@ class RecordLines:
     def _stamp_quotes(
         self, data: bytes, start: int, stop: int, fixes: list[tuple[str, str]]
     ) -> list[int] | None:
-        """Where the closing quotes of the values to fix are, in order (None: not found).
+        r"""Where the closing quotes of the values to fix are, in order (None: not found).
 
-        A date-time value holds no escapes, so its key and value are found as written;
-        one that does not stand exactly once (an escaped key, a nested copy) goes the
-        slow way, as the native pass declines it.
+        A key is judged by its decoded value, never by its spelling. One search settles
+        the usual line: a match whose opening quote follows no backslash opens a real
+        key (in valid JSON no opening quote does, and a quote after one is escaped or
+        closes a string), and in a line without ``\u`` a key of letters, digits, ``_``
+        and ``-`` has no other spelling, nor has a date-time: one such match is the
+        top-level one. Anything else (a ``\u`` in the line, a nested copy, an odd key
+        name) takes the walk of the line's top level (:func:`top_level_quotes`).
         """
-        quotes = []
-        for name, value in fixes:
-            wanted = value.encode()
-            found = [
-                match.end(1)
-                for match in self._stamp_patterns[name].finditer(data, start, stop)
-                if match[1] == wanted
-            ]
-            if len(found) != 1:  # a nested copy, or a key twice: walk the line's top level
-                return top_level_quotes(data, start, stop, [name for name, _ in fixes])
-            quotes.append(found[0])
-        return sorted(quotes)
+        if data.find(b"\\u", start, stop) < 0:
+            quotes = []
+            for name, value in fixes:
+                if name not in self._plain_stamps:
+                    break
+                wanted = value.encode()
+                found = [
+                    match.end(1)
+                    for match in self._stamp_patterns[name].finditer(data, start, stop)
+                    if match[1] == wanted and data[match.start() - 1] != 0x5C
+                ]
+                if len(found) != 1:
+                    break
+                quotes.append(found[0])
+            else:
+                return sorted(quotes)
+        return top_level_quotes(data, start, stop, [name for name, _ in fixes])
 
     def _layout(self, keys: tuple[str, ...]) -> _Layout:
         """What records with these keys need: their closing, date-times, unknown keys.
@@ -465,6 +475,10 @@ _OBJECT = simdjson.Object
 
 _NORMAL_DATE_TIME = NORMAL_DATE_TIME.fullmatch
 """Whether a date-time needs no change (most do not), without calling :func:`normal_date_time`."""
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+").fullmatch
+"""Whether a key can be spelled only as itself or with ``\\u`` escapes (no ``\\/``, ``\\"``...)."""
 
 
 _TWICE = object()
