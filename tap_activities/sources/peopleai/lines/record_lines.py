@@ -44,6 +44,7 @@ from tap_activities.sources.peopleai.lines.scan import (
     suspect,
     top_level_quotes,
 )
+from tap_activities.sources.peopleai.lines.stamp_search import PLAIN_KEY, PieceSearch
 
 READ_BYTES = 1 << 20
 MAX_LAYOUTS = 4096
@@ -124,7 +125,9 @@ class RecordLines:
             name: re.compile(b'"' + re.escape(name.encode()) + rb'"\s*:\s*"([^"\\]*)"')
             for name in self._top_date_times
         }
-        self._plain_stamps = frozenset(n for n in self._top_date_times if _PLAIN_KEY(n))
+        self._plain_stamps = frozenset(n for n in self._top_date_times if PLAIN_KEY(n))
+        self._search = _search_for(self.date_times)
+        self._searching = True
         self._layouts: dict[tuple[str, ...], _Layout] = {}
         self._last_keys: tuple[str, ...] | None = None
         self._last_layout: _Layout | None = None
@@ -188,9 +191,38 @@ class RecordLines:
     ) -> tuple[Block | None, int]:
         """The Python pass over one piece whose first line is line ``number``; its line count.
 
-        Each line goes out as written (:meth:`_line` decides it may), or the slow way.
+        Top-level date-times are found by searching (:mod:`.stamp_search`) where the
+        piece allows it, else each is asked of simdjson.
         """
         screen = screen_piece(data)
+        search = self._search
+        if search is not None and not search.begin(data, end):
+            search = None
+        framed = self._frame_lines(
+            data,
+            end,
+            screen=screen,
+            search=search,
+            number=number,
+            where=where,
+            framing=framing,
+            error=error,
+        )
+        return framed, screen.lines
+
+    def _frame_lines(
+        self,
+        data: bytes,
+        end: int,
+        *,
+        screen: PieceScreen,
+        search: PieceSearch | None,
+        number: int,
+        where: str,
+        framing: Framing,
+        error: type[DataFormatError],
+    ) -> Block | None:
+        """The lines of ``data[:end]`` framed; each goes out as written or the slow way."""
         sep = framing.sep
         view = memoryview(data)
         find = data.find
@@ -201,7 +233,7 @@ class RecordLines:
         start = 0
         while start < end:
             stop = find(b"\n", start)
-            layout, quotes = self._line(data, start, stop, screen, unknown)
+            layout, quotes = self._line(data, start, stop, screen, unknown, search=search)
             if layout is not None:
                 _append_line(append, view, start, stop, closing=layout.closing, quotes=quotes)
                 append(sep)
@@ -216,12 +248,19 @@ class RecordLines:
             number += 1
             start = stop + 1
         if not count:
-            return None, screen.lines
+            return None
         pieces[-1] = framing.tail
-        return Block(count, b"".join(pieces), unknown or None), screen.lines
+        return Block(count, b"".join(pieces), unknown or None)
 
     def _line(
-        self, data: bytes, start: int, stop: int, screen: PieceScreen, unknown: FieldTypes
+        self,
+        data: bytes,
+        start: int,
+        stop: int,
+        screen: PieceScreen,
+        unknown: FieldTypes,
+        *,
+        search: PieceSearch | None = None,
     ) -> tuple[_Layout | None, list[int]]:
         """How the line ``data[start:stop]`` goes out as written; ``(None, [])``: the slow way.
 
@@ -230,7 +269,8 @@ class RecordLines:
         value. It takes a few lines the rules refuse (a byte order mark, nesting deeper
         than ``MAX_DEPTH``): those go the slow way too, which words the refusal; they are
         looked for line by line only in a piece whose :func:`screen_piece` found any. Adds
-        the types of the line's keys outside the schema to ``unknown``.
+        the types of the line's keys outside the schema to ``unknown``. With ``search``,
+        a line holding every top-level date-time has them found by searching.
         (simdjson takes bytes faster than a memoryview, copy included.)
         """
         if (screen.bom and data.startswith(BOM, start)) or (
@@ -253,18 +293,44 @@ class RecordLines:
             self._last_keys = keys
         if layout.twice:
             return None, []  # a key twice: the slow way words the refusal
+        if not layout.checks:
+            return layout, []
+        if search is None or not layout.searchable:
+            return self._checked(document, layout, data, start, stop, unknown)
+        # Searching costs more than asking simdjson where no date-time needs a Z (its
+        # cost grows with the line), and much less where some do: records of an export
+        # are alike, so the previous record tells which way the next one goes.
+        if self._searching:
+            quotes = search.quotes(data, start, stop)
+            if quotes is not None:
+                for name in layout.unknown:
+                    unknown[name] = unknown.get(name, 0) | type_bits(document[name])
+                self._searching = bool(quotes)
+                return layout, quotes
+        found = self._checked(document, layout, data, start, stop, unknown)
+        self._searching = bool(found[1])
+        return found
+
+    def _checked(  # noqa: PLR0917 - the line's document, layout and place
+        self,
+        document: Any,
+        layout: _Layout,
+        data: bytes,
+        start: int,
+        stop: int,
+        unknown: FieldTypes,
+    ) -> tuple[_Layout | None, list[int]]:
+        """:meth:`_line` for a line whose values must be looked at: each asked of simdjson."""
         if layout.nul:
             # pysimdjson looks "a\u0000b" up as "a": such a line is decoded instead.
             document = None
             fixes = self._fits_decoded(data[start:stop], unknown)
-        elif layout.checks:
+        else:
             try:
                 fixes = self._fits(document, layout, unknown)
             except (KeyError, RuntimeError):  # a key simdjson cannot look up
                 document = None
                 fixes = self._fits_decoded(data[start:stop], unknown)
-        else:
-            return layout, []
         if fixes is None:
             return None, []
         if not fixes:
@@ -384,13 +450,16 @@ class RecordLines:
             nulls = b",".join(orjson.dumps(f) + b":null" for f in missing)
             closing = (b"," if keys else b"") + nulls + b"}"
         known = frozenset(self.fields)
+        stamps = tuple(p[0] for p in self.date_times if len(p) == 1 and p[0] in present)
+        twice, nul = len(present) != len(keys), any("\x00" in key for key in keys)
         layout = _Layout(
             closing,
-            tuple(p[0] for p in self.date_times if len(p) == 1 and p[0] in present),
+            stamps,
             tuple(p for p in self.date_times if len(p) > 1 and p[0] in present),
             tuple(k for k in keys if k not in known),
-            len(present) != len(keys),
-            any("\x00" in key for key in keys),
+            twice,
+            nul,
+            self._search is not None and stamps == self._search.stamps and not (twice or nul),
         )
         if len(self._layouts) < MAX_LAYOUTS:
             self._layouts[keys] = layout
@@ -434,6 +503,9 @@ class _Layout:
     """Whether a key stands twice in it (such a line is refused)."""
     nul: bool
     """Whether a key holds U+0000, which simdjson's Python lookups cut short."""
+    searchable: bool
+    """Whether its records may have their date-times found by searching
+    (:mod:`.stamp_search`): it holds every top-level one, and no key twice or with U+0000."""
     checks: bool = field(init=False)
     """Whether a record of this layout needs more than framing (a field, not a property:
     it is asked once a line)."""
@@ -477,8 +549,18 @@ _NORMAL_DATE_TIME = NORMAL_DATE_TIME.fullmatch
 """Whether a date-time needs no change (most do not), without calling :func:`normal_date_time`."""
 
 
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+").fullmatch
-"""Whether a key can be spelled only as itself or with ``\\u`` escapes (no ``\\/``, ``\\"``...)."""
+def _search_for(date_times: tuple[tuple[str, ...], ...]) -> PieceSearch | None:
+    """The search for these date-time paths, where their names allow one.
+
+    (Plain names, and nested paths of two keys: :mod:`.stamp_search`.)
+    """
+    top = [p[0] for p in date_times if len(p) == 1]
+    nested = [p for p in date_times if len(p) > 1]
+    if all(PLAIN_KEY(name) for name in top) and all(
+        len(path) == 2 and PLAIN_KEY(path[1]) for path in nested
+    ):
+        return PieceSearch(top, (path[1] for path in nested))
+    return None
 
 
 _TWICE = object()
