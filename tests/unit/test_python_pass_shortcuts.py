@@ -157,6 +157,11 @@ STAMPED = b'{"uid":"u","timestamp":"2024-01-01T00:00:00","ingest_timestamp":null
         b'{"uid":"a","\\"timestamp":"2024-01-01T00:00:09","timestamp":"2024-01-01T00:00:00",'
         b'"ingest_timestamp":null}\n',
         b'{"uid":"a","tags":["timestamp"],"timestamp":"2024-01-01T00:00:00","ingest_timestamp":null}\n',
+        # Between two date-times: a nested copy of the second, a key holding it and a quote.
+        b'{"uid":"a","timestamp":"2024-01-01T00:00:00","x":{"ingest_timestamp":"2024-01-01T00:00:03"},'
+        b'"ingest_timestamp":"2024-01-01T00:00:00"}\n',
+        b'{"uid":"a","timestamp":"2024-01-01T00:00:00","\\"ingest_timestamp":"2024-01-01T00:00:03",'
+        b'"ingest_timestamp":"2024-01-01T00:00:00"}\n',
         # A nested copy, before the top-level key.
         b'{"uid":"a","stats":{"timestamp":"2024-01-01T00:00:05"},"timestamp":"2024-01-01T00:00:00",'
         b'"ingest_timestamp":"2024-01-01T00:00:00Z"}\n',

@@ -44,7 +44,7 @@ from tap_activities.sources.peopleai.lines.scan import (
     suspect,
     top_level_quotes,
 )
-from tap_activities.sources.peopleai.lines.stamp_search import PLAIN_KEY, PieceSearch
+from tap_activities.sources.peopleai.lines.stamp_search import PLAIN_KEY, Finder, PieceSearch
 
 READ_BYTES = 1 << 20
 MAX_LAYOUTS = 4096
@@ -295,13 +295,13 @@ class RecordLines:
             return None, []  # a key twice: the slow way words the refusal
         if not layout.checks:
             return layout, []
-        if search is None or not layout.searchable:
+        if search is None or layout.finder is None:
             return self._checked(document, layout, data, start, stop, unknown)
         # Searching costs more than asking simdjson where no date-time needs a Z (its
         # cost grows with the line), and much less where some do: records of an export
         # are alike, so the previous record tells which way the next one goes.
         if self._searching:
-            quotes = search.quotes(data, start, stop)
+            quotes = search.quotes(data, start, stop, layout.finder)
             if quotes is not None:
                 for name in layout.unknown:
                     unknown[name] = unknown.get(name, 0) | type_bits(document[name])
@@ -459,11 +459,19 @@ class RecordLines:
             tuple(k for k in keys if k not in known),
             twice,
             nul,
-            self._search is not None and stamps == self._search.stamps and not (twice or nul),
+            self._searchable(keys, stamps, twice=twice or nul),
         )
         if len(self._layouts) < MAX_LAYOUTS:
             self._layouts[keys] = layout
         return layout
+
+    def _searchable(
+        self, keys: tuple[str, ...], stamps: tuple[str, ...], *, twice: bool
+    ) -> Finder | None:
+        """The search for a layout's date-times: it holds every top-level one, each once."""
+        if self._search is None or twice or len(stamps) != len(self._search.stamps):
+            return None
+        return self._search.finder(k for k in keys if k in stamps)
 
     def _slow(
         self, line: bytes, number: int, where: str, error: type[DataFormatError]
@@ -503,9 +511,9 @@ class _Layout:
     """Whether a key stands twice in it (such a line is refused)."""
     nul: bool
     """Whether a key holds U+0000, which simdjson's Python lookups cut short."""
-    searchable: bool
-    """Whether its records may have their date-times found by searching
-    (:mod:`.stamp_search`): it holds every top-level one, and no key twice or with U+0000."""
+    finder: Finder | None
+    """The search for its records' date-times (:mod:`.stamp_search`), where it holds
+    every top-level one and no key twice or with U+0000."""
     checks: bool = field(init=False)
     """Whether a record of this layout needs more than framing (a field, not a property:
     it is asked once a line)."""

@@ -43,37 +43,54 @@ PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+").fullmatch
 """Whether a key has no spelling but itself in a line without ``\\u``."""
 
 
-def _after(key: str, value: bytes) -> re.Pattern[bytes]:
-    return re.compile(b'"' + key.encode() + b'"' + _BLANK + b":" + _BLANK + value)
+Finder = Callable[[bytes, int, int], "re.Match[bytes] | None"]
+"""A compiled search over ``data[start:stop]``."""
 
 
 class PieceSearch:
     """The search for a record's top-level date-times.
 
     Made once per :class:`~.record_lines.RecordLines` whose top-level date-time names
-    and nested paths (two keys, the last of plain characters) allow it. Per piece:
-    :meth:`begin`, then per line that holds every top-level date-time :meth:`quotes`.
+    and nested paths (two keys, the last of plain characters) allow it. Per key layout
+    that holds every top-level date-time, :meth:`finder` (one search for all of them, in
+    the layout's order); per piece :meth:`begin`; per line :meth:`quotes`.
     """
 
     def __init__(self, stamps: Iterable[str], leaves: Iterable[str]) -> None:
         """``stamps``: top-level date-time names; ``leaves``: last keys of nested paths."""
         self.stamps = tuple(stamps)
-        # Group 1: the offset, b"" when there is none (then a Z goes before the quote).
-        value = rb'(?:null|"' + SETTLED.pattern + rb'")'
-        self._finders: tuple[Callable[..., re.Match[bytes] | None], ...] = tuple(
-            _after(name, value).search for name in self.stamps
-        )
         fine = re.compile(_BLANK + b":" + _BLANK + rb'(?:null|"' + _DAY + _TIME + _OFFSET + b'")')
         self._leaves = tuple((b'"%s"' % name.encode(), fine.match) for name in leaves)
+        self._finders: dict[tuple[str, ...], Finder] = {}
+
+    def finder(self, order: Iterable[str]) -> Finder:
+        """One search for the top-level date-times in the order a layout holds them.
+
+        Group ``n`` is the ``n``-th one's offset: ``b""`` for none (a ``Z`` goes at its
+        end), None for null. Between two of them, no ``{`` and no quote after a backslash
+        before the next key: each is then at the top level, as the first one is.
+        """
+        order = tuple(order)
+        found = self._finders.get(order)
+        if found is None:
+            value = rb'(?:null|"(?:' + _DAY + _TIME + b")(" + _OFFSET + rb'?)")'
+            parts = [
+                (rb"[^{]*?(?<!\\)" if n else b"") + b'"%s"' % name.encode() + _BLANK + b":"
+                for n, name in enumerate(order)
+            ]
+            found = re.compile((_BLANK + value).join([*parts, b""])).search
+            self._finders[order] = found
+        return found
 
     def begin(self, data: bytes, end: int) -> bool:
         r"""Whether lines of ``data[:end]`` may be framed by search (no ``\u``, or no leaf)."""
         return not self._leaves or _ESCAPE_U(data, 0, end) is None
 
-    def quotes(self, data: bytes, start: int, stop: int) -> list[int] | None:
+    def quotes(self, data: bytes, start: int, stop: int, finder: Finder) -> list[int] | None:
         """The quotes a ``Z`` goes before in a line that holds every top-level date-time.
 
-        None when the search cannot settle the line (the careful way decides).
+        ``finder``: the layout's (:meth:`finder`). None when the search cannot settle the
+        line (the careful way decides).
         """
         find = data.find
         for key, fine in self._leaves:
@@ -82,17 +99,14 @@ class PieceSearch:
                 continue
             if find(key, at + 1, stop) >= 0 or fine(data, at + len(key), stop) is None:
                 return None  # a key twice on the path, or a value to change or to refuse
-        quotes = []
-        count = data.count
-        for search in self._finders:
-            match = search(data, start, stop)
-            if match is None:
-                return None
-            at = match.start()
-            if data[at - 1] == 0x5C or count(b"{", start, at) != 1:
-                return None  # not surely the top-level key
-            if match[1] == b"":
-                quotes.append(match.end() - 1)
-        if len(quotes) > 1:
-            quotes.sort()
-        return quotes
+        match = finder(data, start, stop)
+        if match is None:
+            return None
+        at = match.start()
+        if data[at - 1] == 0x5C or data.count(b"{", start, at) != 1:
+            return None  # not surely the top-level key
+        offsets = match.groups()
+        if b"" not in offsets:
+            return []
+        spans = match.regs
+        return [spans[n][1] for n, offset in enumerate(offsets, 1) if offset == b""]
