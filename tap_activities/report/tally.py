@@ -57,14 +57,14 @@ class RunReport:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._streams: dict[str, StreamTally] = {}
+        self._tallies: dict[str, StreamTally] = {}
 
     def stream(self, name: str) -> StreamTally:
         """The tally of stream ``name`` (created on first use, in the order of first use)."""
         with self._lock:
-            tally = self._streams.get(name)
+            tally = self._tallies.get(name)
             if tally is None:
-                tally = self._streams[name] = StreamTally(name)
+                tally = self._tallies[name] = StreamTally(name)
             return tally
 
     def job(self, stream: str, how: str) -> None:
@@ -83,4 +83,4 @@ class RunReport:
     def streams(self) -> list[StreamTally]:
         """The tallies of streams that planned windows, in the order they were planned."""
         with self._lock:
-            return [t for t in self._streams.values() if t.planned]
+            return [t for t in self._tallies.values() if t.planned]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from tap_activities.errors import ConfigError
@@ -84,8 +85,13 @@ def _is_history_entry(item: Any) -> bool:
         and _is_date(end)
         and item["export_type"] in (*MODES, None)
         and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts)
-        and all(isinstance(n, (int, float)) and not isinstance(n, bool) and n >= 0 for n in seconds)
+        and all(_is_seconds(n) for n in seconds)
     )
+
+
+def _is_seconds(value: Any) -> bool:
+    """A number of seconds; a state file's decimals are read as ``Decimal``."""
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) and value >= 0
 
 
 def _is_date(value: Any) -> bool:
