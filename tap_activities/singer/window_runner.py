@@ -195,8 +195,9 @@ class WindowRunner(SdkStreamHooks):
         began = time.monotonic()
         progress = self.progress
         pause = max(0.2, progress.interval)
-        while not ticket.ready(pause):
-            progress.tick()
+        while not ticket.done:
+            progress.tick()  # first, so a stream that begins by waiting says so at once
+            ticket.ready(pause)
         self.tally.wait_seconds += time.monotonic() - began
         return ticket.wait()
 
