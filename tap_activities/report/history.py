@@ -5,11 +5,12 @@ this is where a run leaves its measurements. The stream's state key ``history`` 
 newest last, of at most :data:`KEPT` entries::
 
     {"window": "2024-05-01..2024-05-14", "export_type": "delta" | "snapshot" | null,
-     "days": 14, "job_seconds": 61.2, "download_seconds": 3.4, "bytes": 123456,
+     "days": 14, "job_seconds": 61, "download_seconds": 3, "bytes": 123456,
      "records": 789}
 
 ``job_seconds``: from the job's creation (or its adoption, resumed from state) as the tap
-saw it, to its completion; ``download_seconds``: downloading and emitting the window.
+saw it, to its completion; ``download_seconds``: downloading and emitting the window. Both
+are whole seconds (:func:`whole_seconds` says why).
 """
 
 from __future__ import annotations
@@ -40,11 +41,21 @@ def entry(
         "window": window.key,
         "export_type": export_type,
         "days": window.days,
-        "job_seconds": round(max(0.0, job_seconds), 3),
-        "download_seconds": round(max(0.0, download_seconds), 3),
+        "job_seconds": whole_seconds(job_seconds),
+        "download_seconds": whole_seconds(download_seconds),
         "bytes": received,
         "records": records,
     }
+
+
+def whole_seconds(seconds: float) -> int:
+    """Seconds as a whole number: state must hold no decimal fraction.
+
+    singer-sdk targets read a STATE message's decimals as ``Decimal`` and then fail to
+    write that state back out (``Object of type Decimal is not JSON serializable``), so a
+    single ``1.5`` in state would stop the pipeline at its first window.
+    """
+    return max(0, round(seconds))
 
 
 def append(state: MutableMapping[str, Any], item: dict[str, Any]) -> None:

@@ -50,7 +50,7 @@ def test_receipts_are_bounded_and_live():
 
 def entry(records: int = 1) -> dict:
     return history.entry(
-        WINDOW, "delta", job_seconds=1.25, download_seconds=0.5, received=10, records=records
+        WINDOW, "delta", job_seconds=61.6, download_seconds=0.4, received=10, records=records
     )
 
 
@@ -63,12 +63,13 @@ def test_the_history_keeps_the_newest_twenty():
         "window": "2024-05-01..2024-05-14",
         "export_type": "delta",
         "days": 14,
-        "job_seconds": 1.25,
-        "download_seconds": 0.5,
+        "job_seconds": 62,
+        "download_seconds": 0,
         "bytes": 10,
         "records": 24,
     }
     check_state({"bookmarks": {"s": state}})
+    assert not any(isinstance(v, float) for h in state["history"] for v in h.values())
 
 
 @pytest.mark.parametrize(
