@@ -76,6 +76,15 @@ RUN_SETTINGS = (
         ),
     ),
     th.Property(
+        "progress_interval_seconds",
+        NUMBER,
+        default=10,
+        description=(
+            "Least seconds between two progress lines of a syncing stream (windows, jobs, "
+            "bytes, records, time left), logged at INFO."
+        ),
+    ),
+    th.Property(
         "download_workers",
         INTEGER,
         default=4,
@@ -152,6 +161,8 @@ class Settings:
     """Processes for the CPU-bound pass over downloaded parts (0: the download threads)."""
     sources: Mapping[str, Any]
     """Each configured source's own settings (its ``SourceOptions.read``), by source name."""
+    progress_interval_seconds: float = 10.0
+    """Least seconds between two progress lines of a stream."""
 
 
 def parse_settings(
@@ -206,6 +217,7 @@ def parse_settings(
             )
         ),
         sources=_own_settings(config, sources),
+        progress_interval_seconds=_run_number(config, "progress_interval_seconds", minimum=0.0),
     )
 
 
