@@ -44,29 +44,28 @@ RANGE_SETTINGS = (
         th.DateType,
         description="Last UTC day to export, inclusive. Default: today (UTC).",
     ),
+    th.Property(
+        "resync",
+        # Also text: a JSON object in an environment variable, however meltano passes it.
+        th.CustomType(
+            {
+                "type": ["object", "string"],
+                "properties": {
+                    "streams": {"type": "array", "items": {"type": "string"}},
+                    "start_date": {"type": "string"},
+                    "end_date": {"type": "string"},
+                },
+            }
+        ),
+        description=(
+            'Export a range of days again, once, for chosen streams: {"streams": [names] or '
+            '["*"], "start_date": "YYYY-MM-DD", "end_date": "YYYY-MM-DD"} (inclusive). '
+            "Bookmarks do not move; a range done is not exported again."
+        ),
+    ),
 )
-"""The days to export: the schema's first settings."""
+"""The days to export, and a range to export again: the schema's first settings."""
 
-RESYNC_SETTING = th.Property(
-    "resync",
-    # Also text: a JSON object in an environment variable, however meltano passes it.
-    th.CustomType(
-        {
-            "type": ["object", "string"],
-            "properties": {
-                "streams": {"type": "array", "items": {"type": "string"}},
-                "start_date": {"type": "string"},
-                "end_date": {"type": "string"},
-            },
-        }
-    ),
-    description=(
-        'Export a range of days again, once, for chosen streams: {"streams": [names] or '
-        '["*"], "start_date": "YYYY-MM-DD", "end_date": "YYYY-MM-DD"} (inclusive). '
-        "Bookmarks do not move; a range done is not exported again."
-    ),
-)
-"""The operator's re-sync of a range: after the days to export, before the sources'."""
 
 RUN_SETTINGS = (
     th.Property(

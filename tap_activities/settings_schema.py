@@ -15,20 +15,13 @@ from typing import Any
 from jsonschema import Draft7Validator
 from singer_sdk import typing as th
 
-from tap_activities.settings import (
-    RANGE_SETTINGS,
-    RESYNC_SETTING,
-    RUN_SETTINGS,
-    Configurable,
-    shown,
-)
+from tap_activities.settings import RANGE_SETTINGS, RUN_SETTINGS, Configurable, shown
 
 
 def schema_of(sources: Iterable[Configurable]) -> dict[str, Any]:
     """The tap's ``config_jsonschema``: the days to export, each source's, how exports run."""
     return th.PropertiesList(
         *RANGE_SETTINGS,
-        RESYNC_SETTING,
         *(setting for source in sources for setting in source.options.properties),
         *RUN_SETTINGS,
     ).to_dict()

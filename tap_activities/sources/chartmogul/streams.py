@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_activities.export.windows import Window, snapshot_windows
+from tap_activities.singer.planning import WindowPlan, state_date
 from tap_activities.singer.streams import ExportStream
-from tap_activities.singer.window_runner import WindowPlan, state_date
 
 if TYPE_CHECKING:
     from tap_activities.settings import Settings
