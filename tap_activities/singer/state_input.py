@@ -37,13 +37,21 @@ def check_state(state: Any) -> None:
 def _check_stream(where: str, entry: Any) -> None:
     if not isinstance(entry, Mapping):
         _bad(f"{where}'", entry, "an object")
-    for key in ("bookmark", "delta_start"):
+    for key in ("bookmark", "delta_start", "history_start"):
         value = entry.get(key)
         if value is not None and not _is_date(value):
             _bad(f"{where}.{key}'", value, "a date (YYYY-MM-DD)")
     mode = entry.get("mode")
     if mode is not None and mode not in MODES:
         _bad(f"{where}.mode'", mode, "'snapshot' or 'delta'")
+    done = entry.get("resync_done")
+    if done is not None and not (isinstance(done, list) and all(isinstance(k, str) for k in done)):
+        _bad(f"{where}.resync_done'", done, "a list of ranges")
+    progress = entry.get("resync_progress")
+    if progress is not None and not (
+        isinstance(progress, Mapping) and _is_date(progress.get("through"))
+    ):
+        _bad(f"{where}.resync_progress'", progress, 'an object with a "through" date')
     jobs = entry.get("jobs")
     if jobs is None:
         return
