@@ -233,7 +233,7 @@ class TapActivities(SdkTapHooks):
             plans,
             {entry.name: entry.limits for entry in SOURCES},
             resync.key if resync else None,
-            self._later_start(note for _, plan, _ in plans for note in plan.notes),
+            self._later_start((plan.stream, plan.history_kept_from) for _, plan, _ in plans),
         )
         text = plan_json(document) if style == "json" else plan_text(document)
         sys.stdout.write(text + "\n")
@@ -243,15 +243,18 @@ class TapActivities(SdkTapHooks):
         """The streams a sync exports, in the order it syncs them."""
         return [s for s in self.streams.values() if isinstance(s, ExportStream) and s.selected]
 
-    def _later_start(self, notes: Iterable[str]) -> list[str]:
+    def _later_start(self, kept: Iterable[tuple[str, str | None]]) -> list[str]:
         """One line when ``start_date`` is later than the day loaded streams began."""
-        began = list(notes)
-        if not began:
+        by_day: dict[str, list[str]] = {}
+        for stream, day in kept:
+            if day is not None:
+                by_day.setdefault(day, []).append(stream)
+        if not by_day:
             return []
+        began = "; ".join(f"{day}: {', '.join(names)}" for day, names in sorted(by_day.items()))
         return [
             f"Setting 'start_date' ({self.settings.start_date}) is later than the first day "
-            f"already exported ({'; '.join(began)}): what is loaded stays, and nothing "
-            "changes for these streams but new days"
+            f"already exported ({began}): what is loaded stays; runs go on from the bookmarks"
         ]
 
     @classmethod
@@ -316,7 +319,7 @@ class TapActivities(SdkTapHooks):
             self._check_credentials(selected)
             for stream in selected:
                 stream.plan()
-            for line in self._later_start(n for s in selected for n in s.plan_notes):
+            for line in self._later_start((s.name, s.history_kept_from) for s in selected):
                 self.logger.warning("%s", line)
             super().sync_all()
         finally:

@@ -122,8 +122,8 @@ class StreamPlan:
     windows: list[PlannedWindow]
     decided: WindowPlan
     """The stream's own plan's state decisions, with ``history_start`` added."""
-    notes: tuple[str, ...] = ()
-    """What planning noticed that the log says once (a later ``start_date``)."""
+    history_kept_from: str | None = None
+    """The day loaded history begins, when ``start_date`` is later (the log says so once)."""
 
     @property
     def last_sync(self) -> int | None:
@@ -143,7 +143,7 @@ def plan_stream(
     own = stream.plan_windows(state, settings, today)
     windows = [PlannedWindow(w, kind) for w, kind in own.windows]
     decided_state = dict(own.state)
-    notes: tuple[str, ...] = ()
+    kept_from = None
     kind = stream.history_export_type
     if state.get("bookmark") is None:
         # Nothing loaded yet: history is (re)built from today's start_date.
@@ -156,10 +156,10 @@ def plan_stream(
             gap = snapshot_windows_back(settings.start_date, began - ONE_DAY)
             windows += [PlannedWindow(w, kind, BACKFILL) for w in gap]
         elif settings.start_date > began:
-            notes = (f"{stream.name} from {began}",)
+            kept_from = began.isoformat()
     windows += resync_windows(stream.name, kind, state, settings)
     decided = WindowPlan(own.windows, decided_state, own.drop)
-    return StreamPlan(stream.name, with_kept_jobs(windows, state), decided, notes)
+    return StreamPlan(stream.name, with_kept_jobs(windows, state), decided, kept_from)
 
 
 def resync_windows(

@@ -59,7 +59,7 @@ class WindowRunner(SdkStreamHooks):
         super().__init__(*args, **kwargs)
         self._tickets: list[ExportTicket] | None = None
         self._planned: list[PlannedWindow] = []  # the tickets' windows, index for index
-        self.plan_notes: tuple[str, ...] = ()  # what planning noticed, said once by the tap
+        self.history_kept_from: str | None = None  # loaded history's first day, if kept
         self._next_window = 0  # index of the first ticket not yet emitted
 
     # Planning and running -------------------------------------------------------------------
@@ -91,7 +91,7 @@ class WindowRunner(SdkStreamHooks):
         if self._tickets is None:
             planned = self.next_plan()
             planned.record(self.stream_state)
-            self.plan_notes = planned.notes
+            self.history_kept_from = planned.history_kept_from
             self._planned = planned.windows
             self._tickets = [
                 self.runtime.scheduler.submit(

@@ -113,7 +113,7 @@ def test_a_later_start_date_changes_nothing_loaded_and_says_so():
     state = {"bookmark": "2024-03-20", "history_start": "2023-06-01"}
     result = plan(ChurnStream, state)
     assert [w.purpose for w in result.windows] == [SYNC]
-    assert result.notes == ("chartmogul_churn from 2023-06-01",)
+    assert result.history_kept_from == "2023-06-01"
     result.record(state)
     assert state["history_start"] == "2023-06-01"
 
@@ -122,7 +122,7 @@ def test_before_anything_is_loaded_a_new_start_date_is_simply_where_history_begi
     state = {"history_start": "2024-02-01", "jobs": {}}
     result = plan(ChurnStream, state)
     assert [w.purpose for w in result.windows] == [SYNC]
-    assert result.notes == ()
+    assert result.history_kept_from is None
 
 
 RESYNC_JAN = {"streams": ["peopleai_call"], "start_date": "2024-01-01", "end_date": "2024-01-31"}
