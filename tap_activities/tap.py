@@ -25,7 +25,7 @@ from tap_activities.singer.output import BufferedSingerWriter
 from tap_activities.singer.plan_report import PLAN_FORMATS, plan_document, plan_json, plan_text
 from tap_activities.singer.planning import utc_today
 from tap_activities.singer.sdk_hooks import SdkTapHooks, check_required_names
-from tap_activities.singer.state_input import check_state
+from tap_activities.singer.state_input import check_state, unwrapped
 from tap_activities.singer.streams import ExportStream
 from tap_activities.sources.registry import SOURCES, SourceEntry, build_runtime
 from tap_activities.transfer.run_folder import RunFolder
@@ -92,6 +92,7 @@ class TapActivities(SdkTapHooks):
 
     def load_state(self, state: dict[str, Any]) -> None:
         """The SDK's, after a check that names the stream and key of anything unusable."""
+        state = unwrapped(state)
         check_state(state)
         super().load_state(state)
 

@@ -117,7 +117,7 @@ class Estimate:
     seconds: float | None
     """When the last window is out; None without history for every source concerned."""
     per_stream: Mapping[str, float | None]
-    """Each stream's share of it, in sync order (they add up to ``seconds``)."""
+    """When each stream's last window is out, from the start of the run (seconds)."""
     decided_by: str | None
     """A source name (its job limit decides) or ``downloads``; None without seconds."""
     rounds: Mapping[str, int]
@@ -167,10 +167,9 @@ def _played_out(
         free[free.index(start)] = done
         if done > clock:
             waited[job.source] = waited.get(job.source, 0.0) + done - clock
-        before = clock
         clock = max(clock, done) + download_seconds
         working += download_seconds
-        per_stream[job.stream] = (per_stream.get(job.stream) or 0.0) + clock - before
+        per_stream[job.stream] = clock
     longest = max(waited, key=waited.__getitem__) if waited else None
     decided = longest if longest and waited[longest] > working else DOWNLOADS
     return Estimate(round(clock, 1), per_stream, decided if timed else None, rounds)

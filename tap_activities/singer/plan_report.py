@@ -148,7 +148,7 @@ def _stream_lines(entry: Mapping[str, Any]) -> list[str]:
         lines.append("  resync: its range was exported by an earlier run; not again")
     if entry["estimate_seconds"] is not None:
         lines.append(
-            f"  estimate: {_duration(entry['estimate_seconds'])} of the run "
+            f"  estimate: its last window out after {_duration(entry['estimate_seconds'])} "
             f"({entry['measured_windows']} measured window(s) of its own)"
         )
     return lines

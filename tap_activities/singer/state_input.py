@@ -19,6 +19,20 @@ MODES = ("snapshot", "delta")
 HINT = "fix it, or clear the state (meltano state clear <state id>) to start over"
 
 
+def unwrapped(state: Any) -> Any:
+    """The Singer state inside meltano's stored form (``meltano state get`` prints it).
+
+    meltano keeps a pipeline's state as ``{"singer_state": {"bookmarks": ...}}``; an
+    operator who saves that output and hands it to ``--state`` (for ``--plan``, say)
+    means the state inside. Any other state is returned as it is.
+    """
+    if isinstance(state, Mapping) and "bookmarks" not in state:
+        inner = state.get("singer_state")
+        if isinstance(inner, Mapping):
+            return dict(inner)
+    return state
+
+
 def check_state(state: Any) -> None:
     """Raise :class:`ConfigError` at the first key of ``state`` the tap cannot use."""
     if state is None or state == {}:

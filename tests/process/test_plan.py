@@ -123,6 +123,9 @@ def test_an_incremental_run_does_what_its_plan_said(tmp_path):
 
         plan = run_plan(config, tmp_path / "plan", state=state)
         text = run_plan(config, tmp_path / "plan-text", state=state, text=True)
+        # meltano's stored form, as `meltano state get` prints it, plans the same
+        wrapped = run_plan(config, tmp_path / "plan-meltano", state={"singer_state": state})
+        assert wrapped == plan
         assert len(created(up)) == len(before), "--plan created an export"
         assert not any(line.startswith("{") for line in text.splitlines())
         assert "People.ai: 2 running, 10 queued" in text

@@ -253,7 +253,7 @@ def test_with_history_two_running_jobs_decide_when_jobs_are_long():
     # jobs a, b at once (done at 100), c after them (done at 200); 1.4 s of download each
     assert result.seconds == pytest.approx(201.4)
     assert result.decided_by == "peopleai"
-    assert sum(result.per_stream.values()) == pytest.approx(result.seconds)
+    assert result.per_stream == pytest.approx({"a": 101.4, "b": 102.8, "c": 201.4})
 
 
 def test_with_history_downloads_decide_when_jobs_are_short():
