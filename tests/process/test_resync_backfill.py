@@ -17,7 +17,14 @@ import pytest
 
 from activities_upstream import LocalUpstream
 from tests.kit.faultkit import CHARTMOGUL_STREAMS, PEOPLEAI_STREAMS, chartmogul_ids, peopleai_ids
-from tests.kit.tap_process import catalog_of, killed_at_hold, run_tap, start_tap
+from tests.kit.tap_process import (
+    batch_config,
+    batch_records,
+    catalog_of,
+    killed_at_hold,
+    run_tap,
+    start_tap,
+)
 from tests.kit.upstream import END, START, chartmogul_config, fast_upstream_config, peopleai_config
 from tests.process.test_plan import created, planned, run_plan
 from tests.process.test_resume import read_sink
@@ -35,9 +42,12 @@ def new_jobs(up, before: list) -> list[tuple[str, str, str | None]]:
     return sorted((Counter(created(up)) - Counter(before)).elements())
 
 
-def test_a_resync_exports_its_range_once_and_never_moves_the_bookmark(tmp_path):
+@pytest.mark.parametrize("mode", ["record", "batch"])
+def test_a_resync_exports_its_range_once_and_never_moves_the_bookmark(mode, tmp_path):
     with LocalUpstream(fast_upstream_config()) as up:
         config = both_config(up)
+        if mode == "batch":
+            config["batch_config"] = batch_config(tmp_path / "batches")
         first = run_tap(config, tmp_path / "first")
         assert first.returncode == 0, first.stderr[-3000:]
         resync = {
@@ -59,9 +69,10 @@ def test_a_resync_exports_its_range_once_and_never_moves_the_bookmark(tmp_path):
             ("peopleai_call", RANGE_KEY, "snapshot"),
         ]
         # the range's records went out again: People.ai's by activity date
-        calls = {r["uid"] for r in second.records["peopleai_call"]}
+        records = batch_records(second) if mode == "batch" else second.records
+        calls = {r["uid"] for r in records["peopleai_call"]}
         assert peopleai_ids(up, *RANGE)["peopleai_call"] <= calls
-        churn = {r["uuid"] for r in second.records["chartmogul_churn"]}
+        churn = {r["uuid"] for r in records["chartmogul_churn"]}
         assert chartmogul_ids(up, *RANGE)["chartmogul_churn"] <= churn
         for stream in ALL_STREAMS:
             assert second.bookmarks(stream)["bookmark"] == END.isoformat(), stream
