@@ -2,10 +2,10 @@
 
 meltano 4.4.1 looks a pipeline's state up only for a sync (``meltano invoke`` with
 arguments gets none, or the stale file a last sync left behind), so the documented way
-is: ``meltano state get`` into a file, then ``meltano invoke tap-activities --plan --state <file>``. The plan must call no upstream
-and match the jobs the next ``meltano run`` creates; ``TAP_ACTIVITIES_RESYNC`` must reach
-the tap through the plugin definition (``kind: object``), export its range once, and
-leave the bookmarks where they were.
+is: ``meltano state get`` into a file, then ``meltano invoke tap-activities --plan
+--state <file>``. The plan must call no upstream and match the jobs the next ``meltano
+run`` creates; ``TAP_ACTIVITIES_RESYNC`` must reach the tap through the plugin definition
+(``kind: object``), export its range once, and leave the bookmarks where they were.
 """
 
 from __future__ import annotations
