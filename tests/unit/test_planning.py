@@ -267,3 +267,27 @@ def test_with_history_downloads_decide_when_jobs_are_short():
 def test_history_that_is_not_usable_is_ignored():
     assert timing_of(None) is None
     assert timing_of([{"days": 0, "job_seconds": 1, "download_seconds": 1}, "x"]) is None
+
+
+def test_the_plan_document_counts_and_renders_what_planning_decided():
+    from tap_activities.singer.plan_report import plan_document, plan_text
+
+    state = {
+        "bookmark": "2024-03-01",
+        "mode": "delta",
+        "history_start": "2024-01-01",
+        "jobs": {"2024-03-01..2024-03-14": {"job_id": "j1", "export_type": "delta"}},
+        "history": history(("delta", 14, 30.0, 2.8)),
+    }
+    result = plan(PeopleAICallStream, state, resync=RESYNC_JAN)
+    document = plan_document([("peopleai", result, state)], LIMITS, "2024-01-01..2024-01-31")
+    (stream,) = document["streams"]
+    assert (stream["jobs_to_create"], stream["jobs_to_resume"]) == (3, 1)
+    assert document["totals"]["windows"] == 4
+    assert document["limits"]["peopleai"]["rounds"] == 2
+    assert document["totals"]["estimate_basis"] == "history"
+    text = plan_text(document)
+    assert "  2024-03-01..2024-03-14  delta     resume j1" in text
+    assert "  2024-01-01..2024-01-31  snapshot  new  (resync)" in text
+    assert "Totals: 4 window(s) in 1 stream(s); 3 job(s) to create, 1 to resume" in text
+    assert "Estimate: about" in text
