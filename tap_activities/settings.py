@@ -97,6 +97,15 @@ RUN_SETTINGS = (
         ),
     ),
     th.Property(
+        "progress_interval_seconds",
+        NUMBER,
+        default=10,
+        description=(
+            "Least seconds between two progress lines of a syncing stream (windows, jobs, "
+            "bytes, records, time left), logged at INFO."
+        ),
+    ),
+    th.Property(
         "download_workers",
         INTEGER,
         default=4,
@@ -175,6 +184,8 @@ class Settings:
     """Each configured source's own settings (its ``SourceOptions.read``), by source name."""
     resync: Resync | None = None
     """The range to export again, when the ``resync`` setting is set."""
+    progress_interval_seconds: float = 10.0
+    """Least seconds between two progress lines of a stream."""
 
 
 @dataclass(frozen=True)
@@ -260,6 +271,7 @@ def parse_settings(
         ),
         sources=_own_settings(config, sources),
         resync=read_resync(config.get("resync"), start, end),
+        progress_interval_seconds=_run_number(config, "progress_interval_seconds", minimum=0.0),
     )
 
 

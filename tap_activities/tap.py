@@ -18,6 +18,8 @@ from tap_activities.heap import keep_freed_buffers
 from tap_activities.lifecycle import PREFIX, install_stop_handlers, target_gone
 from tap_activities.log_lines import rendered
 from tap_activities.redact import REDACTOR, install
+from tap_activities.report.summary import log_metrics, log_summary
+from tap_activities.report.tally import RunReport
 from tap_activities.settings import Settings, parse_settings
 from tap_activities.settings_schema import config_findings, schema_of
 from tap_activities.singer.batch_storage import check_storage
@@ -69,6 +71,8 @@ class TapActivities(SdkTapHooks):
         self._runtimes: dict[str, SourceRuntime] = {}
         self._settings: Settings | None = None
         self._workers = WorkerPool()
+        self.report = RunReport()
+        """Every stream's figures in this run: progress, the summary, METRIC lines."""
         super().__init__(*args, **kwargs)
         install_stop_handlers()  # after the SDK's, which would block on a full stdout
         self.register_secrets()
@@ -274,7 +278,9 @@ class TapActivities(SdkTapHooks):
     def runtime(self, source_name: str) -> SourceRuntime:
         """The shared client and scheduler of a source, created on first use."""
         if source_name not in self._runtimes:
-            self._runtimes[source_name] = build_runtime(source_name, self.settings, self._workers)
+            runtime = build_runtime(source_name, self.settings, self._workers)
+            runtime.scheduler.report = self.report
+            self._runtimes[source_name] = runtime
         return self._runtimes[source_name]
 
     def remember_all_jobs(self) -> None:
@@ -327,8 +333,16 @@ class TapActivities(SdkTapHooks):
             for runtime in self._runtimes.values():
                 runtime.close()
             self._workers.close()
+            self._report()
             self.message_writer.flush()
             folder.release()
+
+    def _report(self) -> None:
+        """The end of the run: a summary line per stream and the total, and METRIC lines."""
+        tallies = self.report.streams
+        log_summary(self.logger, tallies)
+        for tally in tallies:
+            log_metrics(tally)
 
 
 def _set_log_level(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

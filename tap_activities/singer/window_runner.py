@@ -8,7 +8,8 @@ moves the bookmark and emits a STATE message. State per stream::
     {"bookmark": "2024-05-01",      # last UTC day whose export is fully emitted
      "mode": "snapshot" | "delta",  # People.ai: which kind of export that day refers to
      "delta_start": "2024-05-01",   # People.ai, while building history: first delta day
-     "jobs": {"2024-05-02..2024-05-15": {"job_id": "...", "export_type": "delta"}}}
+     "jobs": {"2024-05-02..2024-05-15": {"job_id": "...", "export_type": "delta"}},
+     "history": [...]}              # what each window done measured (report.history)
 
 (and what :mod:`.planning` keeps: where history began, backfills and re-syncs done).
 ``jobs`` keeps the upstream ids of exports created but not yet emitted (of every stream,
@@ -19,6 +20,7 @@ them up instead of exporting the same window again.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -27,6 +29,9 @@ from tap_activities.errors import ExportExpiredError
 from tap_activities.export.request import ExportRequest, ExportTicket
 from tap_activities.export.status import JobSnapshot
 from tap_activities.export.windows import Window
+from tap_activities.report import history
+from tap_activities.report.progress import Progress
+from tap_activities.report.tally import StreamTally
 from tap_activities.singer.planning import (
     SYNC,
     PlannedWindow,
@@ -61,6 +66,9 @@ class WindowRunner(SdkStreamHooks):
         self._planned: list[PlannedWindow] = []  # the tickets' windows, index for index
         self.history_kept_from: str | None = None  # loaded history's first day, if kept
         self._next_window = 0  # index of the first ticket not yet emitted
+        self._progress: Progress | None = None
+        self._current_job: str | None = None  # the job whose data is being read
+        self._window_count = 0  # records of the window being emitted
 
     # Planning and running -------------------------------------------------------------------
 
@@ -105,6 +113,12 @@ class WindowRunner(SdkStreamHooks):
                 )
                 for window in planned.windows
             ]
+            tally = self.tally
+            tally.source, tally.windows_total, tally.planned = (
+                self.source_name,
+                len(planned.windows),
+                True,
+            )
             self._log_plan(planned)
         return self._tickets
 
@@ -127,17 +141,37 @@ class WindowRunner(SdkStreamHooks):
             f", with {' and '.join(extra)}" if extra else "",
         )
 
+    @property
+    def tally(self) -> StreamTally:
+        """This stream's figures in the run report."""
+        return self.parent_tap.report.stream(self.name)
+
+    @property
+    def progress(self) -> Progress:
+        """This stream's progress lines (made when it begins to sync)."""
+        if self._progress is None:
+            self._progress = Progress(
+                self.logger,
+                self.tally,
+                self.runtime.settings.progress_interval_seconds,
+                self._job_load,
+                self._current_bytes,
+            )
+        return self._progress
+
     def _each_window(
         self, emit: Callable[[JobSnapshot, ExportRequest], Iterator[T]]
     ) -> Iterator[T]:
         """Run ``emit`` for every planned window; advance and write state after each."""
         tickets = self.plan()
+        self.tally.started = time.monotonic()
         for position in range(len(tickets)):
             self._next_window = position
             ticket = tickets[position]
             for attempt in range(1, EXPIRED_EXPORT_ATTEMPTS + 1):
-                job = ticket.wait()
+                job = self._wait_for(ticket)
                 self._save_state()
+                began, self._current_job, self._window_count = time.monotonic(), job.job_id, 0
                 try:
                     yield from emit(job, ticket.request)
                     break
@@ -147,13 +181,65 @@ class WindowRunner(SdkStreamHooks):
                     self.logger.warning("%s; exporting the window again", exc)
                     self.runtime.scheduler.release(ticket)
                     ticket = self.runtime.scheduler.submit(
-                        replace(ticket.request, resume_job_id=None)
+                        replace(ticket.request, resume_job_id=None), again=True
                     )
                     tickets[position] = ticket
             self._window_finished(position)
+            self._measured(ticket, time.monotonic() - began)
             self.runtime.scheduler.release(ticket)
             self._next_window = position + 1
             self._save_state()
+        self.tally.ended = time.monotonic()
+
+    def _wait_for(self, ticket: ExportTicket) -> JobSnapshot:
+        """The ticket's completed job; the wait counted, progress logged while it lasts."""
+        began = time.monotonic()
+        progress = self.progress
+        pause = max(0.2, progress.interval)
+        while not ticket.done:
+            progress.tick()  # first, so a stream that begins by waiting says so at once
+            ticket.ready(pause)
+        self.tally.wait_seconds += time.monotonic() - began
+        return ticket.wait()
+
+    def _measured(self, ticket: ExportTicket, seconds: float) -> None:
+        """A window is done: its bytes into the tally, its measurements into the history."""
+        proof = self.runtime.client.proof(ticket.job_id or "")
+        received = proof.received if proof is not None else 0
+        self._current_job = None
+        tally = self.tally
+        tally.windows_done += 1
+        tally.bytes += received
+        request = ticket.request
+        history.append(
+            self.stream_state,
+            history.entry(
+                request.window,
+                request.export_type,
+                job_seconds=ticket.job_seconds,
+                download_seconds=seconds,
+                received=received,
+                records=self._window_count,
+            ),
+        )
+
+    def _job_load(self) -> str:
+        """The source's jobs now, against the upstream's limits, for the progress line."""
+        running, queued = self.runtime.scheduler.load()
+        client = self.runtime.client
+        limit = getattr(client, "max_running", None)
+        cap = f" (limit {limit})" if limit else ""
+        return (
+            f"{self.source_name} jobs: {running} running{cap}, {queued} queued "
+            f"(limit {client.max_outstanding} open)"
+        )
+
+    def _current_bytes(self) -> int:
+        """Bytes received so far of the window being read."""
+        if self._current_job is None:
+            return 0
+        proof = self.runtime.client.proof(self._current_job)
+        return proof.received if proof is not None else 0
 
     def _window_finished(self, position: int) -> None:
         """A window's records are all out: move the bookmark, or record a backfill/re-sync."""

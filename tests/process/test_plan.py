@@ -239,3 +239,25 @@ def test_an_old_state_without_the_new_keys_still_syncs(tmp_path):
         assert windows == {f"2024-02-03..{END.isoformat()}"}
         for stream in CHARTMOGUL_STREAMS:
             assert run.bookmarks(stream)["history_start"] == config["start_date"]
+
+
+def test_after_a_real_multi_window_sync_the_plan_estimates_from_its_history(tmp_path):
+    """The history a sync writes into state is what the next plan times its windows with."""
+    upstream = fast_upstream_config(start=HISTORY_START, queue_seconds=0.5, run_seconds=1.5)
+    with LocalUpstream(upstream) as up:
+        config = peopleai_config(up, start_date=TAP_START.isoformat())
+        first = run_tap(config, tmp_path / "first")
+        assert first.returncode == 0, first.stderr[-3000:]
+        for stream in PEOPLEAI_STREAMS:
+            kept = first.bookmarks(stream)["history"]
+            assert [h["export_type"] for h in kept] == ["snapshot", "snapshot"], kept
+        # a later night: the deltas of a month, timed from the snapshot windows measured
+        config["end_date"] = (END + dt.timedelta(days=30)).isoformat()
+        plan = run_plan(config, tmp_path / "plan", state=first.state)
+    totals = plan["totals"]
+    assert totals["estimate_basis"] == "history"
+    assert totals["measured_windows"] == 6
+    assert totals["estimate_seconds"] is not None
+    assert totals["estimate_seconds"] >= 1  # each measured job took at least a second
+    assert all(s["estimate_seconds"] is not None for s in plan["streams"])
+    assert totals["decided_by"] in {"peopleai", "downloads"}
