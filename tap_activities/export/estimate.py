@@ -6,16 +6,19 @@ sync measured them::
     {"window": "2024-01-01..2024-01-14", "export_type": "delta", "days": 14,
      "job_seconds": 95.0, "download_seconds": 3.2, "bytes": 812345, "records": 4100}
 
-From it, a window of the next run is timed as the mean ``job_seconds`` of that stream's
-windows of the same export type (of any type when none), plus its days times their
-``download_seconds`` per day. A stream with no history of its own borrows its source's
-other streams' measurements. The run is then played out as the tap runs it: each source's
-jobs start in the order the streams will consume them, ``slots`` at a time (People.ai: 2
-running), and windows are downloaded one after another, each once its job is done. The
-estimate is when the last window is out; the limit that decides it is the one the
-downloads waited on longest, or the downloads themselves when they never waited more than
-they worked. Without any history there are no seconds to give, only the bound: each
-source needs at least ``ceil(windows / slots)`` rounds of one job's duration.
+From it, a window of the next run is timed as the shortest ``job_seconds`` of that
+stream's windows of the same export type (of any type when none): a measured job also
+waited for a free slot behind the run's other jobs, and playing the run out (below) adds
+that wait itself; and no longer than its source's shortest (a job's time is the
+upstream's). Plus its days times their ``download_seconds`` per day. A stream with no
+history of its own borrows its source's other streams' measurements. The run is then
+played out as the tap runs it: each source's jobs start in the order the streams will
+consume them, ``slots`` at a time (People.ai: 2 running), and windows are downloaded one
+after another, each once its job is done. The estimate is when the last window is out; the
+limit that decides it is the one the downloads waited on longest, or the downloads
+themselves when they never waited more than they worked. Without any history there are no
+seconds to give, only the bound: each source needs at least ``ceil(windows / slots)``
+rounds of one job's duration.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class Timing:
     """What earlier runs measured, per export type (None: ChartMogul's one kind)."""
 
     job_seconds: Mapping[str | None, float]
-    """Mean seconds from a job's creation to its completion."""
+    """Shortest seconds from a job's creation to its completion, per export type."""
     download_per_day: Mapping[str | None, float]
     """Seconds to download and emit one day of the window."""
     windows: int
@@ -63,7 +66,7 @@ def timing_of(history: Any) -> Timing | None:
         seconds[kind] = seconds.get(kind, 0.0) + float(entry["download_seconds"])
         days[kind] = days.get(kind, 0) + int(entry["days"])
     return Timing(
-        job_seconds={kind: _mean(values) for kind, values in jobs.items()},
+        job_seconds={kind: min(values) for kind, values in jobs.items()},
         download_per_day={kind: seconds[kind] / days[kind] for kind in seconds},
         windows=len(entries),
     )
@@ -90,7 +93,7 @@ def pooled(timings: Sequence[Timing]) -> Timing | None:
     kinds = {kind for t in timings for kind in t.job_seconds}
     return Timing(
         job_seconds={
-            k: _mean(t.job_seconds[k] for t in timings if k in t.job_seconds) for k in kinds
+            k: min(t.job_seconds[k] for t in timings if k in t.job_seconds) for k in kinds
         },
         download_per_day={
             k: _mean(t.download_per_day[k] for t in timings if k in t.download_per_day)
@@ -141,11 +144,14 @@ def estimate(
             by_source[job.source].append(own)
     timed = []
     for job in jobs:
-        timing = timings.get(job.stream) or pooled(by_source.get(job.source, []))
-        if timing is None:
+        source_timing = pooled(by_source.get(job.source, []))
+        timing = timings.get(job.stream) or source_timing
+        if timing is None or source_timing is None:
             streams = dict.fromkeys(j.stream for j in jobs)
             return Estimate(None, dict.fromkeys(streams), None, rounds)
-        timed.append((job, *timing.window(job.export_type, job.days)))
+        job_seconds, download_seconds = timing.window(job.export_type, job.days)
+        fastest, _ = source_timing.window(job.export_type, job.days)
+        timed.append((job, min(job_seconds, fastest), download_seconds))
     return _played_out(timed, limits, rounds)
 
 
