@@ -21,6 +21,20 @@ MODES = ("snapshot", "delta")
 HINT = "fix it, or clear the state (meltano state clear <state id>) to start over"
 
 
+def unwrapped(state: Any) -> Any:
+    """The Singer state inside meltano's stored form (``meltano state get`` prints it).
+
+    meltano keeps a pipeline's state as ``{"singer_state": {"bookmarks": ...}}``; an
+    operator who saves that output and hands it to ``--state`` (for ``--plan``, say)
+    means the state inside. Any other state is returned as it is.
+    """
+    if isinstance(state, Mapping) and "bookmarks" not in state:
+        inner = state.get("singer_state")
+        if isinstance(inner, Mapping):
+            return dict(inner)
+    return state
+
+
 def check_state(state: Any) -> None:
     """Raise :class:`ConfigError` at the first key of ``state`` the tap cannot use."""
     if state is None or state == {}:
@@ -39,13 +53,21 @@ def check_state(state: Any) -> None:
 def _check_stream(where: str, entry: Any) -> None:
     if not isinstance(entry, Mapping):
         _bad(f"{where}'", entry, "an object")
-    for key in ("bookmark", "delta_start"):
+    for key in ("bookmark", "delta_start", "history_start"):
         value = entry.get(key)
         if value is not None and not _is_date(value):
             _bad(f"{where}.{key}'", value, "a date (YYYY-MM-DD)")
     mode = entry.get("mode")
     if mode is not None and mode not in MODES:
         _bad(f"{where}.mode'", mode, "'snapshot' or 'delta'")
+    done = entry.get("resync_done")
+    if done is not None and not (isinstance(done, list) and all(isinstance(k, str) for k in done)):
+        _bad(f"{where}.resync_done'", done, "a list of ranges")
+    progress = entry.get("resync_progress")
+    if progress is not None and not (
+        isinstance(progress, Mapping) and _is_date(progress.get("through"))
+    ):
+        _bad(f"{where}.resync_progress'", progress, 'an object with a "through" date')
     jobs = entry.get("jobs")
     if jobs is not None:
         if not isinstance(jobs, Mapping):

@@ -11,6 +11,7 @@ moves the bookmark and emits a STATE message. State per stream::
      "jobs": {"2024-05-02..2024-05-15": {"job_id": "...", "export_type": "delta"}},
      "history": [...]}              # what each window done measured (report.history)
 
+(and what :mod:`.planning` keeps: where history began, backfills and re-syncs done).
 ``jobs`` keeps the upstream ids of exports created but not yet emitted (of every stream,
 since jobs are created ahead for streams that sync later), so an interrupted run picks
 them up instead of exporting the same window again.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from tap_activities.errors import ExportExpiredError
@@ -31,6 +32,16 @@ from tap_activities.export.windows import Window
 from tap_activities.report import history
 from tap_activities.report.progress import Progress
 from tap_activities.report.tally import StreamTally
+from tap_activities.singer.planning import (
+    SYNC,
+    PlannedWindow,
+    StreamPlan,
+    WindowPlan,
+    extra_window_done,
+    plan_stream,
+    state_date,
+    utc_today,
+)
 from tap_activities.singer.sdk_hooks import SdkStreamHooks
 
 if TYPE_CHECKING:
@@ -41,38 +52,19 @@ EXPIRED_EXPORT_ATTEMPTS = 3
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class WindowPlan:
-    """A run's windows with their export types, and what planning them decided for state.
-
-    Planning reads the stream's state and writes nothing: what it decides (People.ai:
-    whether history is still being built, and from which day deltas will follow) is held
-    here, and the runner records it in the state once, when the plan is made.
-    """
-
-    windows: list[tuple[Window, str | None]]
-    """The windows in the order they are exported, each with its export type."""
-    state: Mapping[str, Any] = field(default_factory=dict)
-    """Keys the stream's state takes, in this order."""
-    drop: tuple[str, ...] = ()
-    """Keys the stream's state loses."""
-
-    def record(self, state: dict[str, Any]) -> None:
-        """Write what the plan decided into the stream's ``state``."""
-        state.update(self.state)
-        for key in self.drop:
-            state.pop(key, None)
-
-
 class WindowRunner(SdkStreamHooks):
     """A stream's windows: planned once, their jobs waited for in order, state after each."""
 
     source_name: ClassVar[str]
     activity_type: ClassVar[str]
+    history_export_type: ClassVar[str | None] = None
+    """The export type that selects by activity date: backfills and re-syncs use it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._tickets: list[ExportTicket] | None = None
+        self._planned: list[PlannedWindow] = []  # the tickets' windows, index for index
+        self.history_kept_from: str | None = None  # loaded history's first day, if kept
         self._next_window = 0  # index of the first ticket not yet emitted
         self._progress: Progress | None = None
         self._current_job: str | None = None  # the job whose data is being read
@@ -96,44 +88,58 @@ class WindowRunner(SdkStreamHooks):
         """Move the bookmark after a window's records are all out."""
         state["bookmark"] = window.end.isoformat()
 
+    def next_plan(self, today: dt.date | None = None) -> StreamPlan:
+        """The next sync's windows from the state as loaded (``--plan`` and :meth:`plan`)."""
+        return plan_stream(
+            type(self), self.stream_state, self.parent_tap.settings, today or utc_today()
+        )
+
     def plan(self) -> list[ExportTicket]:
         """Submit this run's windows to the scheduler once; later calls return the tickets."""
         if self._tickets is None:
-            state = self.stream_state
-            planned = self.plan_windows(state, self.runtime.settings, _today())
-            planned.record(state)
-            plan = planned.windows
-            kept_jobs = state.get("jobs") or {}
-            self._tickets = []
-            for window, export_type in plan:
-                kept = kept_jobs.get(window.key) or {}
-                resume = kept.get("job_id") if kept.get("export_type") == export_type else None
-                request = ExportRequest(
-                    stream=self.name,
-                    activity_type=self.activity_type,
-                    window=window,
-                    export_type=export_type,
-                    resume_job_id=resume,
+            planned = self.next_plan()
+            planned.record(self.stream_state)
+            self.history_kept_from = planned.history_kept_from
+            self._planned = planned.windows
+            self._tickets = [
+                self.runtime.scheduler.submit(
+                    ExportRequest(
+                        stream=self.name,
+                        activity_type=self.activity_type,
+                        window=window.window,
+                        export_type=window.export_type,
+                        resume_job_id=window.resume_job_id,
+                    )
                 )
-                self._tickets.append(self.runtime.scheduler.submit(request))
+                for window in planned.windows
+            ]
             tally = self.tally
-            tally.source, tally.windows_total, tally.planned = self.source_name, len(plan), True
-            if not plan:
-                self.logger.info(
-                    "%s: nothing to export (bookmark %s)", self.name, state.get("bookmark")
-                )
-            else:
-                first, last = plan[0][0], plan[-1][0]
-                kinds = sorted({k or "export" for _, k in plan})
-                self.logger.info(
-                    "%s: %d window(s) %s..%s (%s)",
-                    self.name,
-                    len(plan),
-                    first.start,
-                    last.end,
-                    ", ".join(kinds),
-                )
+            tally.source, tally.windows_total, tally.planned = (
+                self.source_name,
+                len(planned.windows),
+                True,
+            )
+            self._log_plan(planned)
         return self._tickets
+
+    def _log_plan(self, planned: StreamPlan) -> None:
+        """One line: how many windows, which days, which export types and purposes."""
+        windows = planned.windows
+        if not windows:
+            bookmark = self.stream_state.get("bookmark")
+            self.logger.info("%s: nothing to export (bookmark %s)", self.name, bookmark)
+            return
+        kinds = sorted({w.export_type or "export" for w in windows})
+        extra = sorted({w.purpose for w in windows} - {SYNC})
+        self.logger.info(
+            "%s: %d window(s) %s..%s (%s)%s",
+            self.name,
+            len(windows),
+            min(w.window.start for w in windows),
+            max(w.window.end for w in windows),
+            ", ".join(kinds),
+            f", with {' and '.join(extra)}" if extra else "",
+        )
 
     @property
     def tally(self) -> StreamTally:
@@ -178,12 +184,7 @@ class WindowRunner(SdkStreamHooks):
                         replace(ticket.request, resume_job_id=None), again=True
                     )
                     tickets[position] = ticket
-            self.window_done(
-                self.stream_state,
-                ticket.request.window,
-                ticket.request.export_type,
-                position == len(tickets) - 1,
-            )
+            self._window_finished(position)
             self._measured(ticket, time.monotonic() - began)
             self.runtime.scheduler.release(ticket)
             self._next_window = position + 1
@@ -240,6 +241,15 @@ class WindowRunner(SdkStreamHooks):
         proof = self.runtime.client.proof(self._current_job)
         return proof.received if proof is not None else 0
 
+    def _window_finished(self, position: int) -> None:
+        """A window's records are all out: move the bookmark, or record a backfill/re-sync."""
+        planned = self._planned[position]
+        if planned.purpose != SYNC:
+            extra_window_done(self.stream_state, planned)
+            return
+        last = max(i for i, w in enumerate(self._planned) if w.purpose == SYNC)
+        self.window_done(self.stream_state, planned.window, planned.export_type, position == last)
+
     def _save_state(self) -> None:
         """Write a STATE message that holds the jobs of every stream, not only this one's.
 
@@ -255,8 +265,10 @@ class WindowRunner(SdkStreamHooks):
         if self._tickets is None:  # not planned: not selected, or its state is as loaded
             return
         jobs = {
-            t.request.window.key: {"job_id": t.job_id, "export_type": t.request.export_type}
-            for t in self._tickets[self._next_window :]
+            planned.state_key: {"job_id": t.job_id, "export_type": t.request.export_type}
+            for planned, t in list(zip(self._planned, self._tickets, strict=True))[
+                self._next_window :
+            ]
             if t.job_id
         }
         state = self.stream_state
@@ -266,11 +278,4 @@ class WindowRunner(SdkStreamHooks):
             state.pop("jobs", None)
 
 
-def _today() -> dt.date:
-    """Today's date in UTC: the day a plan is made."""
-    return dt.datetime.now(dt.timezone.utc).date()
-
-
-def state_date(value: Any) -> dt.date | None:
-    """A day kept in state (``bookmark``, ``delta_start``), or None when absent."""
-    return dt.date.fromisoformat(str(value)) if value else None
+__all__ = ["WindowPlan", "WindowRunner", "state_date"]

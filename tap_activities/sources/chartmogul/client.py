@@ -30,6 +30,7 @@ from tap_activities.errors import (
     NotFoundError,
     UpstreamError,
 )
+from tap_activities.export.job_limits import CHARTMOGUL_LIMITS
 from tap_activities.export.proof import ByteProof, Receipts
 from tap_activities.export.request import ExportRequest
 from tap_activities.export.status import ExportStatus, JobFormat, JobSnapshot, body_time
@@ -46,7 +47,7 @@ from tap_activities.transfer.workers import WorkerPool
 
 EXPORTS_PATH = "/v1/activities_export"
 PING_PATH = "/v1/ping"  # the authentication test endpoint of ChartMogul's API (and its clients)
-MAX_OPEN_EXPORTS = 5
+MAX_OPEN_EXPORTS = CHARTMOGUL_LIMITS.open
 
 EXPORTS = JobFormat(
     upstream="ChartMogul",

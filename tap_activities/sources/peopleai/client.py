@@ -24,6 +24,7 @@ from tap_activities.errors import (
     TransientError,
     UpstreamError,
 )
+from tap_activities.export.job_limits import PEOPLEAI_LIMITS
 from tap_activities.export.proof import ByteProof
 from tap_activities.export.request import ExportRequest
 from tap_activities.export.status import ExportStatus, JobFormat, JobSnapshot, body_time
@@ -42,8 +43,8 @@ from tap_activities.transfer.workers import WorkerPool
 LOGGER = logging.getLogger("tap_activities.peopleai")
 JOBS_PATH = "/pull/v1/export/activities/jobs"
 TOKEN_PATH = "/auth/v1/tokens"  # noqa: S105 - a path, not a secret
-MAX_QUEUED_JOBS = 10
-MAX_RUNNING_JOBS = 2
+MAX_QUEUED_JOBS = PEOPLEAI_LIMITS.open
+MAX_RUNNING_JOBS = PEOPLEAI_LIMITS.slots
 RECONCILE_SLACK_SECONDS = 120.0
 """Clock difference tolerated when matching a job to an unanswered creation."""
 
