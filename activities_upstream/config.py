@@ -44,6 +44,10 @@ class UpstreamConfig:
     chartmogul_success_word: str = "succeeded"
     unknown_fields: bool = True
     """People.ai records sometimes carry a field no schema lists (it must pass through)."""
+    peopleai_compact: bool = False
+    """People.ai records of about 550 bytes (one participant, no campaign, short texts),
+    every date-time without an offset: the shape People.ai writes most, where the cost
+    per record (not per byte) shows."""
     chartmogul_extra_column: str | None = "custom-note"
     chartmogul_bom: bool = False
     file_ttl_seconds: float = 7 * 86400.0

@@ -54,9 +54,17 @@ class PeopleAIData:
     """All People.ai activities of the configured range, plus test mutations."""
 
     def __init__(
-        self, seed: int, start: dt.date, end: dt.date, per_day: int, *, unknown_fields: bool = True
+        self,
+        seed: int,
+        start: dt.date,
+        end: dt.date,
+        per_day: int,
+        *,
+        unknown_fields: bool = True,
+        compact: bool = False,
     ) -> None:
         self.unknown_fields = unknown_fields
+        self.compact = compact
         self.seed = seed
         self.start = start
         self.end = end
@@ -75,7 +83,8 @@ class PeopleAIData:
         key = (kind, day)
         if key not in self._days:
             rng = random.Random(f"{self.seed}/peopleai/{kind}/{day.isoformat()}")
-            self._days[key] = [self._record(rng, kind, day) for _ in range(self.per_day)]
+            make = self._compact_record if self.compact else self._record
+            self._days[key] = [make(rng, kind, day) for _ in range(self.per_day)]
         return self._days[key]
 
     def _record(self, rng: random.Random, kind: str, day: dt.date) -> dict[str, Any]:
@@ -159,6 +168,41 @@ class PeopleAIData:
         if self.unknown_fields:
             self._drift(record)
         return record
+
+    @staticmethod
+    def _compact_record(rng: random.Random, kind: str, day: dt.date) -> dict[str, Any]:
+        """A record of about 550 bytes, its date-times without an offset (they are UTC)."""
+        seconds = rng.randrange(86400)
+        internal = rng.random() < 0.5
+        return {
+            "uid": _uuid(rng),
+            "source_id": f"<{rng.getrandbits(64):x}@mail.example.com>",
+            "type": kind,
+            "timestamp": _stamp(day, seconds, zone=False),
+            "ingest_timestamp": _stamp(day, min(seconds + 60, 86399), zone=False),
+            "created": _stamp(day, seconds, zone=False),
+            "subject": rng.choice(_SUBJECTS),
+            "direction": rng.choice(["inbound", "outbound", None]),
+            "tags": rng.sample(["renewal", "upsell", "q3"], rng.randint(0, 2)),
+            "stats": {
+                "total_participants": 1,
+                "internal_participants": int(internal),
+                "external_participants": int(not internal),
+            },
+            "crm_status": {
+                "pushed": rng.random() < 0.5,
+                "push_time": None,
+            },
+            "participants": [
+                {
+                    "peopleai_id": f"p{rng.randrange(10**6)}",
+                    "name": rng.choice(_NAMES),
+                    "email": f"user{rng.randrange(1000)}@example.com",
+                    "role": rng.choice(["sender", "recipient"]),
+                    "type": "internal" if internal else "external",
+                }
+            ],
+        }
 
     @staticmethod
     def _drift(record: dict[str, Any]) -> None:

@@ -113,6 +113,7 @@ class LocalUpstream:
                 cfg.end,
                 cfg.peopleai_per_day,
                 unknown_fields=cfg.unknown_fields,
+                compact=cfg.peopleai_compact,
             ),
             self.faults,
             self._violations,

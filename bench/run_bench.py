@@ -292,7 +292,18 @@ CASES = (
     "chartmogul-record",
     "chartmogul-batch",
     "stock",
+    "stock-msgspec",
+    "small-raw",
+    "small-peopleai-record",
+    "small-peopleai-record-pure",
+    "small-stock-msgspec",
 )
+"""The ``small-`` cases run on records of about 550 bytes, every date-time without an
+offset (``UpstreamConfig.peopleai_compact``), from an upstream of their own: there the
+cost per record shows, which the other cases' 1.5 KB records hide."""
+STOCK_NAMES = ("stock singer-sdk tap (file)", "stock singer-sdk tap, msgspec writer (file)")
+SMALL = "small records: "
+"""What the names of the ``small-`` cases start with in the report."""
 
 
 def late_answers(up: UpstreamProcess, seconds: float, run: Any) -> dict:
@@ -348,7 +359,7 @@ def main() -> None:
         help=f"comma-separated subset of: {', '.join(CASES)}",
     )
     parser.add_argument(
-        "--skip-stock", action="store_true", help="skip the slow stock SDK baseline"
+        "--skip-stock", action="store_true", help="skip the slow stock SDK baselines"
     )
     parser.add_argument(
         "--windows",
@@ -372,12 +383,12 @@ def main() -> None:
     unknown = set(cases) - set(CASES)
     if unknown:
         parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
-    if args.skip_stock and "stock" in cases:
-        cases.remove("stock")
+    if args.skip_stock:
+        cases = [c for c in cases if "stock" not in c]
     n = args.records
     n_cm = args.chartmogul_records or n
     want_peopleai = any(c.startswith("peopleai") for c in cases) or bool(
-        {"raw", "stock"} & set(cases)
+        {"raw", "stock", "stock-msgspec"} & set(cases)
     )
     want_chartmogul = any(c.startswith("chartmogul") for c in cases)
     upstream_config = UpstreamConfig(
@@ -397,7 +408,7 @@ def main() -> None:
         print(f"generating {n} People.ai and {n_cm} ChartMogul records ...", file=sys.stderr)
         source = work / "records.jsonl"
         if want_peopleai:
-            if {"raw", "stock"} & set(cases):
+            if {"raw", "stock", "stock-msgspec"} & set(cases):
                 up.write_peopleai_records("email", DAY, source)
             else:
                 up.generate("peopleai", "email", DAY, DAY)
@@ -529,14 +540,87 @@ def main() -> None:
                 "stock singer-sdk tap (file)",
                 lambda sample: stock_case(work, source, sample),
             ),
+            (
+                "stock-msgspec",
+                "stock singer-sdk tap, msgspec writer (file)",
+                lambda sample: stock_case(work, source, sample, writer="msgspec"),
+            ),
         ]
-        for key, name, run in plan:
-            if key in cases:
-                times = repeat if key != "stock" else 1
-                print(f"  {name} x{times} (+1 for memory)", file=sys.stderr)
-                results[name] = median_run(repeat if key != "stock" else 1, run)
-                clear(batch_root)
+        run_plan(plan, cases, repeat, results, batch_root)
+    if any(c.startswith("small-") for c in cases):
+        results.update(small_records(cases, n, repeat))
     report(results, upstream, n, n_cm)
+
+
+def run_plan(
+    plan: list[tuple[str, str, Any]],
+    cases: list[str],
+    repeat: int,
+    results: dict[str, dict],
+    batch_root: Path | None = None,
+) -> None:
+    """Run the chosen cases of ``plan`` (key, name, run) into ``results``; a stock tap once."""
+    for key, name, run in plan:
+        if key in cases:
+            times = 1 if "stock" in key else repeat
+            print(f"  {name} x{times} (+1 for memory)", file=sys.stderr)
+            results[name] = median_run(times, run)
+            if batch_root is not None:
+                clear(batch_root)
+
+
+def small_records(cases: list[str], n: int, repeat: int) -> dict[str, dict]:
+    """The ``small-`` cases, on an upstream of their own that writes compact records."""
+    config = UpstreamConfig(
+        seed=1, start=DAY, end=DAY, peopleai_per_day=n, chartmogul_per_day=0,
+        queue_seconds=0.05, run_seconds=0.1, fragment_records=20_000,
+        unknown_fields=False, chartmogul_extra_column=None, peopleai_compact=True,
+    )  # fmt: skip
+    results: dict[str, dict] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="tap-activities-bench-") as tmp,
+        UpstreamProcess(config) as up,
+    ):
+        work = Path(tmp)
+        print(f"small records: generating {n} People.ai records ...", file=sys.stderr)
+        source = work / "records.jsonl"
+        up.write_peopleai_records("email", DAY, source)
+        peopleai = {
+            "start_date": DAY.isoformat(),
+            "end_date": DAY.isoformat(),
+            "poll_interval_seconds": 0.05,
+            "peopleai_api_url": up.peopleai_url,
+            "peopleai_client_id": up.peopleai_client_id,
+            "peopleai_client_secret": up.peopleai_client_secret,
+        }
+        upstream_case(work, peopleai, "peopleai", "email")  # renders the export, untimed
+        raw = [sys.executable, str(ROOT / "bench/raw_loop.py"), str(source)]
+        plan: list[tuple[str, str, Any]] = [
+            (
+                "small-raw",
+                SMALL + "raw orjson loop (file)",
+                lambda sample: run_counted(raw, sample=sample),
+            ),
+            (
+                "small-peopleai-record",
+                SMALL + "tap-activities RECORD, People.ai",
+                lambda sample: tap_case(work, peopleai, "peopleai_email", "s", sample=sample),
+            ),
+            (
+                "small-peopleai-record-pure",
+                SMALL + "tap-activities RECORD, People.ai, Python pass",
+                lambda sample: tap_case(
+                    work, peopleai, "peopleai_email", "sp", PURE_PYTHON, sample=sample
+                ),
+            ),
+            (
+                "small-stock-msgspec",
+                SMALL + "stock singer-sdk tap, msgspec writer (file)",
+                lambda sample: stock_case(work, source, sample, writer="msgspec"),
+            ),
+        ]
+        run_plan(plan, cases, repeat, results)
+    return results
 
 
 def windows_case(run_seconds: float, per_day: int, repeat: int) -> None:
@@ -600,11 +684,15 @@ def windows_case(run_seconds: float, per_day: int, repeat: int) -> None:
     )
 
 
-def stock_case(work: Path, source: Path, sample: bool) -> dict:
-    """The stock singer-sdk tap over the same People.ai records, from a local file."""
+def stock_case(work: Path, source: Path, sample: bool, writer: str = "") -> dict:
+    """The stock singer-sdk tap over the same People.ai records, from a local file.
+
+    ``writer`` ``msgspec``: with the SDK's msgspec writer instead of its default one.
+    """
     (work / "stock.json").write_text(json.dumps({"path": str(source)}))
     return run_counted(
         [sys.executable, str(ROOT / "bench/stock_tap.py"), "--config", str(work / "stock.json")],
+        {**os.environ, "STOCK_TAP_WRITER": writer},
         sample=sample,
     )
 
@@ -640,17 +728,16 @@ def report(results: dict[str, dict], upstream: dict[str, dict], n: int, n_cm: in
             f"{r.get('cpu_seconds', 0):>6.2f} {mb:>12.1f} "
             f"{sync_text} {r.get('worker_processes', 0):>7} {r.get('tree_pss_mb', 0):>15.1f}"
         )
-    stock = results.get("stock singer-sdk tap (file)")
-    if stock:
-        for name in results:
-            if name.startswith("tap-activities"):
+    for prefix in ("", SMALL):
+        taps = [name for name in results if name.startswith(prefix + "tap-activities")]
+        for baseline in STOCK_NAMES:
+            stock = results.get(prefix + baseline)
+            for name in taps if stock else ():
                 ratio = results[name]["rate"] / stock["rate"]
-                print(f"{name} / stock SDK tap: {ratio:.1f}x")
-    raw = results.get("raw orjson loop (file)")
-    if raw:
-        for name in results:
-            if name.startswith("tap-activities"):
-                print(f"{name} / raw orjson loop: {results[name]['rate'] / raw['rate']:.2f}x")
+                print(f"{name} / {baseline.removesuffix(' (file)')}: {ratio:.1f}x")
+        raw = results.get(prefix + "raw orjson loop (file)")
+        for name in taps if raw else ():
+            print(f"{name} / raw orjson loop: {results[name]['rate'] / raw['rate']:.2f}x")
     print(
         json.dumps(
             {

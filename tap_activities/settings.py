@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -43,8 +44,28 @@ RANGE_SETTINGS = (
         th.DateType,
         description="Last UTC day to export, inclusive. Default: today (UTC).",
     ),
+    th.Property(
+        "resync",
+        # Also text: a JSON object in an environment variable, however meltano passes it.
+        th.CustomType(
+            {
+                "type": ["object", "string"],
+                "properties": {
+                    "streams": {"type": "array", "items": {"type": "string"}},
+                    "start_date": {"type": "string"},
+                    "end_date": {"type": "string"},
+                },
+            }
+        ),
+        description=(
+            'Export a range of days again, once, for chosen streams: {"streams": [names] or '
+            '["*"], "start_date": "YYYY-MM-DD", "end_date": "YYYY-MM-DD"} (inclusive). '
+            "Bookmarks do not move; a range done is not exported again."
+        ),
+    ),
 )
-"""The days to export: the schema's first settings."""
+"""The days to export, and a range to export again: the schema's first settings."""
+
 
 RUN_SETTINGS = (
     th.Property(
@@ -73,6 +94,15 @@ RUN_SETTINGS = (
         default=600,
         description=(
             "Total time spent retrying one failing HTTP call (429, 5xx, resets) before giving up."
+        ),
+    ),
+    th.Property(
+        "progress_interval_seconds",
+        NUMBER,
+        default=10,
+        description=(
+            "Least seconds between two progress lines of a syncing stream (windows, jobs, "
+            "bytes, records, time left), logged at INFO."
         ),
     ),
     th.Property(
@@ -152,6 +182,40 @@ class Settings:
     """Processes for the CPU-bound pass over downloaded parts (0: the download threads)."""
     sources: Mapping[str, Any]
     """Each configured source's own settings (its ``SourceOptions.read``), by source name."""
+    resync: Resync | None = None
+    """The range to export again, when the ``resync`` setting is set."""
+    progress_interval_seconds: float = 10.0
+    """Least seconds between two progress lines of a stream."""
+
+
+@dataclass(frozen=True)
+class Resync:
+    """The ``resync`` setting: the days ``start..end`` of ``streams`` (or all) once more."""
+
+    streams: tuple[str, ...]
+    """Stream names, or ``("*",)`` for every selected stream."""
+    start: dt.date
+    end: dt.date
+
+    @property
+    def key(self) -> str:
+        """The range as state remembers it once done (``2024-03-01..2024-03-31``)."""
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+    def covers(self, stream: str) -> bool:
+        """Whether the re-sync concerns ``stream``."""
+        return "*" in self.streams or stream in self.streams
+
+    def check_streams(self, known: Iterable[str]) -> None:
+        """Refuse a stream name the tap does not have, before any job is created."""
+        known = tuple(known)
+        for name in self.streams:
+            if name != "*" and name not in known:
+                msg = (
+                    f"Setting 'resync' names stream '{name}', which is not one of the "
+                    f"configured streams ({', '.join(known)})."
+                )
+                raise ConfigError(msg)
 
 
 def parse_settings(
@@ -206,7 +270,44 @@ def parse_settings(
             )
         ),
         sources=_own_settings(config, sources),
+        resync=read_resync(config.get("resync"), start, end),
+        progress_interval_seconds=_run_number(config, "progress_interval_seconds", minimum=0.0),
     )
+
+
+def read_resync(raw: Any, first: dt.date, last: dt.date) -> Resync | None:
+    """The ``resync`` setting checked against the days to export (``first..last``)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()) or raw == {}:
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raw = None
+    if not isinstance(raw, Mapping):
+        msg = (
+            'Setting \'resync\' must be an object {"streams": [...], "start_date": ..., '
+            '"end_date": ...}.'
+        )
+        raise ConfigError(msg)
+    streams = raw.get("streams")
+    if not streams or not isinstance(streams, list) or not all(isinstance(n, str) for n in streams):
+        msg = "Setting 'resync.streams' must be a list of stream names, or [\"*\"]."
+        raise ConfigError(msg)
+    start = _date(raw, "start_date", required=True, setting="resync.start_date")
+    end = _date(raw, "end_date", required=True, setting="resync.end_date")
+    assert start is not None  # required
+    assert end is not None
+    if end < start:
+        msg = f"Setting 'resync.end_date' ({end}) is before 'resync.start_date' ({start})."
+        raise ConfigError(msg)
+    if start < first or end > last:
+        msg = (
+            f"Setting 'resync' range {start}..{end} is outside the days to export "
+            f"('start_date'..'end_date': {first}..{last})."
+        )
+        raise ConfigError(msg)
+    return Resync(streams=tuple(streams), start=start, end=end)
 
 
 def _run_number(config: Mapping[str, Any], name: str, *, minimum: float) -> float:
@@ -264,11 +365,15 @@ def text_setting(config: Mapping[str, Any], name: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _date(config: Mapping[str, Any], name: str, *, required: bool = False) -> dt.date | None:
+def _date(
+    config: Mapping[str, Any], name: str, *, required: bool = False, setting: str = ""
+) -> dt.date | None:
+    """The date ``config[name]``; errors name it as ``setting`` (default: ``name``)."""
     raw = text_setting(config, name)
+    setting = setting or name
     if not raw:
         if required:
-            msg = f"Setting '{name}' is required (a date, e.g. 2024-01-31)."
+            msg = f"Setting '{setting}' is required (a date, e.g. 2024-01-31)."
             raise ConfigError(msg)
         return None
     try:
@@ -278,7 +383,7 @@ def _date(config: Mapping[str, Any], name: str, *, required: bool = False) -> dt
         )
     except ValueError:
         shown_raw = shown(config.get(name))
-        msg = f"Setting '{name}' is not a valid date: {shown_raw} (expected YYYY-MM-DD)."
+        msg = f"Setting '{setting}' is not a valid date: {shown_raw} (expected YYYY-MM-DD)."
         raise ConfigError(msg) from None
 
 

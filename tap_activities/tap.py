@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from collections.abc import Iterable
 from typing import Any, NoReturn
 
 import click
@@ -16,12 +18,16 @@ from tap_activities.heap import keep_freed_buffers
 from tap_activities.lifecycle import PREFIX, install_stop_handlers, target_gone
 from tap_activities.log_lines import rendered
 from tap_activities.redact import REDACTOR, install
+from tap_activities.report.summary import log_metrics, log_summary
+from tap_activities.report.tally import RunReport
 from tap_activities.settings import Settings, parse_settings
 from tap_activities.settings_schema import config_findings, schema_of
 from tap_activities.singer.batch_storage import check_storage
 from tap_activities.singer.output import BufferedSingerWriter
+from tap_activities.singer.plan_report import PLAN_FORMATS, plan_document, plan_json, plan_text
+from tap_activities.singer.planning import utc_today
 from tap_activities.singer.sdk_hooks import SdkTapHooks, check_required_names
-from tap_activities.singer.state_input import check_state
+from tap_activities.singer.state_input import check_state, unwrapped
 from tap_activities.singer.streams import ExportStream
 from tap_activities.sources.registry import SOURCES, SourceEntry, build_runtime
 from tap_activities.transfer.run_folder import RunFolder
@@ -38,6 +44,13 @@ TEST_HELP = (
 )
 """``--test``'s help: what this tap's connection test does (the SDK's says it syncs a
 record per stream)."""
+
+PLAN_HELP = (
+    "Print what the next sync would export, without exporting: per selected stream its "
+    "windows in order, which resume a job kept in --state and which create one, the "
+    "upstream's job limits and an estimate. --format=json prints one JSON document. "
+    "Calls no upstream and writes no Singer message."
+)
 
 
 class TapActivities(SdkTapHooks):
@@ -58,6 +71,8 @@ class TapActivities(SdkTapHooks):
         self._runtimes: dict[str, SourceRuntime] = {}
         self._settings: Settings | None = None
         self._workers = WorkerPool()
+        self.report = RunReport()
+        """Every stream's figures in this run: progress, the summary, METRIC lines."""
         super().__init__(*args, **kwargs)
         install_stop_handlers()  # after the SDK's, which would block on a full stdout
         self.register_secrets()
@@ -81,6 +96,7 @@ class TapActivities(SdkTapHooks):
 
     def load_state(self, state: dict[str, Any]) -> None:
         """The SDK's, after a check that names the stream and key of anything unusable."""
+        state = unwrapped(state)
         check_state(state)
         super().load_state(state)
 
@@ -153,7 +169,15 @@ class TapActivities(SdkTapHooks):
     def settings(self) -> Settings:
         """The configuration, converted and validated once."""
         if self._settings is None:
-            self._settings = parse_settings(self.config, SOURCES)
+            settings = parse_settings(self.config, SOURCES)
+            if settings.resync is not None:
+                settings.resync.check_streams(
+                    cls.name
+                    for entry in SOURCES
+                    if entry.name in settings.sources
+                    for cls in entry.streams
+                )
+            self._settings = settings
         return self._settings
 
     @classmethod
@@ -167,6 +191,7 @@ class TapActivities(SdkTapHooks):
         for param in command.params:
             if param.name == "test" and isinstance(param, click.Option):
                 param.help = TEST_HELP
+        command.params.append(click.Option(["--plan"], is_flag=True, default=False, help=PLAN_HELP))
         command.params.append(
             click.Option(
                 ["--log-level"],
@@ -179,6 +204,63 @@ class TapActivities(SdkTapHooks):
             )
         )
         return command
+
+    @classmethod
+    def invoke(cls, *, plan: bool = False, **options: Any) -> None:  # type: ignore[override]
+        """The SDK's, or with ``--plan`` the plan of the next sync (:meth:`print_plan`)."""
+        if not plan or options.get("about"):
+            super().invoke(**options)
+            return
+        style = (options.get("about_format") or "text").lower()
+        if style not in PLAN_FORMATS:
+            msg = f"--plan prints text or JSON (--format=json), not --format={style}"
+            raise ConfigError(msg)
+        cls.print_version(print_fn=cls.logger.info)
+        config = options.get("config")  # the SDK's parsed --config (files, or ENV)
+        state, catalog = options.get("state"), options.get("catalog")
+        tap = cls(
+            config=getattr(config, "config", None),
+            state=None if state is None else json.load(state),
+            catalog=None if catalog is None else json.load(catalog),
+            parse_env_config=bool(getattr(config, "parse_env", False)),
+            validate_config=True,
+        )
+        tap.print_plan(style)
+
+    def print_plan(self, style: str) -> None:
+        """Write the next sync's plan to stdout; no upstream call, no Singer message."""
+        self._check_selection()
+        selected = self._selected()
+        today = utc_today()
+        plans = [(s.source_name, s.next_plan(today), dict(s.stream_state)) for s in selected]
+        resync = self.settings.resync
+        document = plan_document(
+            plans,
+            {entry.name: entry.limits for entry in SOURCES},
+            resync.key if resync else None,
+            self._later_start((plan.stream, plan.history_kept_from) for _, plan, _ in plans),
+        )
+        text = plan_json(document) if style == "json" else plan_text(document)
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+    def _selected(self) -> list[ExportStream]:
+        """The streams a sync exports, in the order it syncs them."""
+        return [s for s in self.streams.values() if isinstance(s, ExportStream) and s.selected]
+
+    def _later_start(self, kept: Iterable[tuple[str, str | None]]) -> list[str]:
+        """One line when ``start_date`` is later than the day loaded streams began."""
+        by_day: dict[str, list[str]] = {}
+        for stream, day in kept:
+            if day is not None:
+                by_day.setdefault(day, []).append(stream)
+        if not by_day:
+            return []
+        began = "; ".join(f"{day}: {', '.join(names)}" for day, names in sorted(by_day.items()))
+        return [
+            f"Setting 'start_date' ({self.settings.start_date}) is later than the first day "
+            f"already exported ({began}): what is loaded stays; runs go on from the bookmarks"
+        ]
 
     @classmethod
     def amend_about(cls, text: str, style: str) -> str:
@@ -196,7 +278,9 @@ class TapActivities(SdkTapHooks):
     def runtime(self, source_name: str) -> SourceRuntime:
         """The shared client and scheduler of a source, created on first use."""
         if source_name not in self._runtimes:
-            self._runtimes[source_name] = build_runtime(source_name, self.settings, self._workers)
+            runtime = build_runtime(source_name, self.settings, self._workers)
+            runtime.scheduler.report = self.report
+            self._runtimes[source_name] = runtime
         return self._runtimes[source_name]
 
     def remember_all_jobs(self) -> None:
@@ -221,7 +305,7 @@ class TapActivities(SdkTapHooks):
         """
         check_required_names()
         self._check_selection()
-        selected = [s for s in self.streams.values() if isinstance(s, ExportStream) and s.selected]
+        selected = self._selected()
         batch_config = selected[0].get_batch_config(self.config) if selected else None
         if batch_config is not None:
             check_storage(batch_config)  # before a single export job exists
@@ -240,16 +324,25 @@ class TapActivities(SdkTapHooks):
                 if entry.build_note is not None:
                     entry.build_note.log_start(self.logger)
             self._check_credentials(selected)
-            for stream in self.streams.values():
-                if isinstance(stream, ExportStream) and stream.selected:
-                    stream.plan()
+            for stream in selected:
+                stream.plan()
+            for line in self._later_start((s.name, s.history_kept_from) for s in selected):
+                self.logger.warning("%s", line)
             super().sync_all()
         finally:
             for runtime in self._runtimes.values():
                 runtime.close()
             self._workers.close()
+            self._report()
             self.message_writer.flush()
             folder.release()
+
+    def _report(self) -> None:
+        """The end of the run: a summary line per stream and the total, and METRIC lines."""
+        tallies = self.report.streams
+        log_summary(self.logger, tallies)
+        for tally in tallies:
+            log_metrics(tally)
 
 
 def _set_log_level(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

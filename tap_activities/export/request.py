@@ -37,6 +37,10 @@ class ExportTicket:
     def __init__(self, request: ExportRequest) -> None:
         self.request = request
         self.job: JobSnapshot | None = None
+        self.created_at: float | None = None
+        """Monotonic time the scheduler created (or adopted) the current job."""
+        self.completed_at: float | None = None
+        """Monotonic time the scheduler saw the job completed."""
         self._done = threading.Event()
         self._error: TapActivitiesError | None = None
 
@@ -59,6 +63,17 @@ class ExportTicket:
         """Hand an error to the consumer."""
         self._error = error
         self._done.set()
+
+    def ready(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a result or an error; whether there is one."""
+        return self._done.wait(timeout)
+
+    @property
+    def job_seconds(self) -> float:
+        """From the job's creation (or adoption) to its completion, as the tap saw them."""
+        if self.created_at is None or self.completed_at is None:
+            return 0.0
+        return max(0.0, self.completed_at - self.created_at)
 
     def wait(self, timeout: float | None = None) -> JobSnapshot:
         """Block until the job completes; raise the error that ended it otherwise."""

@@ -37,6 +37,7 @@ from tap_activities.export.reconcile import Reconciler
 from tap_activities.export.request import ExportRequest, ExportTicket
 from tap_activities.export.source import ExportSource
 from tap_activities.export.status import ExportStatus, JobSnapshot
+from tap_activities.report.tally import RunReport
 
 LOGGER = logging.getLogger("tap_activities.jobs")
 
@@ -50,6 +51,7 @@ class _Tracked:
     creation: CreationAttempts = field(default_factory=CreationAttempts)
     failures: int = 0  # jobs of this window that failed, were canceled or timed out
     created_at: float | None = None  # monotonic time its current job was created or adopted
+    again: bool = False  # whether the window had a job that failed or expired before
 
     @property
     def request(self) -> ExportRequest:
@@ -93,17 +95,24 @@ class JobScheduler:
             max_retry_seconds=max_retry_seconds,
         )
         self.reconciler = Reconciler(source)
+        self.report = RunReport()
+        """Where jobs and 429 answers are counted (the tap's, once it has the scheduler)."""
         self._tracked: list[_Tracked] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def submit(self, request: ExportRequest) -> ExportTicket:
-        """Queue a request; jobs are created in submission order as limits allow."""
+    def submit(self, request: ExportRequest, *, again: bool = False) -> ExportTicket:
+        """Queue a request; jobs are created in submission order as limits allow.
+
+        ``again``: the window's earlier job expired (its job counts as re-created).
+        """
         ticket = ExportTicket(request)
         with self._lock:
-            self._tracked.append(_Tracked(ticket, resume_checked=request.resume_job_id is None))
+            self._tracked.append(
+                _Tracked(ticket, resume_checked=request.resume_job_id is None, again=again)
+            )
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name=f"{self.source.name}-jobs", daemon=True
@@ -116,6 +125,14 @@ class JobScheduler:
         """Forget a ticket the consumer is finished with."""
         with self._lock:
             self._tracked = [t for t in self._tracked if t.ticket is not ticket]
+
+    def load(self) -> tuple[int, int]:
+        """Jobs of this run the upstream reports ``(running, queued)`` now."""
+        with self._lock:
+            jobs = [t.ticket.job for t in self._tracked if not t.ticket.done]
+        running = sum(1 for job in jobs if job is not None and job.status is ExportStatus.RUNNING)
+        queued = sum(1 for job in jobs if job is not None and job.status is ExportStatus.QUEUED)
+        return running, queued
 
     def close(self) -> None:
         """Stop the background thread (jobs already created stay upstream)."""
@@ -176,6 +193,7 @@ class JobScheduler:
         try:
             job = self.source.create(entry.request)
         except RateLimitedError as exc:
+            self.report.refused(entry.request.stream)
             error = self.limiter.refused(entry.creation, entry.request, exc)
             if error is None:
                 return False
@@ -197,8 +215,10 @@ class JobScheduler:
 
     def _adopt(self, entry: _Tracked, job: JobSnapshot, how: str) -> None:
         entry.ticket.job = job
-        entry.created_at = time.monotonic()
+        entry.created_at = entry.ticket.created_at = time.monotonic()
         entry.creation = CreationAttempts()
+        kind = "recreated" if entry.again else "created"
+        self.report.job(entry.request.stream, "resumed" if how.startswith("resuming") else kind)
         self.reconciler.known_jobs.add(job.job_id)
         LOGGER.info(
             "%s: %s export job %s (%s)",
@@ -274,6 +294,7 @@ class JobScheduler:
 
     def _settle(self, entry: _Tracked, job: JobSnapshot) -> None:
         if job.status is ExportStatus.COMPLETED:
+            entry.ticket.completed_at = time.monotonic()
             entry.ticket.finish(job)
             return
         if job.status in {ExportStatus.FAILED, ExportStatus.CANCELED}:
@@ -305,6 +326,7 @@ class JobScheduler:
             self.max_failures,
         )
         entry.ticket.job = None
+        entry.again = True
         entry.creation.not_before = time.monotonic() + 2 * self.poll_interval
 
     def _check_deadline(self, entry: _Tracked, job: JobSnapshot) -> None:

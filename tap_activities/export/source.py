@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Protocol, runtime_checkable
 
+from tap_activities.export.proof import ByteProof
 from tap_activities.export.request import ExportRequest
 from tap_activities.export.status import JobSnapshot
 from tap_activities.records.deflated import DeflatedBlock
@@ -74,6 +75,13 @@ class Source(ExportSource, Protocol):
 
     def check_connection(self) -> str:
         """``--test``: check what a sync would need, exporting nothing; say what was checked."""
+        ...
+
+    def proof(self, job_id: str) -> ByteProof | None:
+        """The job's bytes received against the size the upstream declared.
+
+        None: no data of it was read in this run. The rule: :mod:`tap_activities.export.proof`.
+        """
         ...
 
     def record_blocks(

@@ -60,6 +60,23 @@ def snapshot_windows(start: dt.date, end: dt.date) -> Iterator[Window]:
         current = last + ONE_DAY
 
 
+def snapshot_windows_back(start: dt.date, end: dt.date) -> Iterator[Window]:
+    """Windows of at most one year covering ``start..end``, the newest first.
+
+    Each ends the day before a window of :func:`snapshot_windows` would end, a year after
+    its start; a backfill walks back from the first day already loaded this way, so a run
+    that stops part-way plans the same remaining windows again.
+    """
+    current = end
+    while current >= start:
+        first = add_years(current + ONE_DAY, -1)
+        if add_years(first, 1) - ONE_DAY < current:  # 29 Feb: a year back is 28 Feb
+            first += ONE_DAY
+        first = max(first, start)
+        yield Window(first, current)
+        current = first - ONE_DAY
+
+
 def fixed_windows(start: dt.date, end: dt.date, days: int) -> Iterator[Window]:
     """Windows of at most ``days`` days covering ``start..end`` (delta exports use 14)."""
     if days < 1:

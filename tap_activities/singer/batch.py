@@ -42,6 +42,8 @@ class BatchFileWriter:
         self.stream_name = stream_name
         self._sync_id = f"{tap_name}--{stream_name}-{uuid.uuid4()}"
         self._sequence = 0
+        self.records = 0
+        """Records in the files written so far (the SDK's ``record_count`` in BATCH mode)."""
 
     @property
     def writes_lines(self) -> bool:
@@ -61,8 +63,9 @@ class BatchFileWriter:
         for file_blocks in _per_file(blocks, self._batch_size, _line_count, _split_lines):
             filename, url = self._next_file(compressed)
             with self._open(filename, compressed) as out:
-                for _count, data, _unknown in file_blocks:
+                for count, data, _unknown in file_blocks:
                     out.write(data)
+                    self.records += count
             yield encoding, [url]
 
     def deflated_manifests(
@@ -83,6 +86,7 @@ class BatchFileWriter:
                 out.write(GZIP_HEADER)
                 for block in file_blocks:
                     out.write(block.data)
+                    self.records += block.count
                     crc = isal_zlib.crc32_combine(crc, block.crc, block.size)
                     length += block.size
                 out.write(LAST_BLOCK)
@@ -102,7 +106,7 @@ class BatchFileWriter:
             batcher = Batcher(
                 tap_name=self.tap_name, stream_name=self.stream_name, batch_config=self.config
             )
-            for manifest in batcher.get_batches(records=iter(records)):
+            for manifest in batcher.get_batches(records=self._tallied(records)):
                 yield encoding, manifest
             return
         size = self._batch_size
@@ -118,9 +122,18 @@ class BatchFileWriter:
             filename, url = self._next_file(compressed)
             with self._open(filename, compressed) as out:
                 out.write(dumps(first, option=orjson.OPT_APPEND_NEWLINE))
+                written = 1
                 for record in islice(iterator, size - 1):
                     out.write(dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+                    written += 1
+            self.records += written
             yield encoding, [url]
+
+    def _tallied(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """``records`` as they are, counted as the SDK's batcher takes them."""
+        for record in records:
+            self.records += 1
+            yield record
 
     @property
     def writes_gzip_lines(self) -> bool:

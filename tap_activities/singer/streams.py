@@ -79,8 +79,27 @@ class ExportStream(WindowRunner):
 
         The SDK writes the BATCH message and then a STATE message for every manifest
         yielded here; the bookmark moves only after a window's last manifest is out.
+        The records in the files are counted as the SDK's ``record_count``
+        (:meth:`_counted_files`): its BATCH path counts only files.
         """
         writer = BatchFileWriter(batch_config, self.tap_name, self.name)
+        return self._counted_files(writer, self._manifests(writer))
+
+    def _counted_files(
+        self, writer: BatchFileWriter, manifests: Iterable[tuple[BaseBatchFileEncoding, list[str]]]
+    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """``manifests`` as they are, the records of each file counted as it is handed on."""
+        with self.get_record_counter() as counter:
+            counted = 0
+            for manifest in manifests:
+                counter.increment(writer.records - counted)
+                counted = writer.records
+                yield manifest
+
+    def _manifests(
+        self, writer: BatchFileWriter
+    ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
+        """Every window's files, by the fastest way the output allows."""
         client = self.runtime.client
         if (
             writer.writes_gzip_lines
@@ -173,22 +192,33 @@ class ExportStream(WindowRunner):
     def _counted(
         self, job: JobSnapshot, request: ExportRequest, blocks: Iterable[AnyBlock]
     ) -> Iterator[AnyBlock]:
-        """``blocks`` as they are, their new fields declared, the window's count logged."""
-        count = 0
+        """``blocks`` as they are, their new fields declared, counted, the window's proof logged.
+
+        Counted per block, never per record; the progress line is looked at per block too
+        (a clock read unless one is due).
+        """
+        tally, progress = self.tally, self.progress
         for block in blocks:
-            count += block.count
+            self._window_count += block.count
+            tally.records += block.count
             if block.unknown:
                 self.declare(block.unknown)
+            progress.tick()
             yield block
-        self._log_window(job, request, count)
+        self._log_window(job, request)
 
-    def _log_window(self, job: JobSnapshot, request: ExportRequest, count: int) -> None:
+    def _log_window(self, job: JobSnapshot, request: ExportRequest) -> None:
+        """The window's proof: export id, bytes declared against received, records emitted."""
+        client = self.runtime.client
+        proof = client.proof(job.job_id)
+        said = proof.describe(getattr(client, "size_name", "size")) if proof else "no data read"
         self.logger.info(
-            "%s: window %s emitted %d record(s) from job %s",
+            "%s: window %s export %s: %d record(s) emitted; %s",
             self.name,
             request.window,
-            count,
             job.job_id,
+            self._window_count,
+            said,
         )
 
     def declare(self, seen: FieldTypes) -> None:
@@ -218,6 +248,8 @@ class ExportStream(WindowRunner):
                 continue
             properties[name] = schema
             declared.append(name)
+            if new:
+                self.tally.new_fields.append(name)
             self.logger.warning(
                 "%s: %s '%s' (%s), which the schema does not list: declared in an updated "
                 "SCHEMA message",

@@ -8,8 +8,10 @@ moves the bookmark and emits a STATE message. State per stream::
     {"bookmark": "2024-05-01",      # last UTC day whose export is fully emitted
      "mode": "snapshot" | "delta",  # People.ai: which kind of export that day refers to
      "delta_start": "2024-05-01",   # People.ai, while building history: first delta day
-     "jobs": {"2024-05-02..2024-05-15": {"job_id": "...", "export_type": "delta"}}}
+     "jobs": {"2024-05-02..2024-05-15": {"job_id": "...", "export_type": "delta"}},
+     "history": [...]}              # what each window done measured (report.history)
 
+(and what :mod:`.planning` keeps: where history began, backfills and re-syncs done).
 ``jobs`` keeps the upstream ids of exports created but not yet emitted (of every stream,
 since jobs are created ahead for streams that sync later), so an interrupted run picks
 them up instead of exporting the same window again.
@@ -18,14 +20,28 @@ them up instead of exporting the same window again.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from tap_activities.errors import ExportExpiredError
 from tap_activities.export.request import ExportRequest, ExportTicket
 from tap_activities.export.status import JobSnapshot
 from tap_activities.export.windows import Window
+from tap_activities.report import history
+from tap_activities.report.progress import Progress
+from tap_activities.report.tally import StreamTally
+from tap_activities.singer.planning import (
+    SYNC,
+    PlannedWindow,
+    StreamPlan,
+    WindowPlan,
+    extra_window_done,
+    plan_stream,
+    state_date,
+    utc_today,
+)
 from tap_activities.singer.sdk_hooks import SdkStreamHooks
 
 if TYPE_CHECKING:
@@ -36,39 +52,23 @@ EXPIRED_EXPORT_ATTEMPTS = 3
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class WindowPlan:
-    """A run's windows with their export types, and what planning them decided for state.
-
-    Planning reads the stream's state and writes nothing: what it decides (People.ai:
-    whether history is still being built, and from which day deltas will follow) is held
-    here, and the runner records it in the state once, when the plan is made.
-    """
-
-    windows: list[tuple[Window, str | None]]
-    """The windows in the order they are exported, each with its export type."""
-    state: Mapping[str, Any] = field(default_factory=dict)
-    """Keys the stream's state takes, in this order."""
-    drop: tuple[str, ...] = ()
-    """Keys the stream's state loses."""
-
-    def record(self, state: dict[str, Any]) -> None:
-        """Write what the plan decided into the stream's ``state``."""
-        state.update(self.state)
-        for key in self.drop:
-            state.pop(key, None)
-
-
 class WindowRunner(SdkStreamHooks):
     """A stream's windows: planned once, their jobs waited for in order, state after each."""
 
     source_name: ClassVar[str]
     activity_type: ClassVar[str]
+    history_export_type: ClassVar[str | None] = None
+    """The export type that selects by activity date: backfills and re-syncs use it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._tickets: list[ExportTicket] | None = None
+        self._planned: list[PlannedWindow] = []  # the tickets' windows, index for index
+        self.history_kept_from: str | None = None  # loaded history's first day, if kept
         self._next_window = 0  # index of the first ticket not yet emitted
+        self._progress: Progress | None = None
+        self._current_job: str | None = None  # the job whose data is being read
+        self._window_count = 0  # records of the window being emitted
 
     # Planning and running -------------------------------------------------------------------
 
@@ -88,54 +88,90 @@ class WindowRunner(SdkStreamHooks):
         """Move the bookmark after a window's records are all out."""
         state["bookmark"] = window.end.isoformat()
 
+    def next_plan(self, today: dt.date | None = None) -> StreamPlan:
+        """The next sync's windows from the state as loaded (``--plan`` and :meth:`plan`)."""
+        return plan_stream(
+            type(self), self.stream_state, self.parent_tap.settings, today or utc_today()
+        )
+
     def plan(self) -> list[ExportTicket]:
         """Submit this run's windows to the scheduler once; later calls return the tickets."""
         if self._tickets is None:
-            state = self.stream_state
-            planned = self.plan_windows(state, self.runtime.settings, _today())
-            planned.record(state)
-            plan = planned.windows
-            kept_jobs = state.get("jobs") or {}
-            self._tickets = []
-            for window, export_type in plan:
-                kept = kept_jobs.get(window.key) or {}
-                resume = kept.get("job_id") if kept.get("export_type") == export_type else None
-                request = ExportRequest(
-                    stream=self.name,
-                    activity_type=self.activity_type,
-                    window=window,
-                    export_type=export_type,
-                    resume_job_id=resume,
+            planned = self.next_plan()
+            planned.record(self.stream_state)
+            self.history_kept_from = planned.history_kept_from
+            self._planned = planned.windows
+            self._tickets = [
+                self.runtime.scheduler.submit(
+                    ExportRequest(
+                        stream=self.name,
+                        activity_type=self.activity_type,
+                        window=window.window,
+                        export_type=window.export_type,
+                        resume_job_id=window.resume_job_id,
+                    )
                 )
-                self._tickets.append(self.runtime.scheduler.submit(request))
-            if not plan:
-                self.logger.info(
-                    "%s: nothing to export (bookmark %s)", self.name, state.get("bookmark")
-                )
-            else:
-                first, last = plan[0][0], plan[-1][0]
-                kinds = sorted({k or "export" for _, k in plan})
-                self.logger.info(
-                    "%s: %d window(s) %s..%s (%s)",
-                    self.name,
-                    len(plan),
-                    first.start,
-                    last.end,
-                    ", ".join(kinds),
-                )
+                for window in planned.windows
+            ]
+            tally = self.tally
+            tally.source, tally.windows_total, tally.planned = (
+                self.source_name,
+                len(planned.windows),
+                True,
+            )
+            self._log_plan(planned)
         return self._tickets
+
+    def _log_plan(self, planned: StreamPlan) -> None:
+        """One line: how many windows, which days, which export types and purposes."""
+        windows = planned.windows
+        if not windows:
+            bookmark = self.stream_state.get("bookmark")
+            self.logger.info("%s: nothing to export (bookmark %s)", self.name, bookmark)
+            return
+        kinds = sorted({w.export_type or "export" for w in windows})
+        extra = sorted({w.purpose for w in windows} - {SYNC})
+        self.logger.info(
+            "%s: %d window(s) %s..%s (%s)%s",
+            self.name,
+            len(windows),
+            min(w.window.start for w in windows),
+            max(w.window.end for w in windows),
+            ", ".join(kinds),
+            f", with {' and '.join(extra)}" if extra else "",
+        )
+
+    @property
+    def tally(self) -> StreamTally:
+        """This stream's figures in the run report."""
+        return self.parent_tap.report.stream(self.name)
+
+    @property
+    def progress(self) -> Progress:
+        """This stream's progress lines (made when it begins to sync)."""
+        if self._progress is None:
+            self._progress = Progress(
+                self.logger,
+                self.tally,
+                self.runtime.settings.progress_interval_seconds,
+                self._job_load,
+                self._current_bytes,
+            )
+        return self._progress
 
     def _each_window(
         self, emit: Callable[[JobSnapshot, ExportRequest], Iterator[T]]
     ) -> Iterator[T]:
         """Run ``emit`` for every planned window; advance and write state after each."""
         tickets = self.plan()
+        self.tally.started = time.monotonic()
         for position in range(len(tickets)):
             self._next_window = position
             ticket = tickets[position]
             for attempt in range(1, EXPIRED_EXPORT_ATTEMPTS + 1):
-                job = ticket.wait()
+                job = self._wait_for(ticket)
                 self._save_state()
+                began, self._current_job, self._window_count = time.monotonic(), job.job_id, 0
                 try:
                     yield from emit(job, ticket.request)
                     break
@@ -145,18 +181,74 @@ class WindowRunner(SdkStreamHooks):
                     self.logger.warning("%s; exporting the window again", exc)
                     self.runtime.scheduler.release(ticket)
                     ticket = self.runtime.scheduler.submit(
-                        replace(ticket.request, resume_job_id=None)
+                        replace(ticket.request, resume_job_id=None), again=True
                     )
                     tickets[position] = ticket
-            self.window_done(
-                self.stream_state,
-                ticket.request.window,
-                ticket.request.export_type,
-                position == len(tickets) - 1,
-            )
+            self._window_finished(position)
+            self._measured(ticket, time.monotonic() - began)
             self.runtime.scheduler.release(ticket)
             self._next_window = position + 1
             self._save_state()
+        self.tally.ended = time.monotonic()
+
+    def _wait_for(self, ticket: ExportTicket) -> JobSnapshot:
+        """The ticket's completed job; the wait counted, progress logged while it lasts."""
+        began = time.monotonic()
+        progress = self.progress
+        pause = max(0.2, progress.interval)
+        while not ticket.done:
+            progress.tick()  # first, so a stream that begins by waiting says so at once
+            ticket.ready(pause)
+        self.tally.wait_seconds += time.monotonic() - began
+        return ticket.wait()
+
+    def _measured(self, ticket: ExportTicket, seconds: float) -> None:
+        """A window is done: its bytes into the tally, its measurements into the history."""
+        proof = self.runtime.client.proof(ticket.job_id or "")
+        received = proof.received if proof is not None else 0
+        self._current_job = None
+        tally = self.tally
+        tally.windows_done += 1
+        tally.bytes += received
+        request = ticket.request
+        history.append(
+            self.stream_state,
+            history.entry(
+                request.window,
+                request.export_type,
+                job_seconds=ticket.job_seconds,
+                download_seconds=seconds,
+                received=received,
+                records=self._window_count,
+            ),
+        )
+
+    def _job_load(self) -> str:
+        """The source's jobs now, against the upstream's limits, for the progress line."""
+        running, queued = self.runtime.scheduler.load()
+        client = self.runtime.client
+        limit = getattr(client, "max_running", None)
+        cap = f" (limit {limit})" if limit else ""
+        return (
+            f"{self.source_name} jobs: {running} running{cap}, {queued} queued "
+            f"(limit {client.max_outstanding} open)"
+        )
+
+    def _current_bytes(self) -> int:
+        """Bytes received so far of the window being read."""
+        if self._current_job is None:
+            return 0
+        proof = self.runtime.client.proof(self._current_job)
+        return proof.received if proof is not None else 0
+
+    def _window_finished(self, position: int) -> None:
+        """A window's records are all out: move the bookmark, or record a backfill/re-sync."""
+        planned = self._planned[position]
+        if planned.purpose != SYNC:
+            extra_window_done(self.stream_state, planned)
+            return
+        last = max(i for i, w in enumerate(self._planned) if w.purpose == SYNC)
+        self.window_done(self.stream_state, planned.window, planned.export_type, position == last)
 
     def _save_state(self) -> None:
         """Write a STATE message that holds the jobs of every stream, not only this one's.
@@ -173,8 +265,10 @@ class WindowRunner(SdkStreamHooks):
         if self._tickets is None:  # not planned: not selected, or its state is as loaded
             return
         jobs = {
-            t.request.window.key: {"job_id": t.job_id, "export_type": t.request.export_type}
-            for t in self._tickets[self._next_window :]
+            planned.state_key: {"job_id": t.job_id, "export_type": t.request.export_type}
+            for planned, t in list(zip(self._planned, self._tickets, strict=True))[
+                self._next_window :
+            ]
             if t.job_id
         }
         state = self.stream_state
@@ -184,11 +278,4 @@ class WindowRunner(SdkStreamHooks):
             state.pop("jobs", None)
 
 
-def _today() -> dt.date:
-    """Today's date in UTC: the day a plan is made."""
-    return dt.datetime.now(dt.timezone.utc).date()
-
-
-def state_date(value: Any) -> dt.date | None:
-    """A day kept in state (``bookmark``, ``delta_start``), or None when absent."""
-    return dt.date.fromisoformat(str(value)) if value else None
+__all__ = ["WindowPlan", "WindowRunner", "state_date"]

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tap_activities.export.job_limits import CHARTMOGUL_LIMITS, PEOPLEAI_LIMITS, JobLimits
 from tap_activities.export.runtime import SourceRuntime
 from tap_activities.export.scheduler import JobScheduler
 from tap_activities.settings import Settings, SourceOptions
@@ -57,6 +58,8 @@ class SourceEntry:
     Imported when a run first needs it: ``--about``, ``--help`` and discovery never do."""
     streams: tuple[type[ExportStream], ...]
     """One stream class per activity type."""
+    limits: JobLimits
+    """How many of its export jobs may be open and running at once (``--plan`` says)."""
     build_note: BuildNote | None = None
     """What its build decides that ``--about`` and the sync's log should tell."""
 
@@ -72,6 +75,7 @@ SOURCES: tuple[SourceEntry, ...] = (
         options=peopleai_settings.OPTIONS,
         client="tap_activities.sources.peopleai.client:PeopleAIClient",
         streams=PEOPLEAI_STREAMS,
+        limits=PEOPLEAI_LIMITS,
         build_note=FRAGMENT_PASS,
     ),
     SourceEntry(
@@ -79,6 +83,7 @@ SOURCES: tuple[SourceEntry, ...] = (
         options=chartmogul_settings.OPTIONS,
         client="tap_activities.sources.chartmogul.client:ChartMogulClient",
         streams=CHARTMOGUL_STREAMS,
+        limits=CHARTMOGUL_LIMITS,
     ),
 )
 """Every source the tap knows, in the order of its settings and streams."""

@@ -20,6 +20,11 @@ CASES = (
     "peopleai-record-bundled",
     "chartmogul-record",
     "chartmogul-batch",
+    "stock-msgspec",
+    "small-raw",
+    "small-peopleai-record",
+    "small-peopleai-record-pure",
+    "small-stock-msgspec",
 )
 
 
@@ -43,5 +48,12 @@ def test_the_benchmark_counts_every_record_of_every_case():
     assert report["upstream"]["People.ai"]["bytes"] > 3000 * 1000
     assert report["upstream"]["ChartMogul"]["bytes"] > 3000 * 50
     assert "tap-activities BATCH, People.ai" in done.stdout
+    # Small records are compared within their own size, against the msgspec stock tap too.
+    assert "small records: tap-activities RECORD, People.ai, Python pass / raw orjson loop" in (
+        done.stdout
+    )
+    assert "small records: tap-activities RECORD, People.ai / stock singer-sdk tap, msgspec" in (
+        done.stdout
+    )
     # The -bundled case's pass: built as without the system's simdjson.
     assert "the -bundled case's native pass: simdjson from pysimdjson " in done.stderr

@@ -47,6 +47,7 @@ def test_every_default_the_schema_states_is_the_one_the_settings_take():
         "job_timeout_seconds": settings.job_timeout_seconds,
         "request_timeout_seconds": settings.request_timeout_seconds,
         "max_retry_seconds": settings.max_retry_seconds,
+        "progress_interval_seconds": settings.progress_interval_seconds,
         "download_workers": settings.download_workers,
         "peopleai_api_url": settings.sources["peopleai"].api_url,
         "chartmogul_api_url": settings.sources["chartmogul"].api_url,

@@ -125,3 +125,12 @@ def test_chartmogul_plans_from_the_bookmark_less_the_look_back():
     plan = planned(ChartMogulNewBizStream, {"bookmark": "2024-03-20"})
     assert plan.windows == [(Window(D(2024, 3, 13), D(2024, 3, 31)), None)]
     assert (dict(plan.state), plan.drop) == ({}, ())
+
+
+def test_chartmogul_goes_on_after_the_bookmark_when_the_next_window_kept_its_job():
+    state = {
+        "bookmark": "2024-01-31",
+        "jobs": {"2024-02-01..2024-03-31": {"job_id": "e1", "export_type": None}},
+    }
+    plan = planned(ChartMogulNewBizStream, state)
+    assert plan.windows == [(Window(D(2024, 2, 1), D(2024, 3, 31)), None)]

@@ -3,7 +3,7 @@
 ``plugin/loaders/target-postgres-batch.yml`` must declare every setting the target takes
 (meltano passes a TARGET_POSTGRES_BATCH_* variable only for a declared one), with the kind
 of its JSON schema, and the target's capabilities. Then, from where a user stands:
-``meltano init``, ``meltano add loader target-postgres-batch --from-ref`` of that file (its
+``meltano init``, ``meltano add target-postgres-batch --from-ref`` of that file (its
 ``pip_url`` pointed at a wheel built from this folder: what ``pip install`` would give),
 ``meltano install``, and a load through ``meltano invoke`` of a SCHEMA, a BATCH file and
 a STATE, configured only by environment variables. Meltano is kept off the Hub (its URL
@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,7 +78,12 @@ def test_capabilities_are_the_targets(definition):
 
 
 def test_pip_url_and_executable_are_this_package(definition):
-    assert definition["pip_url"] == "target-postgres-batch"
+    # Not on PyPI yet: the definition installs this folder of the repository at a tag.
+    assert re.fullmatch(
+        r"git\+https://github\.com/[\w.-]+/tap-activities\.git@v[\d.]+"
+        r"#subdirectory=loaders/target_postgres_batch",
+        definition["pip_url"],
+    ), definition["pip_url"]
     assert definition["executable"] == "target-postgres-batch"
 
 
@@ -123,11 +129,13 @@ def test_a_fresh_project_adds_the_definition_and_loads(pg_ready, wheel, tmp_path
     project = tmp_path / "night"
     # The user's copy of the file, its pip_url pointed at the wheel built here.
     local = tmp_path / "target-postgres-batch.yml"
-    local.write_text(
-        DEFINITION.read_text().replace("pip_url: target-postgres-batch", f"pip_url: {wheel}")
-    )
-    added = run("add", "loader", "target-postgres-batch", "--from-ref", str(local), cwd=project)
+    local.write_text(re.sub(r"(?m)^pip_url: .*$", f"pip_url: {wheel}", DEFINITION.read_text()))
+    # The plugin named alone, as the README says: meltano 4 reads "add loader NAME" as two
+    # plugins and adds the definition a second time, as a utility.
+    added = run("add", "target-postgres-batch", "--from-ref", str(local), cwd=project)
     assert "Added loader 'target-postgres-batch'" in added
+    assert "utility" not in added
+    assert "utilities" not in yaml.safe_load((project / "meltano.yml").read_text())["plugins"]
 
     schema = f"tpb_test_meltano_{os.getpid()}"
     config = target_config(schema, use_copy=True)

@@ -30,6 +30,8 @@ from tap_activities.errors import (
     NotFoundError,
     UpstreamError,
 )
+from tap_activities.export.job_limits import CHARTMOGUL_LIMITS
+from tap_activities.export.proof import ByteProof, Receipts
 from tap_activities.export.request import ExportRequest
 from tap_activities.export.status import ExportStatus, JobFormat, JobSnapshot, body_time
 from tap_activities.records.framing import Block, Framing, frame_records
@@ -45,7 +47,7 @@ from tap_activities.transfer.workers import WorkerPool
 
 EXPORTS_PATH = "/v1/activities_export"
 PING_PATH = "/v1/ping"  # the authentication test endpoint of ChartMogul's API (and its clients)
-MAX_OPEN_EXPORTS = 5
+MAX_OPEN_EXPORTS = CHARTMOGUL_LIMITS.open
 
 EXPORTS = JobFormat(
     upstream="ChartMogul",
@@ -68,6 +70,10 @@ class ChartMogulClient:
     """The ChartMogul side of the export machinery (an ``ExportSource``)."""
 
     name = "chartmogul"
+    size_name = "size"
+    """What the export's size would be called: its objects give none (the proof says so)."""
+    max_running = None
+    """The API documents no limit on exports processed at once, only on open ones."""
 
     def __init__(
         self,
@@ -88,6 +94,12 @@ class ChartMogulClient:
         self.max_outstanding = MAX_OPEN_EXPORTS
         self.downloader = PartDownloader(workers=1)
         self.workers = workers or WorkerPool()
+        self.receipts = Receipts()
+        """Each recent export's bytes received (the export object declares no size)."""
+
+    def proof(self, job_id: str) -> ByteProof | None:
+        """The export's zip bytes received; the upstream gives no size to hold them to."""
+        return self.receipts.proof(job_id)
 
     def create(self, request: ExportRequest) -> JobSnapshot:
         """Create an activities export of one type for one window (whole UTC days)."""
@@ -191,7 +203,8 @@ class ChartMogulClient:
                 # S3 answers 403 once a pre-signed URL has expired (sometimes early).
                 msg = f"{where}: file {name} can no longer be downloaded ({exc})"
                 raise ExportExpiredError(msg) from None
-            copy_body(response, out, display)
+            proof = ByteProof(None, copy_body(response, out, display))
+            self.receipts.keep(job.job_id, lambda: proof)
             out.flush()
             # Decompressed here, in the download worker: the CRCs are checked on the way.
             handle, csv_name = tempfile.mkstemp(

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_activities.export.windows import Window, snapshot_windows
+from tap_activities.singer.planning import WindowPlan, state_date
 from tap_activities.singer.streams import ExportStream
-from tap_activities.singer.window_runner import WindowPlan, state_date
 
 if TYPE_CHECKING:
     from tap_activities.settings import Settings
@@ -38,15 +38,28 @@ class ChartMogulStream(ExportStream):
     def plan_windows(
         cls, state: Mapping[str, Any], settings: Settings, today: dt.date
     ) -> WindowPlan:
-        """From ``start_date``, or from the bookmark minus the look-back, to ``end_date``."""
+        """From ``start_date``, or from the bookmark minus the look-back, to ``end_date``.
+
+        A run interrupted part-way kept the job of the window after its bookmark: the
+        next run goes on from that window (its days before were exported by the run that
+        stopped), so the kept jobs match their windows and are resumed, not made again.
+        """
         own: ChartMogulSettings = settings.sources[cls.source_name]
+        bookmark = state_date(state.get("bookmark"))
+        if bookmark is not None and _interrupted_after(bookmark, state):
+            start = max(settings.start_date, bookmark + dt.timedelta(days=1))
+            return WindowPlan([(w, None) for w in snapshot_windows(start, settings.end_date)])
         windows = plan_chartmogul_windows(
-            settings.start_date,
-            settings.end_date,
-            state_date(state.get("bookmark")),
-            own.lookback_days,
+            settings.start_date, settings.end_date, bookmark, own.lookback_days
         )
         return WindowPlan([(window, None) for window in windows])
+
+
+def _interrupted_after(bookmark: dt.date, state: Mapping[str, Any]) -> bool:
+    """Whether state keeps a job for the window that starts the day after ``bookmark``."""
+    after = (bookmark + dt.timedelta(days=1)).isoformat()
+    jobs = state.get("jobs")
+    return isinstance(jobs, Mapping) and any(str(key).startswith(f"{after}..") for key in jobs)
 
 
 def _chartmogul_stream(activity_type: str) -> type[ChartMogulStream]:

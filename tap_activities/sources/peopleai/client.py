@@ -24,6 +24,8 @@ from tap_activities.errors import (
     TransientError,
     UpstreamError,
 )
+from tap_activities.export.job_limits import PEOPLEAI_LIMITS
+from tap_activities.export.proof import ByteProof
 from tap_activities.export.request import ExportRequest
 from tap_activities.export.status import ExportStatus, JobFormat, JobSnapshot, body_time
 from tap_activities.records.deflated import DeflatedBlock
@@ -41,7 +43,8 @@ from tap_activities.transfer.workers import WorkerPool
 LOGGER = logging.getLogger("tap_activities.peopleai")
 JOBS_PATH = "/pull/v1/export/activities/jobs"
 TOKEN_PATH = "/auth/v1/tokens"  # noqa: S105 - a path, not a secret
-MAX_QUEUED_JOBS = 10
+MAX_QUEUED_JOBS = PEOPLEAI_LIMITS.open
+MAX_RUNNING_JOBS = PEOPLEAI_LIMITS.slots
 RECONCILE_SLACK_SECONDS = 120.0
 """Clock difference tolerated when matching a job to an unanswered creation."""
 
@@ -68,6 +71,10 @@ class PeopleAIClient:
     """The People.ai side of the export machinery (an ``ExportSource``)."""
 
     name = "peopleai"
+    size_name = "results_size"
+    """The job field that tells the export's size in bytes (the window's proof)."""
+    max_running = MAX_RUNNING_JOBS
+    """Jobs the upstream runs at once for one client (the rest wait in its queue)."""
 
     def __init__(
         self,
@@ -170,6 +177,10 @@ class PeopleAIClient:
     ) -> Iterator[DeflatedBlock]:
         """The same records, JSON Lines compressed for gzip (:meth:`FragmentReader.deflated`)."""
         return self.fragments.deflated(job, self._where(job, request), fields, date_times)
+
+    def proof(self, job_id: str) -> ByteProof | None:
+        """The job's bytes received against its ``results_size`` (:class:`ByteProof`)."""
+        return self.fragments.receipts.proof(job_id)
 
     @staticmethod
     def _where(job: JobSnapshot, request: ExportRequest) -> str:

@@ -27,6 +27,7 @@ from tap_activities.errors import (
     NotFoundError,
     UpstreamError,
 )
+from tap_activities.export.proof import ByteProof, Receipts
 from tap_activities.export.status import JobSnapshot
 from tap_activities.records.contract import FieldTypes
 from tap_activities.records.deflated import DeflatedBlock
@@ -74,6 +75,8 @@ class FragmentReader:
         self.downloader = downloader
         self.workers = workers
         self._transfers = TransferGauge()
+        self.receipts = Receipts()
+        """Each recent job's bytes against its ``results_size`` (the run report's proof)."""
 
     def blocks(
         self,
@@ -163,6 +166,7 @@ class FragmentReader:
         timeout = max(self.api.timeout, DOWNLOAD_SECONDS_PER_20MB * math.ceil(per_part / 20e6))
         last = indices[-1] if indices else 0
         tally = FragmentTally(where, size)
+        self.receipts.keep(job.job_id, tally.proof)
         # Index 0 as the last index: no data if 'fragment' is a count (0), all of it if
         # it is the highest index; only a results_size can tell which.
         fetchers = [
@@ -204,7 +208,10 @@ class FragmentReader:
             tally.last_missing = False
             for again in self.downloader.results(fetchers[-1:], where):
                 if tally.last_missing:
-                    msg = f"{tally.shortfall()}, twice; the window is not done (run again later)"
+                    msg = (
+                        f"{tally.shortfall()}, twice; the window is not done (run again "
+                        f"later); proof: {tally.proof().describe('results_size')}"
+                    )
                     raise UpstreamError(msg)
                 yield labels[position], again
         tally.log_mismatch()
@@ -393,6 +400,10 @@ class FragmentTally:
         with self._lock:
             return sum(self._bytes.values())
 
+    def proof(self) -> ByteProof:
+        """The bytes so far against ``results_size``, and whether every fragment answered."""
+        return ByteProof(self.results_size, self.total, not self.last_missing)
+
     def missing_is_the_end(self) -> bool:
         """Whether the last index's 404 loses nothing (logged either way it is accepted)."""
         if self.results_size is None:
@@ -402,7 +413,7 @@ class FragmentTally:
                 self.where,
             )
             return True
-        if self.total >= self.results_size:
+        if self.proof().holds:
             LOGGER.info(
                 "%s: the last fragment index answered 404 after %d bytes of results_size "
                 "%d: 'fragment' was a count, nothing is missing",

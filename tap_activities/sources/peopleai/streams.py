@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tap_activities.export.windows import DELTA_MAX_DAYS, Window, fixed_windows, snapshot_windows
+from tap_activities.singer.planning import WindowPlan, state_date
 from tap_activities.singer.streams import ExportStream
-from tap_activities.singer.window_runner import WindowPlan, state_date
 
 if TYPE_CHECKING:
     from tap_activities.settings import Settings
@@ -32,6 +32,7 @@ class PeopleAIStream(ExportStream):
     """People.ai activities of one type: snapshot history, then 14-day deltas."""
 
     source_name = "peopleai"
+    history_export_type = "snapshot"  # by activity date: backfills and re-syncs
 
     @classmethod
     def plan_windows(

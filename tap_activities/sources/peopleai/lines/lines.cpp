@@ -163,11 +163,19 @@ Stamp classify(std::string_view s) {
   return Stamp::kUndecided;
 }
 
+// Whether a key, as written, holds an escape. `raw` is just past its opening quote: a quote
+// inside a key is escaped, so the first quote or backslash met tells.
+bool spelled_with_escape(const char *raw) {
+  while (*raw != '"' && *raw != '\\') raw++;
+  return *raw == '\\';
+}
+
 // Where the closing quotes of the top-level string values of `wanted` keys are, in the raw
 // line: simdjson's On-Demand API walks the line's top level (its structural index skips
-// nested values) and gives each value's position in the input. Keys are compared as written
-// (no unescaping), as the Python pass compares them; false unless each entry of `wanted`
-// finds exactly one value, so escaped spellings decline the piece to the Python pass.
+// nested values) and gives each value's position in the input. Keys are compared by their
+// decoded value, as everywhere else (a key is unescaped only when it holds a backslash, so
+// the usual key costs a byte compare); false unless each entry of `wanted` finds exactly
+// one value.
 bool value_quotes(simdjson::ondemand::parser &parser, const char *padded, size_t begin,
                   size_t stop, size_t capacity, const std::vector<std::string_view> &wanted,
                   std::vector<size_t> &quotes) {
@@ -182,7 +190,15 @@ bool value_quotes(simdjson::ondemand::parser &parser, const char *padded, size_t
     simdjson::ondemand::raw_json_string key;
     if (field.key().get(key)) return false;
     bool match = false;
-    for (const auto &name : wanted) match = match || key.unsafe_is_equal(name);
+    if (spelled_with_escape(key.raw())) {
+      std::string_view decoded;
+      if (field.unescaped_key().get(decoded)) return false;
+      for (const auto &name : wanted) match = match || decoded == name;
+    } else {
+      // No escape: the key's bytes are its value, and unsafe_is_equal's closing-quote
+      // check makes the compare exact (the names hold no unescaped quote that could end it).
+      for (const auto &name : wanted) match = match || key.unsafe_is_equal(name);
+    }
     if (!match) continue;
     std::string_view token;
     if (field.value().raw_json_token().get(token)) return false;

@@ -44,6 +44,7 @@ from tap_activities.sources.peopleai.lines.scan import (
     suspect,
     top_level_quotes,
 )
+from tap_activities.sources.peopleai.lines.stamp_search import PLAIN_KEY, Finder, PieceSearch
 
 READ_BYTES = 1 << 20
 MAX_LAYOUTS = 4096
@@ -124,6 +125,9 @@ class RecordLines:
             name: re.compile(b'"' + re.escape(name.encode()) + rb'"\s*:\s*"([^"\\]*)"')
             for name in self._top_date_times
         }
+        self._plain_stamps = frozenset(n for n in self._top_date_times if PLAIN_KEY(n))
+        self._search = _search_for(self.date_times)
+        self._searching = True
         self._layouts: dict[tuple[str, ...], _Layout] = {}
         self._last_keys: tuple[str, ...] | None = None
         self._last_layout: _Layout | None = None
@@ -187,9 +191,38 @@ class RecordLines:
     ) -> tuple[Block | None, int]:
         """The Python pass over one piece whose first line is line ``number``; its line count.
 
-        Each line goes out as written (:meth:`_line` decides it may), or the slow way.
+        Top-level date-times are found by searching (:mod:`.stamp_search`) where the
+        piece allows it, else each is asked of simdjson.
         """
         screen = screen_piece(data)
+        search = self._search
+        if search is not None and not search.begin(data, end):
+            search = None
+        framed = self._frame_lines(
+            data,
+            end,
+            screen=screen,
+            search=search,
+            number=number,
+            where=where,
+            framing=framing,
+            error=error,
+        )
+        return framed, screen.lines
+
+    def _frame_lines(
+        self,
+        data: bytes,
+        end: int,
+        *,
+        screen: PieceScreen,
+        search: PieceSearch | None,
+        number: int,
+        where: str,
+        framing: Framing,
+        error: type[DataFormatError],
+    ) -> Block | None:
+        """The lines of ``data[:end]`` framed; each goes out as written or the slow way."""
         sep = framing.sep
         view = memoryview(data)
         find = data.find
@@ -200,7 +233,7 @@ class RecordLines:
         start = 0
         while start < end:
             stop = find(b"\n", start)
-            layout, quotes = self._line(data, start, stop, screen, unknown)
+            layout, quotes = self._line(data, start, stop, screen, unknown, search=search)
             if layout is not None:
                 _append_line(append, view, start, stop, closing=layout.closing, quotes=quotes)
                 append(sep)
@@ -215,12 +248,19 @@ class RecordLines:
             number += 1
             start = stop + 1
         if not count:
-            return None, screen.lines
+            return None
         pieces[-1] = framing.tail
-        return Block(count, b"".join(pieces), unknown or None), screen.lines
+        return Block(count, b"".join(pieces), unknown or None)
 
     def _line(
-        self, data: bytes, start: int, stop: int, screen: PieceScreen, unknown: FieldTypes
+        self,
+        data: bytes,
+        start: int,
+        stop: int,
+        screen: PieceScreen,
+        unknown: FieldTypes,
+        *,
+        search: PieceSearch | None = None,
     ) -> tuple[_Layout | None, list[int]]:
         """How the line ``data[start:stop]`` goes out as written; ``(None, [])``: the slow way.
 
@@ -229,7 +269,8 @@ class RecordLines:
         value. It takes a few lines the rules refuse (a byte order mark, nesting deeper
         than ``MAX_DEPTH``): those go the slow way too, which words the refusal; they are
         looked for line by line only in a piece whose :func:`screen_piece` found any. Adds
-        the types of the line's keys outside the schema to ``unknown``.
+        the types of the line's keys outside the schema to ``unknown``. With ``search``,
+        a line holding every top-level date-time has them found by searching.
         (simdjson takes bytes faster than a memoryview, copy included.)
         """
         if (screen.bom and data.startswith(BOM, start)) or (
@@ -252,18 +293,44 @@ class RecordLines:
             self._last_keys = keys
         if layout.twice:
             return None, []  # a key twice: the slow way words the refusal
+        if not layout.checks:
+            return layout, []
+        if search is None or layout.finder is None:
+            return self._checked(document, layout, data, start, stop, unknown)
+        # Searching costs more than asking simdjson where no date-time needs a Z (its
+        # cost grows with the line), and much less where some do: records of an export
+        # are alike, so the previous record tells which way the next one goes.
+        if self._searching:
+            quotes = search.quotes(data, start, stop, layout.finder)
+            if quotes is not None:
+                for name in layout.unknown:
+                    unknown[name] = unknown.get(name, 0) | type_bits(document[name])
+                self._searching = bool(quotes)
+                return layout, quotes
+        found = self._checked(document, layout, data, start, stop, unknown)
+        self._searching = bool(found[1])
+        return found
+
+    def _checked(  # noqa: PLR0917 - the line's document, layout and place
+        self,
+        document: Any,
+        layout: _Layout,
+        data: bytes,
+        start: int,
+        stop: int,
+        unknown: FieldTypes,
+    ) -> tuple[_Layout | None, list[int]]:
+        """:meth:`_line` for a line whose values must be looked at: each asked of simdjson."""
         if layout.nul:
             # pysimdjson looks "a\u0000b" up as "a": such a line is decoded instead.
             document = None
             fixes = self._fits_decoded(data[start:stop], unknown)
-        elif layout.checks:
+        else:
             try:
                 fixes = self._fits(document, layout, unknown)
             except (KeyError, RuntimeError):  # a key simdjson cannot look up
                 document = None
                 fixes = self._fits_decoded(data[start:stop], unknown)
-        else:
-            return layout, []
         if fixes is None:
             return None, []
         if not fixes:
@@ -337,24 +404,33 @@ class RecordLines:
     def _stamp_quotes(
         self, data: bytes, start: int, stop: int, fixes: list[tuple[str, str]]
     ) -> list[int] | None:
-        """Where the closing quotes of the values to fix are, in order (None: not found).
+        r"""Where the closing quotes of the values to fix are, in order (None: not found).
 
-        A date-time value holds no escapes, so its key and value are found as written;
-        one that does not stand exactly once (an escaped key, a nested copy) goes the
-        slow way, as the native pass declines it.
+        A key is judged by its decoded value, never by its spelling. One search settles
+        the usual line: a match whose opening quote follows no backslash opens a real
+        key (in valid JSON no opening quote does, and a quote after one is escaped or
+        closes a string), and in a line without ``\u`` a key of letters, digits, ``_``
+        and ``-`` has no other spelling, nor has a date-time: one such match is the
+        top-level one. Anything else (a ``\u`` in the line, a nested copy, an odd key
+        name) takes the walk of the line's top level (:func:`top_level_quotes`).
         """
-        quotes = []
-        for name, value in fixes:
-            wanted = value.encode()
-            found = [
-                match.end(1)
-                for match in self._stamp_patterns[name].finditer(data, start, stop)
-                if match[1] == wanted
-            ]
-            if len(found) != 1:  # a nested copy, or a key twice: walk the line's top level
-                return top_level_quotes(data, start, stop, [name for name, _ in fixes])
-            quotes.append(found[0])
-        return sorted(quotes)
+        if data.find(b"\\u", start, stop) < 0:
+            quotes = []
+            for name, value in fixes:
+                if name not in self._plain_stamps:
+                    break
+                wanted = value.encode()
+                found = [
+                    match.end(1)
+                    for match in self._stamp_patterns[name].finditer(data, start, stop)
+                    if match[1] == wanted and data[match.start() - 1] != 0x5C
+                ]
+                if len(found) != 1:
+                    break
+                quotes.append(found[0])
+            else:
+                return sorted(quotes)
+        return top_level_quotes(data, start, stop, [name for name, _ in fixes])
 
     def _layout(self, keys: tuple[str, ...]) -> _Layout:
         """What records with these keys need: their closing, date-times, unknown keys.
@@ -374,17 +450,28 @@ class RecordLines:
             nulls = b",".join(orjson.dumps(f) + b":null" for f in missing)
             closing = (b"," if keys else b"") + nulls + b"}"
         known = frozenset(self.fields)
+        stamps = tuple(p[0] for p in self.date_times if len(p) == 1 and p[0] in present)
+        twice, nul = len(present) != len(keys), any("\x00" in key for key in keys)
         layout = _Layout(
             closing,
-            tuple(p[0] for p in self.date_times if len(p) == 1 and p[0] in present),
+            stamps,
             tuple(p for p in self.date_times if len(p) > 1 and p[0] in present),
             tuple(k for k in keys if k not in known),
-            len(present) != len(keys),
-            any("\x00" in key for key in keys),
+            twice,
+            nul,
+            self._searchable(keys, stamps, twice=twice or nul),
         )
         if len(self._layouts) < MAX_LAYOUTS:
             self._layouts[keys] = layout
         return layout
+
+    def _searchable(
+        self, keys: tuple[str, ...], stamps: tuple[str, ...], *, twice: bool
+    ) -> Finder | None:
+        """The search for a layout's date-times: it holds every top-level one, each once."""
+        if self._search is None or twice or len(stamps) != len(self._search.stamps):
+            return None
+        return self._search.finder(k for k in keys if k in stamps)
 
     def _slow(
         self, line: bytes, number: int, where: str, error: type[DataFormatError]
@@ -424,6 +511,9 @@ class _Layout:
     """Whether a key stands twice in it (such a line is refused)."""
     nul: bool
     """Whether a key holds U+0000, which simdjson's Python lookups cut short."""
+    finder: Finder | None
+    """The search for its records' date-times (:mod:`.stamp_search`), where it holds
+    every top-level one and no key twice or with U+0000."""
     checks: bool = field(init=False)
     """Whether a record of this layout needs more than framing (a field, not a property:
     it is asked once a line)."""
@@ -465,6 +555,20 @@ _OBJECT = simdjson.Object
 
 _NORMAL_DATE_TIME = NORMAL_DATE_TIME.fullmatch
 """Whether a date-time needs no change (most do not), without calling :func:`normal_date_time`."""
+
+
+def _search_for(date_times: tuple[tuple[str, ...], ...]) -> PieceSearch | None:
+    """The search for these date-time paths, where their names allow one.
+
+    (Plain names, and nested paths of two keys: :mod:`.stamp_search`.)
+    """
+    top = [p[0] for p in date_times if len(p) == 1]
+    nested = [p for p in date_times if len(p) > 1]
+    if all(PLAIN_KEY(name) for name in top) and all(
+        len(path) == 2 and PLAIN_KEY(path[1]) for path in nested
+    ):
+        return PieceSearch(top, (path[1] for path in nested))
+    return None
 
 
 _TWICE = object()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import orjson
+
 BOM = b"\xef\xbb\xbf"
 """UTF-8's byte order mark: skipped at the very start of a fragment, refused elsewhere."""
 MAX_DEPTH = 254
@@ -51,10 +53,12 @@ def top_level_quotes(data: bytes, start: int, stop: int, wanted: list[str]) -> l
     """The closing quotes of top-level string values whose key is in ``wanted``, in order.
 
     The walk the native pass makes (``value_quotes``) over a line known to be valid JSON,
-    for the rare line where a search cannot tell the top-level value from a nested copy.
-    None unless there is exactly one value per entry of ``wanted``, keys as written.
+    for the rare line where a search cannot tell the top-level value from a nested copy
+    or from a key spelled otherwise. Keys are compared by their decoded value (a key
+    holding a backslash is decoded first). None unless there is exactly one value per
+    entry of ``wanted``.
     """
-    keys = {name.encode() for name in wanted}
+    keys = set(wanted)
     quotes: list[int] = []
     i = start
 
@@ -67,7 +71,7 @@ def top_level_quotes(data: bytes, start: int, stop: int, wanted: list[str]) -> l
         if data[i] == 0x7D or i >= stop:
             break
         close = _string_end(data, i)
-        key = data[i + 1 : close]
+        key = _key_text(data[i : close + 1])
         i = data.index(b":", close) + 1
         while data[i] in _BLANK:
             i += 1
@@ -79,6 +83,19 @@ def top_level_quotes(data: bytes, start: int, stop: int, wanted: list[str]) -> l
         else:
             i = _value_end(data, i)
     return quotes if len(quotes) == len(wanted) else None
+
+
+def _key_text(spelled: bytes) -> str | None:
+    """A key's decoded value from its spelling, quotes included; None if orjson refuses it.
+
+    (simdjson takes a lone surrogate escape that orjson refuses: the slow way words it.)
+    """
+    if 0x5C not in spelled:
+        return spelled[1:-1].decode()
+    try:
+        return orjson.loads(spelled)  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError:
+        return None
 
 
 _SPECIAL = re.compile(rb'[\\"\[\]{}]')
