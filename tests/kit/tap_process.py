@@ -197,6 +197,43 @@ def killed_at_hold(process: subprocess.Popen, hold, timeout: float = 120) -> Ite
             process.kill()
 
 
+def read_sink(path: Path) -> tuple[dict[str, list[dict]], list[dict]]:
+    """Records per stream and STATE values in a file of Singer messages (a cut line ignored)."""
+    records: dict[str, list[dict]] = {}
+    states: list[dict] = []
+    for line in path.read_text().splitlines():
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the last line of a killed process may be cut
+        if message["type"] == "RECORD":
+            records.setdefault(message["stream"], []).append(message["record"])
+        elif message["type"] == "STATE":
+            states.append(message["value"])
+    return records, states
+
+
+def killed_run(config: dict, workdir: Path, sink: Path, hold, **command: Any) -> list[dict]:
+    """Start the tap writing to ``sink``, SIGKILL it at ``hold``; the STATE values it wrote.
+
+    Its temporary files stay in ``workdir`` (TMPDIR), as a killed tap leaves them.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    with sink.open("wb") as out:
+        process = start_tap(
+            config,
+            workdir,
+            env={"TMPDIR": str(workdir)},
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            **command,
+        )
+    with killed_at_hold(process, hold):
+        pass
+    assert process.returncode == -signal.SIGKILL
+    return read_sink(sink)[1]
+
+
 def select_only(catalog: dict, stream_name: str, deselect_field: str | None = None) -> dict:
     """The catalog with only ``stream_name`` selected (and, optionally, one field not)."""
     for entry in catalog["streams"]:

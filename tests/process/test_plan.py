@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import signal
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -23,13 +22,12 @@ from tests.kit.tap_process import (
     batch_config,
     batch_records,
     catalog_of,
-    killed_at_hold,
+    killed_run,
     run_tap,
-    start_tap,
     tap_command,
 )
 from tests.kit.upstream import END, chartmogul_config, fast_upstream_config, peopleai_config
-from tests.process.test_resume import FRAGMENT_RECORDS, crash_mid_download, read_sink
+from tests.process.test_resume import FRAGMENT_RECORDS, crash_mid_download
 
 TAP_START = dt.date(2023, 1, 1)  # two snapshot windows per People.ai stream, two per ChartMogul
 HISTORY_START = dt.date(2023, 10, 1)
@@ -161,20 +159,7 @@ def killed_in_second_chartmogul_window(up, tmp_path: Path) -> tuple[dict, dict]:
     """SIGKILL the tap while it downloads chartmogul_churn's second window's file."""
     config = chartmogul_config(up, start_date=TAP_START.isoformat())
     hold = up.faults.hold("files.get", skip=1)
-    sink = tmp_path / "sink.jsonl"
-    (tmp_path / "first").mkdir()
-    with sink.open("wb") as out:
-        process = start_tap(
-            config,
-            tmp_path / "first",
-            stdout=out,
-            stderr=subprocess.DEVNULL,
-            env={"TMPDIR": str(tmp_path / "first")},
-        )
-    with killed_at_hold(process, hold):
-        pass
-    assert process.returncode == -signal.SIGKILL
-    _, states = read_sink(sink)
+    states = killed_run(config, tmp_path / "first", tmp_path / "sink.jsonl", hold)
     return config, states[-1]
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,28 +24,12 @@ from tests.kit.faultkit import (
     key_of,
     peopleai_ids,
 )
-from tests.kit.tap_process import killed_at_hold, run_tap, start_tap
+from tests.kit.tap_process import killed_run, read_sink, run_tap
 from tests.kit.upstream import END, chartmogul_config, fast_upstream_config, peopleai_config
 
 HISTORY_START = dt.date(2023, 10, 1)  # upstream data; the tap starts earlier: 2 windows
 TAP_START = dt.date(2023, 1, 1)
 FRAGMENT_RECORDS = 40
-
-
-def read_sink(path: Path) -> tuple[dict[str, list[dict]], list[dict]]:
-    """Records per stream and STATE values in a file of Singer messages (a cut line ignored)."""
-    records: dict[str, list[dict]] = {}
-    states: list[dict] = []
-    for line in path.read_text().splitlines():
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # the last line of a killed process may be cut
-        if message["type"] == "RECORD":
-            records.setdefault(message["stream"], []).append(message["record"])
-        elif message["type"] == "STATE":
-            states.append(message["value"])
-    return records, states
 
 
 def kept_jobs(state: dict) -> dict[str, dict[str, str]]:
@@ -56,15 +38,6 @@ def kept_jobs(state: dict) -> dict[str, dict[str, str]]:
         stream: {key: job["job_id"] for key, job in value.get("jobs", {}).items()}
         for stream, value in state.get("bookmarks", {}).items()
     }
-
-
-def start_killable(config: dict, workdir: Path, sink: Path) -> subprocess.Popen:
-    workdir.mkdir(parents=True, exist_ok=True)
-    with sink.open("wb") as out:
-        # A killed tap leaves its temporary files behind: in the test's directory.
-        return start_tap(
-            config, workdir, env={"TMPDIR": str(workdir)}, stdout=out, stderr=subprocess.DEVNULL
-        )
 
 
 def crash_mid_download(up, source: str, tmp_path: Path) -> tuple[dict, dict, Path]:
@@ -79,11 +52,7 @@ def crash_mid_download(up, source: str, tmp_path: Path) -> tuple[dict, dict, Pat
         config = chartmogul_config(up)
         hold = up.faults.hold("files.get")  # the first file (chartmogul_churn)
     sink = tmp_path / "sink.jsonl"
-    process = start_killable(config, tmp_path / "first", sink)
-    with killed_at_hold(process, hold):
-        pass
-    assert process.returncode == -signal.SIGKILL
-    _, states = read_sink(sink)
+    states = killed_run(config, tmp_path / "first", sink, hold)
     assert states, "no STATE before the kill"
     return config, states[-1], sink
 

@@ -9,8 +9,6 @@ changes nothing and says so.
 from __future__ import annotations
 
 import datetime as dt
-import signal
-import subprocess
 from collections import Counter
 
 import pytest
@@ -21,13 +19,11 @@ from tests.kit.tap_process import (
     batch_config,
     batch_records,
     catalog_of,
-    killed_at_hold,
+    killed_run,
     run_tap,
-    start_tap,
 )
 from tests.kit.upstream import END, START, chartmogul_config, fast_upstream_config, peopleai_config
 from tests.process.test_plan import created, planned, run_plan
-from tests.process.test_resume import read_sink
 
 ALL_STREAMS = set(PEOPLEAI_STREAMS) | set(CHARTMOGUL_STREAMS)
 RANGE = (dt.date(2024, 1, 10), dt.date(2024, 1, 20))
@@ -103,22 +99,14 @@ def test_an_interrupted_resync_resumes_its_kept_job(tmp_path):
         config["resync"] = {"streams": ["*"], "start_date": "2023-01-01", "end_date": str(END)}
         # files: the look-back window's, the re-sync's first window's; hold its second
         hold = up.faults.hold("files.get", skip=2)
-        sink = tmp_path / "sink.jsonl"
-        (tmp_path / "second").mkdir()
-        with sink.open("wb") as out:
-            process = start_tap(
-                config,
-                tmp_path / "second",
-                state=first.state,
-                catalog=catalog,
-                stdout=out,
-                stderr=subprocess.DEVNULL,
-                env={"TMPDIR": str(tmp_path / "second")},
-            )
-        with killed_at_hold(process, hold):
-            pass
-        assert process.returncode == -signal.SIGKILL
-        _, states = read_sink(sink)
+        states = killed_run(
+            config,
+            tmp_path / "second",
+            tmp_path / "sink.jsonl",
+            hold,
+            state=first.state,
+            catalog=catalog,
+        )
         killed = states[-1]["bookmarks"]["chartmogul_churn"]
         assert killed["resync_progress"] == {"range": long_range, "through": "2023-12-31"}
         assert list(killed["jobs"]) == [f"resync:2024-01-01..{END}"]
