@@ -23,7 +23,8 @@ from tap_activities.errors import DataFormatError
 from tap_activities.records.framing import LINES
 from tap_activities.sources.peopleai.lines.native import native_frame
 from tap_activities.sources.peopleai.lines.record_lines import RecordLines
-from tests.kit.fuzzkit import DATE_TIMES, FIELDS, STAMPS, _Body
+from tests.kit.fuzzkit import DATE_TIMES, FIELDS, _Body
+from tests.kit.json_spellings import plain, records, spelled, written
 from tests.kit.must_run import IN_CI, require_native
 
 STAMP = "2026-08-21T10:00:00"
@@ -184,90 +185,6 @@ def test_a_key_equal_to_another_once_decoded_is_a_repeat(line, key):
 
 
 # The property: any spelling of a record gives the records its plain spelling gives.
-
-KEYS = st.one_of(
-    st.sampled_from(
-        (*FIELDS, "push_time", '"timestamp', "timestamp ", "Timestamp", "x/y", "\U0001f600", "")
-    ),
-    st.text(st.characters(exclude_categories=("Cs",)), max_size=6),
-)
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
-LEAVES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(2**63), 2**63 - 1),
-    st.floats(allow_nan=False, allow_infinity=False),
-    TEXT,
-    st.sampled_from(STAMPS),
-)
-NESTED = st.recursive(
-    LEAVES,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3),
-    max_leaves=8,
-)
-STAMP_VALUES = st.one_of(st.sampled_from(STAMPS), st.none(), LEAVES, NESTED)
-
-
-@st.composite
-def records(draw: st.DrawFn) -> list[tuple[str, Any]]:
-    """A People.ai record: schema fields (some absent), date-times, extra and nested fields."""
-    pairs: dict[str, Any] = {"uid": draw(TEXT)}
-    for name in FIELDS[1:]:
-        if draw(st.booleans()):
-            if name in {"timestamp", "ingest_timestamp"}:
-                pairs[name] = draw(STAMP_VALUES)
-            elif name == "crm_status":
-                pairs[name] = draw(
-                    st.fixed_dictionaries({"pushed": st.booleans(), "push_time": STAMP_VALUES})
-                    | NESTED
-                )
-            else:
-                pairs[name] = draw(NESTED)
-    pairs.update(draw(st.dictionaries(KEYS, NESTED, max_size=3)))
-    ordered = draw(st.permutations(list(pairs.items())))
-    if draw(st.integers(0, 19)) == 0:  # now and then a key twice: the same refusal wanted
-        ordered.append(draw(st.sampled_from(ordered)))
-    return ordered
-
-
-SHORT = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
-SHORT["\t"] = "\\t"
-
-
-def spelled(text: str, rng: random.Random) -> str:
-    """``text`` as a JSON string, each character written plainly or as one of its escapes."""
-    out = []
-    for char in text:
-        code = ord(char)
-        ways = [] if char in '"\\' or code < 0x20 else [char]
-        if char in SHORT:
-            ways.append(SHORT[char])
-        if code > 0xFFFF:
-            high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
-            ways.append(f"\\u{high:04x}\\u{low:04X}")
-        else:
-            ways += [f"\\u{code:04x}", f"\\u{code:04X}"]
-        out.append(rng.choice(ways))
-    return '"' + "".join(out) + '"'
-
-
-def plain(text: str, _rng: random.Random) -> str:
-    return json.dumps(text, ensure_ascii=False)
-
-
-def written(value: Any, string: Any, rng: random.Random) -> str:
-    """``value`` as JSON, every key and string through ``string``."""
-    if isinstance(value, str):
-        return string(value, rng)
-    if isinstance(value, dict):
-        value = list(value.items())
-        return "{" + ",".join(f"{string(k, rng)}:{written(v, string, rng)}" for k, v in value) + "}"
-    if isinstance(value, list) and value and isinstance(value[0], tuple):
-        return "{" + ",".join(f"{string(k, rng)}:{written(v, string, rng)}" for k, v in value) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(written(v, string, rng) for v in value) + "]"
-    return json.dumps(value)
-
 
 SPELLINGS = 3
 """Random spellings of each generated record, next to its plain one."""

@@ -37,6 +37,12 @@ from tap_activities.sources.peopleai.lines.decode import (
     refuse_twice,
 )
 from tap_activities.sources.peopleai.lines.native import native_frame
+from tap_activities.sources.peopleai.lines.quick_stamps import (
+    LeafCheck,
+    StampFinder,
+    leaf_check,
+    stamp_finder,
+)
 from tap_activities.sources.peopleai.lines.scan import (
     BOM,
     PieceScreen,
@@ -127,6 +133,7 @@ class RecordLines:
         }
         self._plain_stamps = frozenset(n for n in self._top_date_times if PLAIN_KEY(n))
         self._search = _search_for(self.date_times)
+        self._leaf_check = leaf_check(self.date_times)
         self._searching = True
         self._layouts: dict[tuple[str, ...], _Layout] = {}
         self._last_keys: tuple[str, ...] | None = None
@@ -191,10 +198,110 @@ class RecordLines:
     ) -> tuple[Block | None, int]:
         """The Python pass over one piece whose first line is line ``number``; its line count.
 
-        Top-level date-times are found by searching (:mod:`.stamp_search`) where the
-        piece allows it, else each is asked of simdjson.
+        The quick way (:meth:`_quick_piece`) where the piece allows it; the careful way
+        (:meth:`_careful_piece`) for a piece whose screen found a line nested too deep.
         """
         screen = screen_piece(data)
+        if not screen.deep:
+            lines = data[:end].split(b"\n")
+            lines.pop()  # what follows the last newline: nothing
+            leaves = self._leaf_check
+            framed = self._quick_piece(
+                lines,
+                screen=screen,
+                leaves=leaves if leaves is not None and leaves.usable(data, end) else None,
+                number=number,
+                where=where,
+                framing=framing,
+                error=error,
+            )
+            if framed is not None:
+                return framed, len(lines)
+        return self._careful_piece(
+            data, end, screen=screen, number=number, where=where, framing=framing, error=error
+        )
+
+    def _quick_piece(
+        self,
+        lines: list[bytes],
+        *,
+        screen: PieceScreen,
+        leaves: LeafCheck | None,
+        number: int,
+        where: str,
+        framing: Framing,
+        error: type[DataFormatError],
+    ) -> Block | None:
+        """The lines of a piece framed one by one, each as written where its layout allows.
+
+        A line simdjson reads, whose keys stand once, whose top-level date-times the
+        layout's search finds (:mod:`.quick_stamps`) and whose nested ones need no
+        change, goes out as written: a ``Z`` spliced after each date-time without an
+        offset, the schema fields it lacks appended as nulls. Any other line takes the
+        careful way alone (:meth:`_careful_piece`), which fixes it, decodes it or words
+        its refusal with its line number. No position in the piece is kept: the lines
+        are cut once, and the output joined once.
+        """
+        parse = self._parse
+        keys_seen, layout = self._last_keys, self._last_layout
+        bom = screen.bom
+        out: list[bytes] = []
+        append = out.append
+        unknown: FieldTypes = {}
+        for index, line in enumerate(lines):
+            framed = None
+            if not (bom and line.startswith(BOM)):
+                # The document goes before the next parse: the parser is reused only
+                # once its objects are gone (the careful way parses too).
+                try:
+                    document = parse(line)
+                except (ValueError, RuntimeError):
+                    document = None  # refused: the careful way words it
+                if type(document) is _OBJECT:  # not an array or a scalar either
+                    keys = tuple(document)  # its keys, as written (less than .keys())
+                    if keys != keys_seen:
+                        layout, keys_seen = self._layout(keys), keys
+                    framed = _quick_line(line, document, layout, unknown, leaves)
+                document = None
+            if framed is None:
+                careful, _ = self._careful_piece(
+                    line + b"\n",
+                    len(line) + 1,
+                    screen=screen,
+                    number=number + index,
+                    where=where,
+                    framing=BARE,
+                    error=error,
+                )
+                if careful is None:
+                    continue  # a blank line
+                merge_types(unknown, careful.unknown)
+                framed = careful.data
+            append(framed)
+        self._last_keys, self._last_layout = keys_seen, layout
+        if not out:
+            return None
+        out[0] = framing.head + out[0]
+        out[-1] += framing.tail
+        return Block(len(out), framing.sep.join(out), unknown or None)
+
+    def _careful_piece(
+        self,
+        data: bytes,
+        end: int,
+        *,
+        screen: PieceScreen,
+        number: int,
+        where: str,
+        framing: Framing,
+        error: type[DataFormatError],
+    ) -> tuple[Block | None, int]:
+        """The careful way over a piece whose first line is line ``number``; its line count.
+
+        Each line's place in the piece is kept, and every question the quick way leaves
+        open is asked: top-level date-times are found by searching (:mod:`.stamp_search`)
+        where the piece allows it, else each is asked of simdjson.
+        """
         search = self._search
         if search is not None and not search.begin(data, end):
             search = None
@@ -460,6 +567,7 @@ class RecordLines:
             twice,
             nul,
             self._searchable(keys, stamps, twice=twice or nul),
+            stamp_finder(keys, self._top_date_times),
         )
         if len(self._layouts) < MAX_LAYOUTS:
             self._layouts[keys] = layout
@@ -514,12 +622,68 @@ class _Layout:
     finder: Finder | None
     """The search for its records' date-times (:mod:`.stamp_search`), where it holds
     every top-level one and no key twice or with U+0000."""
+    stamps_found: StampFinder | None
+    """The searches that find its records' top-level date-times (:mod:`.quick_stamps`);
+    None where it holds none."""
     checks: bool = field(init=False)
     """Whether a record of this layout needs more than framing (a field, not a property:
     it is asked once a line)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "checks", bool(self.stamps or self.nested or self.unknown))
+
+
+BARE = Framing(b"", b"", b"")
+"""One line's record alone, unframed: how the quick way asks the careful way for a line."""
+
+
+def _quick_line(
+    line: bytes, document: Any, layout: _Layout, unknown: FieldTypes, leaves: LeafCheck | None
+) -> bytes | None:
+    """The line as it goes out, where the quick way settles it; None: the careful way.
+
+    ``document`` is simdjson's reading of the line, whose keys gave ``layout``; ``leaves``
+    judges its nested date-times by bytes where the piece allows it, else simdjson is
+    asked. Adds the types of the line's keys outside the schema to ``unknown``.
+    """
+    if layout.twice:
+        return None  # the careful way words the refusal
+    if layout.checks:
+        if layout.nul:
+            return None  # the careful way decodes the keys simdjson cannot look up
+        if layout.stamps_found is not None:
+            line = layout.stamps_found.splice(line)  # type: ignore[assignment]
+            if line is None:
+                return None
+        try:
+            if layout.nested and not (
+                leaves.settled(line)
+                if leaves is not None
+                else _nested_settled(document, layout.nested)
+            ):
+                return None
+            for name in layout.unknown:
+                unknown[name] = unknown.get(name, 0) | type_bits(document[name])
+        except (KeyError, RuntimeError):  # a key simdjson cannot look up
+            return None
+    closing = layout.closing
+    return line[: line.rindex(b"}")] + closing if closing else line
+
+
+def _nested_settled(document: Any, paths: tuple[tuple[str, ...], ...]) -> bool:
+    """Whether the nested date-times on ``paths`` are absent, null, or need no change.
+
+    False: the careful way fixes one, or words its refusal (also for a key twice on a path).
+    """
+    for path in paths:
+        value = _nested_value(document, path)
+        if value is _TWICE:
+            return False
+        if value is not None and (
+            not isinstance(value, str) or normal_date_time(value) is not value
+        ):
+            return False
+    return True
 
 
 def _append_line(

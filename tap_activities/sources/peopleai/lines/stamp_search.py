@@ -26,16 +26,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-_BLANK = rb"[ \t\n\r]*"
-_DAY = (
+BLANK = rb"[ \t\n\r]*"
+"""JSON whitespace."""
+DAY = (
     rb"(?:\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])"  # a day every month has
     rb"|\d{4}-(?:0[13-9]|1[0-2])-(?:29|30)"
     rb"|\d{4}-(?:0[13578]|1[02])-31"
     rb"|(?:\d\d(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)"
 )
-_TIME = rb"[Tt](?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d+)?"
-_OFFSET = rb"(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
-SETTLED = re.compile(rb"(?:" + _DAY + _TIME + rb")(" + _OFFSET + rb"?)")
+TIME = rb"[Tt](?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d+)?"
+OFFSET = rb"(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+"""The grammar of a date-time's day, time of day and offset, as the whole check
+(``contract.normal_date_time``) takes them: every day of every month, leap days included."""
+SETTLED = re.compile(rb"(?:" + DAY + TIME + rb")(" + OFFSET + rb"?)")
 """A date-time the whole check (``contract.normal_date_time``) takes: as it is, or, when
 its group 1 (the offset) is empty, with ``Z`` appended."""
 _ESCAPE_U = re.compile(rb"\\u").search
@@ -59,7 +62,7 @@ class PieceSearch:
     def __init__(self, stamps: Iterable[str], leaves: Iterable[str]) -> None:
         """``stamps``: top-level date-time names; ``leaves``: last keys of nested paths."""
         self.stamps = tuple(stamps)
-        fine = re.compile(_BLANK + b":" + _BLANK + rb'(?:null|"' + _DAY + _TIME + _OFFSET + b'")')
+        fine = re.compile(BLANK + b":" + BLANK + rb'(?:null|"' + DAY + TIME + OFFSET + b'")')
         self._leaves = tuple((b'"%s"' % name.encode(), fine.match) for name in leaves)
         self._finders: dict[tuple[str, ...], Finder] = {}
 
@@ -73,12 +76,12 @@ class PieceSearch:
         order = tuple(order)
         found = self._finders.get(order)
         if found is None:
-            value = rb'(?:null|"(?:' + _DAY + _TIME + b")(" + _OFFSET + rb'?)")'
+            value = rb'(?:null|"(?:' + DAY + TIME + b")(" + OFFSET + rb'?)")'
             parts = [
-                (rb"[^{]*?(?<!\\)" if n else b"") + b'"%s"' % name.encode() + _BLANK + b":"
+                (rb"[^{]*?(?<!\\)" if n else b"") + b'"%s"' % name.encode() + BLANK + b":"
                 for n, name in enumerate(order)
             ]
-            found = re.compile((_BLANK + value).join([*parts, b""])).search
+            found = re.compile((BLANK + value).join([*parts, b""])).search
             self._finders[order] = found
         return found
 
