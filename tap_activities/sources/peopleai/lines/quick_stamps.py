@@ -23,9 +23,6 @@ written, or with ``Z`` when the offset is missing). The usual line, every value 
 offset, is split at the very places a ``Z`` goes; another is searched for where its values
 end. A line neither settles is read the careful way, which fixes or refuses it in the
 same words as before.
-
-Nested date-times of two keys (:class:`LeafCheck`) are judged by bytes where the piece
-holds no escape that could spell a key's or a date-time's character.
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ import itertools
 import re
 from collections.abc import Iterable
 
-from tap_activities.sources.peopleai.lines.stamp_search import BLANK, DAY, OFFSET, PLAIN_KEY, TIME
+from tap_activities.sources.peopleai.lines.stamp_search import BLANK, DAY, OFFSET, TIME
 
 _DATE_TIME = DAY + TIME
 """A date-time without its offset, as the whole check (``contract.normal_date_time``)
@@ -99,51 +96,3 @@ def stamp_finder(keys: Iterable[str], stamps: frozenset[str]) -> StampFinder | N
     """The searches for a layout's top-level date-times; None where it holds none."""
     names = [key for key in keys if key in stamps]
     return StampFinder(names) if names else None
-
-
-_SPELLED = re.compile(rb"\\u00(?:2[bdeBDE]|3[0-9aA]|[4-7][0-9a-fA-F])").search
-"""An escape that may spell a letter, a digit, ``_``, ``-``, ``+``, ``.`` or ``:``: a
-character of a plain key or of a date-time (no short escape spells any of them)."""
-
-
-class LeafCheck:
-    r"""Nested date-times of two keys (``crm_status`` then ``push_time``), judged by bytes.
-
-    In a piece where no escape spells a key's or a date-time's character, the nested
-    field, if the record holds it, is spelled ``"push_time"`` as written; a line holding
-    that text at most once, followed by ``null`` or a date-time with an offset, holds the
-    nested field that way or not at all: it needs no change or verdict, nor is its key
-    twice on the path. Any other line is read the careful way.
-    """
-
-    __slots__ = ("_leaves",)
-
-    def __init__(self, leaves: Iterable[str]) -> None:
-        """``leaves``: the last keys of the nested paths (each plain: ``PLAIN_KEY``)."""
-        fine = re.compile(BLANK + b":" + BLANK + rb'(?:null|"' + _DATE_TIME + OFFSET + b'")')
-        self._leaves = tuple(
-            (b'"%s"' % name.encode(), b'"%s":null' % name.encode(), fine.match) for name in leaves
-        )
-
-    @staticmethod
-    def usable(data: bytes, end: int) -> bool:
-        """Whether the lines of ``data[:end]`` may be judged by bytes (no escape spells a key)."""
-        return _SPELLED(data, 0, end) is None
-
-    def settled(self, line: bytes) -> bool:
-        """Whether the line's nested date-times are absent, null, or need no change."""
-        for key, null, fine in self._leaves:
-            count = line.count(key)
-            if count and (
-                count > 1 or (null not in line and fine(line, line.index(key) + len(key)) is None)
-            ):
-                return False
-        return True
-
-
-def leaf_check(date_times: Iterable[tuple[str, ...]]) -> LeafCheck | None:
-    """The byte check of these nested paths, where each is two keys and its last is plain."""
-    nested = [path for path in date_times if len(path) > 1]
-    if nested and all(len(path) == 2 and PLAIN_KEY(path[1]) for path in nested):
-        return LeafCheck(path[1] for path in nested)
-    return None
