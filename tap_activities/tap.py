@@ -14,7 +14,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_activities import __version__
 from tap_activities.errors import ConfigError, TapActivitiesError
 from tap_activities.export.runtime import SourceRuntime
-from tap_activities.heap import keep_freed_buffers
+from tap_activities.heap import keep_freed_buffers, settle_for_exit
 from tap_activities.lifecycle import PREFIX, install_stop_handlers, target_gone
 from tap_activities.log_lines import rendered
 from tap_activities.redact import REDACTOR, install
@@ -364,6 +364,7 @@ def cli() -> None:
     The tap's own errors say what to do. Anything else is a bug or an environment
     problem; its traceback goes to the log at debug level only (also redacted). The line
     is JSON at error level when meltano reads the log as structured (:mod:`.log_lines`).
+    The process ends after it, so the heap is settled for a quick exit (:func:`.settle_for_exit`).
     """
     install()
     try:
@@ -381,6 +382,8 @@ def cli() -> None:
         logging.getLogger("tap_activities").debug("unexpected error", exc_info=True)
         text = " ".join(f"{type(exc).__name__}: {exc}".split())
         _fail(f"unexpected {REDACTOR.redact(text)} (set TAP_ACTIVITIES_LOGLEVEL=DEBUG for details)")
+    finally:
+        settle_for_exit()
 
 
 def _fail(reason: str) -> NoReturn:
