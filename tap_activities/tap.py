@@ -24,7 +24,6 @@ from tap_activities.settings import Settings, parse_settings
 from tap_activities.settings_schema import config_findings, schema_of
 from tap_activities.singer.batch_storage import check_storage
 from tap_activities.singer.output import BufferedSingerWriter
-from tap_activities.singer.plan_report import PLAN_FORMATS, plan_document, plan_json, plan_text
 from tap_activities.singer.planning import utc_today
 from tap_activities.singer.sdk_hooks import SdkTapHooks, check_required_names
 from tap_activities.singer.state_input import check_state, unwrapped
@@ -211,6 +210,9 @@ class TapActivities(SdkTapHooks):
         if not plan or options.get("about"):
             super().invoke(**options)
             return
+        # Imported here: only --plan reports a plan (a sync starts without these modules).
+        from tap_activities.singer.plan_report import PLAN_FORMATS
+
         style = (options.get("about_format") or "text").lower()
         if style not in PLAN_FORMATS:
             msg = f"--plan prints text or JSON (--format=json), not --format={style}"
@@ -229,6 +231,8 @@ class TapActivities(SdkTapHooks):
 
     def print_plan(self, style: str) -> None:
         """Write the next sync's plan to stdout; no upstream call, no Singer message."""
+        from tap_activities.singer.plan_report import plan_document, plan_json, plan_text
+
         self._check_selection()
         selected = self._selected()
         today = utc_today()
