@@ -1,4 +1,6 @@
-"""Keep freed megabyte buffers in the process instead of handing them back to the kernel.
+"""The process's memory: freed buffers kept for reuse, and a heap left alone at exit.
+
+Keep freed megabyte buffers in the process instead of handing them back to the kernel.
 
 The fragment pass allocates a few buffers of about 1 MiB for every piece of a fragment
 (the bytes read, the piece joined with the previous partial line, the framed output, the
@@ -13,6 +15,7 @@ used at its peak, a few MiB per process here.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import sys
 
@@ -47,3 +50,19 @@ def keep_freed_buffers() -> bool:
     )
     LOGGER.debug("glibc keeps freed buffers: %s", applied)
     return applied
+
+
+def settle_for_exit() -> None:
+    """Collect what is garbage now, then keep the collector off what lives until the exit.
+
+    Python's shutdown runs the cyclic garbage collector several times over every object
+    still alive (the SDK's and the tap's modules, classes and functions) while it tears
+    the modules down: 50-70 ms at the end of a one-second sync, for memory the process
+    is about to hand back whole. Garbage that exists now is still collected here, its
+    finalizers run as at the shutdown's first collection; what is alive is then frozen
+    (``gc.freeze``), so the shutdown's collections pass it by. The shutdown still runs
+    the atexit functions (the Singer writer's last flush, logging's) and clears every
+    module; only cycles among objects alive now are left to the end of the process.
+    """
+    gc.collect()
+    gc.freeze()

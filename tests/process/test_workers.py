@@ -86,6 +86,27 @@ def test_worker_processes_emit_what_the_download_threads_emit(upstream, tmp_path
 
 
 @linux_only
+def test_workers_inherit_the_fragment_pass_instead_of_importing_it(upstream, tmp_path):
+    """The pass's modules are imported before the fork: with ``-X importtime`` every
+    process lists what it imports itself, so a module a worker imported again shows twice."""
+    config = peopleai_config(upstream, worker_processes=2)
+    run = run_tap(
+        config, tmp_path, args=("--log-level", "debug"), env={"PYTHONPROFILEIMPORTTIME": "1"}
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "2 worker process(es) started" in run.stderr
+    imported = [
+        line.rsplit("|", 1)[1].strip()
+        for line in run.stderr.splitlines()
+        if line.startswith("import time:")
+    ]
+    assert imported.count("tap_activities.sources.peopleai.fragments") == 1
+    assert imported.count("tap_activities.transfer.download") == 1
+    if "People.ai fragment pass: native" in run.stderr:
+        assert imported.count("tap_activities.sources.peopleai.lines._lines") == 1
+
+
+@linux_only
 def test_workers_exit_when_the_tap_is_killed(tmp_path):
     with LocalUpstream(fast_upstream_config()) as up:
         hold = up.faults.hold("peopleai.data", skip=2)
