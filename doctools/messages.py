@@ -87,6 +87,7 @@ class _Renderer:
             assigned = self._assignment(node.id)
             if assigned is not None:
                 return self.text(assigned, depth + 1)
+            return self.constants.get(node.id, HOLE)  # a module's text constant, if any
         return HOLE
 
     def _part(self, value: ast.expr, depth: int) -> str:

@@ -52,6 +52,14 @@ PLAN_HELP = (
 )
 
 
+LATER_START = (
+    "Setting 'start_date' (%s) is later than the first day already exported (%s): "
+    "what is loaded stays; runs go on from the bookmarks"
+)
+"""Said once a sync (and in ``--plan``'s notes) when ``start_date`` moved later than the day
+loaded streams began: nothing loaded is deleted or exported again."""
+
+
 class TapActivities(SdkTapHooks):
     """Bulk activity exports from People.ai and ChartMogul as Singer streams."""
 
@@ -237,12 +245,13 @@ class TapActivities(SdkTapHooks):
         selected = self._selected()
         today = utc_today()
         plans = [(s.source_name, s.next_plan(today), dict(s.stream_state)) for s in selected]
+        later = self._later_start((plan.stream, plan.history_kept_from) for _, plan, _ in plans)
         resync = self.settings.resync
         document = plan_document(
             plans,
             {entry.name: entry.limits for entry in SOURCES},
             resync.key if resync else None,
-            self._later_start((plan.stream, plan.history_kept_from) for _, plan, _ in plans),
+            [LATER_START % later] if later else [],
         )
         text = plan_json(document) if style == "json" else plan_text(document)
         sys.stdout.write(text + "\n")
@@ -252,19 +261,16 @@ class TapActivities(SdkTapHooks):
         """The streams a sync exports, in the order it syncs them."""
         return [s for s in self.streams.values() if isinstance(s, ExportStream) and s.selected]
 
-    def _later_start(self, kept: Iterable[tuple[str, str | None]]) -> list[str]:
-        """One line when ``start_date`` is later than the day loaded streams began."""
+    def _later_start(self, kept: Iterable[tuple[str, str | None]]) -> tuple[str, str] | None:
+        """The values of :data:`LATER_START`, when ``start_date`` is later than loaded days."""
         by_day: dict[str, list[str]] = {}
         for stream, day in kept:
             if day is not None:
                 by_day.setdefault(day, []).append(stream)
         if not by_day:
-            return []
+            return None
         began = "; ".join(f"{day}: {', '.join(names)}" for day, names in sorted(by_day.items()))
-        return [
-            f"Setting 'start_date' ({self.settings.start_date}) is later than the first day "
-            f"already exported ({began}): what is loaded stays; runs go on from the bookmarks"
-        ]
+        return str(self.settings.start_date), began
 
     @classmethod
     def amend_about(cls, text: str, style: str) -> str:
@@ -338,8 +344,9 @@ class TapActivities(SdkTapHooks):
             self._check_credentials(selected)
             for stream in selected:
                 stream.plan()
-            for line in self._later_start((s.name, s.history_kept_from) for s in selected):
-                self.logger.warning("%s", line)
+            later = self._later_start((s.name, s.history_kept_from) for s in selected)
+            if later:
+                self.logger.warning(LATER_START, *later)
             super().sync_all()
         finally:
             for runtime in self._runtimes.values():
