@@ -43,6 +43,7 @@ import zlib
 from singer_sdk.singerlib.json import deserialize_json
 
 from target_postgres_batch.files import BatchFileError, open_batch_file
+from target_postgres_batch.merge import through_temp_table
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -122,27 +123,17 @@ def _load_chunks(
     """Each chunk through target-postgres's temporary table and merge; the records read."""
     loaded = 0
     for records in chunks:
-        temp_table = sink.connector.copy_table_structure(
-            full_table_name=sink.temp_table_name,
-            from_table=table,
-            as_temp_table=True,
-            connection=connection,
-        )
-        sink.bulk_insert_records(
-            table=temp_table,
-            schema=sink.schema,
-            primary_keys=sink.key_properties,
-            records=records,
-            connection=connection,
-        )
-        sink.upsert(
-            from_table=temp_table,
-            to_table=table,
-            schema=sink.schema,
-            join_keys=sink.key_properties,
-            connection=connection,
-        )
-        sink.connector.drop_table(table=temp_table, connection=connection)
+
+        def fill(temp_table: sqlalchemy.Table, records: list[dict] = records) -> None:
+            sink.bulk_insert_records(
+                table=temp_table,
+                schema=sink.schema,
+                primary_keys=sink.key_properties,
+                records=records,
+                connection=connection,
+            )
+
+        through_temp_table(sink, connection, table, sink.temp_table_name, fill)
         loaded += len(records)
     return loaded
 

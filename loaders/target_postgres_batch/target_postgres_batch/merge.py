@@ -20,6 +20,8 @@ import psycopg
 from target_postgres_batch.columns import Plan, literal
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
     import sqlalchemy
     from target_postgres.sinks import PostgresSink
 
@@ -114,14 +116,31 @@ def merge_through_temp_table(
     sql: Statement,
 ) -> None:
     """Keys without a unique index on them: target-postgres's own merge from a temp table."""
+
+    def fill(temp_table: sqlalchemy.Table) -> None:
+        temp = connection.dialect.identifier_preparer.format_table(temp_table)
+        cursor.execute(f"insert into {temp} ({sql.names}) {latest_of_each_key(sql)}")
+
+    through_temp_table(sink, connection, table, sink.generate_temp_table_name(), fill)
+
+
+def through_temp_table(
+    sink: PostgresSink,
+    connection: sqlalchemy.engine.Connection,
+    table: sqlalchemy.Table,
+    name: str,
+    fill: Callable[[sqlalchemy.Table], None],
+) -> None:
+    """A temporary copy of ``table`` named ``name``, filled by ``fill``, merged, dropped.
+
+    The merge is target-postgres's own ``upsert`` on the stream's keys, so rows reach the
+    table as the stock target's would; the fast path's fallback for keys without a unique
+    index and the slow path's chunks both go this way.
+    """
     temp_table = sink.connector.copy_table_structure(
-        full_table_name=sink.generate_temp_table_name(),
-        from_table=table,
-        as_temp_table=True,
-        connection=connection,
+        full_table_name=name, from_table=table, as_temp_table=True, connection=connection
     )
-    temp = connection.dialect.identifier_preparer.format_table(temp_table)
-    cursor.execute(f"insert into {temp} ({sql.names}) {latest_of_each_key(sql)}")
+    fill(temp_table)
     sink.upsert(
         from_table=temp_table,
         to_table=table,
